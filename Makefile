@@ -1,0 +1,93 @@
+# lcx — live code execution backend.
+#   make run    install missing packages, build, start the whole stack in the foreground
+#   make test   install missing packages, build, run every test
+#   make all | deps | unit | clean | format | lint
+
+CC       ?= cc
+BUILD    := build
+BIN      := $(BUILD)/bin
+PKGS     := libzmq libczmq libmicrohttpd sqlite3 msgpack jansson
+CPPFLAGS += -Iproto -Iservices/common -D_GNU_SOURCE
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+# Debian packages: the libraries we link and the toolchains the languages need.
+DEB_PKGS := pkg-config gcc g++ make bash python3 nodejs default-jdk-headless \
+            libzmq3-dev libczmq-dev libmicrohttpd-dev libsqlite3-dev libmsgpack-dev \
+            libjansson-dev libcmocka-dev iproute2 curl procps
+# A package is missing when dpkg does not know it as installed.
+MISSING   = $(shell for p in $(DEB_PKGS); do \
+              dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
+
+COMMON_SRC := $(wildcard proto/*.c services/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+SERVICES   := gateway session dispatcher runner
+BINARIES   := $(SERVICES:%=$(BIN)/lcx-%)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ETC        := $(BUILD)/etc/languages.conf
+
+.PHONY: all deps run test unit integration clean format lint
+all: $(BINARIES) $(ETC)
+
+deps:
+	@missing="$(MISSING)"; if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/liblcx.a: $(COMMON_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Each service: every .c in its directory except main.c forms a module set; main.c wires it.
+define service_rules
+$(1)_SRC := $$(wildcard services/$(1)/*.c)
+$(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/obj/%.o)
+$(BIN)/lcx-$(1): $$($(1)_OBJ) $(BUILD)/liblcx.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $$@ $$^ $(LDLIBS) $(2)
+endef
+$(eval $(call service_rules,gateway,))
+$(eval $(call service_rules,session,))
+$(eval $(call service_rules,dispatcher,))
+$(eval $(call service_rules,runner,))
+
+$(ETC): services/common/languages.conf
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# Unit tests link the module under test (service modules without main.c) and cmocka.
+UNIT_MODULES := $(filter-out %/main.o,$(gateway_OBJ) $(session_OBJ) $(dispatcher_OBJ) $(runner_OBJ))
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_MODULES) $(BUILD)/liblcx.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner \
+	  $(CFLAGS) -o $@ $< $(UNIT_MODULES) $(BUILD)/liblcx.a $(LDLIBS) -lcmocka
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./services/lcx-stack
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@./tests/run-all
+
+unit: all $(UNIT_BIN)
+	@./tests/run-all --unit-only
+
+clean:
+	rm -rf $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem $(CPPFLAGS) proto services
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

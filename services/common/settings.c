@@ -1,0 +1,134 @@
+/* settings: flags, environment and defaults for every setting in settings.def. */
+#include "settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    char type; /* 'S' or 'I' */
+    const char *def;
+    const char *services;
+    const char *help;
+    size_t offset;
+} setting_t;
+
+static const setting_t settings_table[] = {
+#define X(name, type, def, services, help)                                                         \
+    {#name, #type[0], def, services, help, offsetof(lcx_settings_t, name)},
+#include "settings.def"
+#undef X
+};
+#define SETTINGS_COUNT (sizeof settings_table / sizeof settings_table[0])
+
+/* "http_port" -> "--http-port" or "LCX_HTTP_PORT". */
+static void flag_name(const setting_t *s, char *out, size_t size)
+{
+    snprintf(out, size, "--%s", s->name);
+    for (char *p = out + 2; *p; p++)
+        if (*p == '_') *p = '-';
+}
+
+static void env_name(const setting_t *s, char *out, size_t size)
+{
+    snprintf(out, size, "LCX_%s", s->name);
+    for (char *p = out + 4; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
+static int assign(lcx_settings_t *self, const setting_t *s, const char *value, const char *origin,
+                  char *err, size_t errlen)
+{
+    char *slot = (char *)self + s->offset;
+    if (s->type == 'S') {
+        *(const char **)slot = value;
+        return 0;
+    }
+    errno = 0;
+    char *end = NULL;
+    long number = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || number < 0) {
+        snprintf(err, errlen, "%s: '%s' is not a non-negative integer", origin, value);
+        return -1;
+    }
+    *(long *)slot = number;
+    return 0;
+}
+
+static const setting_t *find_flag(const char *arg, size_t len)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        char flag[64];
+        flag_name(&settings_table[i], flag, sizeof flag);
+        if (strlen(flag) == len && strncmp(flag, arg, len) == 0) return &settings_table[i];
+    }
+    return NULL;
+}
+
+static int load_defaults_and_env(lcx_settings_t *self, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const setting_t *s = &settings_table[i];
+        char env[64];
+        env_name(s, env, sizeof env);
+        const char *value = getenv(env);
+        if (assign(self, s, value ? value : s->def, value ? env : "default", err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_flags(lcx_settings_t *self, char service, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const setting_t *s = find_flag(arg, len);
+        if (!s || !strchr(s->services, service)) {
+            snprintf(err, errlen, "unknown flag '%.*s' (see --help)", (int)len, arg);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!value) {
+            snprintf(err, errlen, "flag '%s' needs a value", arg);
+            return -1;
+        }
+        if (assign(self, s, value, arg, err, errlen) != 0) return -1;
+    }
+    return 0;
+}
+
+lcx_settings_rc_t lcx_settings_load(lcx_settings_t *self, char service, int argc, char **argv,
+                                    FILE *out, char *err, size_t errlen)
+{
+    memset(self, 0, sizeof *self);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            lcx_settings_usage(service, argv[0], out);
+            return LCX_SETTINGS_HELP;
+        }
+    }
+    if (load_defaults_and_env(self, err, errlen) != 0) return LCX_SETTINGS_ERROR;
+    if (load_flags(self, service, argc, argv, err, errlen) != 0) return LCX_SETTINGS_ERROR;
+    return LCX_SETTINGS_OK;
+}
+
+void lcx_settings_usage(char service, const char *program, FILE *out)
+{
+    fprintf(out, "usage: %s [--flag value | --flag=value]...\n\n", program);
+    fprintf(out, "Each flag also reads from its environment variable; a flag wins.\n\n");
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const setting_t *s = &settings_table[i];
+        if (!strchr(s->services, service)) continue;
+        char flag[64], env[64];
+        flag_name(s, flag, sizeof flag);
+        env_name(s, env, sizeof env);
+        fprintf(out, "  %-24s %-26s %s (default: %s)\n", flag, env, s->help,
+                *s->def ? s->def : "none");
+    }
+}

@@ -1,0 +1,67 @@
+/* util: ids, clocks, time formatting. */
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+void lcx_uuid4(char *out)
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n > 0) got += (size_t)n;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(out, LCX_UUID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+bool lcx_uuid_valid(const char *text)
+{
+    if (!text || strlen(text) != LCX_UUID_LEN) return false;
+    for (int i = 0; i < LCX_UUID_LEN; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i])) return false;
+    }
+    return true;
+}
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lcx_now_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t lcx_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+void lcx_format_time(int64_t epoch_ms, char *out, size_t size)
+{
+    time_t secs = (time_t)(epoch_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03dZ", base, (int)(epoch_ms % 1000));
+}
+
+char *lcx_itoa(long long value, char *buf, size_t size)
+{
+    snprintf(buf, size, "%lld", value);
+    return buf;
+}

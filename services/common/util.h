@@ -1,0 +1,28 @@
+/*
+ * util: small helpers every service needs: ids, clocks, time formatting.
+ */
+#ifndef LCX_UTIL_H
+#define LCX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LCX_UUID_LEN 36
+
+/* A random UUID v4 in lower-case text; out holds LCX_UUID_LEN + 1 bytes. */
+void lcx_uuid4(char *out);
+/* True when text is a well-formed UUID (any version, either case). */
+bool lcx_uuid_valid(const char *text);
+
+/* Wall clock and monotonic clock, in milliseconds. */
+int64_t lcx_now_ms(void);
+int64_t lcx_mono_ms(void);
+
+/* RFC 3339 UTC with milliseconds: "2026-11-21T10:30:00.045Z"; out holds 25 bytes. */
+void lcx_format_time(int64_t epoch_ms, char *out, size_t size);
+
+/* Decimal text of an integer, in a caller buffer; returns buf. */
+char *lcx_itoa(long long value, char *buf, size_t size);
+
+#endif

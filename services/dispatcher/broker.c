@@ -1,0 +1,410 @@
+/*
+ * broker: the dispatcher's loop (see broker.h).
+ */
+#include "broker.h"
+#include "jobs.h"
+#include "log.h"
+#include "outbox.h"
+#include "pool.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_IDENTITY "lcx-session"
+
+struct broker_t {
+    const lcx_settings_t *settings;
+    zsock_t *store_sock;  /* ROUTER: the session store */
+    zsock_t *runner_sock; /* ROUTER: runners */
+    pool_t *pool;
+    jobs_t *jobs;
+    outbox_t *outbox;
+    char instance[LCX_UUID_LEN + 1];
+    int64_t next_heartbeat;
+};
+
+static zsock_t *bind_router(const char *endpoint, bool handover)
+{
+    zsock_t *sock = zsock_new(ZMQ_ROUTER);
+    if (!sock) return NULL;
+    zsock_set_router_mandatory(sock, 1);
+    if (handover) zsock_set_router_handover(sock, 1);
+    zsock_set_sndhwm(sock, 100000);
+    zsock_set_rcvhwm(sock, 100000);
+    zsock_set_maxmsgsize(sock, LCX_PROTO_MAX_FRAME + 1024);
+    zsock_set_linger(sock, 500);
+    if (zsock_bind(sock, "%s", endpoint) < 0) zsock_destroy(&sock);
+    return sock;
+}
+
+broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
+{
+    broker_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->settings = settings;
+    lcx_uuid4(self->instance);
+    /* The store reconnects under the same routing id; the newest connection takes it over. */
+    self->store_sock = bind_router(settings->dispatcher_endpoint, true);
+    self->runner_sock = bind_router(settings->runner_endpoint, false);
+    if (!self->store_sock || !self->runner_sock) {
+        snprintf(err, errlen, "cannot bind %s or %s: %s", settings->dispatcher_endpoint,
+                 settings->runner_endpoint, zmq_strerror(zmq_errno()));
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->pool = pool_new(settings->heartbeat_ms * settings->liveness);
+    self->jobs = jobs_new();
+    self->outbox = outbox_new(self->store_sock, STORE_IDENTITY, settings->heartbeat_ms);
+    return self;
+}
+
+void broker_destroy(broker_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    broker_t *self = *self_p;
+    outbox_destroy(&self->outbox);
+    jobs_destroy(&self->jobs);
+    pool_destroy(&self->pool);
+    zsock_destroy(&self->store_sock);
+    zsock_destroy(&self->runner_sock);
+    free(self);
+    *self_p = NULL;
+}
+
+static void send_to(zsock_t *sock, lcx_msg_t **msg_p, const char *peer)
+{
+    char err[256];
+    lcx_cmd_t cmd = (*msg_p)->cmd;
+    if (lcx_msg_send(msg_p, sock, err, sizeof err) != 0)
+        lcx_log(LCX_WARN, "send failed", "peer", peer, "command", lcx_cmd_name(cmd), "error", err,
+                NULL);
+}
+
+static void send_to_runner(broker_t *self, runner_t *runner, lcx_msg_t **msg_p)
+{
+    zframe_destroy(&(*msg_p)->routing_id);
+    (*msg_p)->routing_id = zframe_dup(runner->identity);
+    send_to(self->runner_sock, msg_p, runner->name);
+}
+
+/* An UPDATE for the store about a job the dispatcher itself decided (re-queue, runner_lost). */
+static void post_update(broker_t *self, const char *execution_id, int64_t attempt,
+                        const char *status, const char *reason)
+{
+    lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
+    lcx_msg_set_str(u, LCX_F_execution_id, execution_id);
+    lcx_msg_set_int(u, LCX_F_attempt, attempt);
+    lcx_msg_set_str(u, LCX_F_status, status);
+    lcx_msg_set_str(u, LCX_F_reason, reason);
+    if (reason) lcx_msg_set_int(u, LCX_F_finished_at, lcx_now_ms());
+    outbox_post(self->outbox, &u);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Dispatching                                                                               */
+
+static void dispatch_job(broker_t *self, job_t *job, runner_t *runner)
+{
+    jobs_assign(self->jobs, job, runner);
+    runner->assigned++;
+    char attempt[24];
+    lcx_log(LCX_INFO, "execution dispatched", "execution_id", job->job->execution_id.ptr,
+            "session_id", job->job->session_id.ptr, "runner_id", runner->name, "attempt",
+            lcx_itoa(job->job->attempt.v, attempt, sizeof attempt), NULL);
+    lcx_msg_t *copy = lcx_msg_dup(job->job);
+    if (copy) send_to_runner(self, runner, &copy);
+}
+
+/* Hands queued jobs, oldest first, to runners with free slots for their language. */
+static void dispatch(broker_t *self)
+{
+    zlist_t *ready = zlist_new();
+    zlist_t *targets = zlist_new();
+    /* Decide first, then act: the queue must not change while it is iterated. */
+    for (job_t *job = jobs_queue_first(self->jobs); job; job = jobs_queue_next(self->jobs)) {
+        runner_t *runner = pool_pick(self->pool, job->job->language.ptr);
+        if (!runner) continue;
+        runner->assigned++; /* reserve, so the next pick sees the slot taken */
+        zlist_append(ready, job);
+        zlist_append(targets, runner);
+    }
+    job_t *job;
+    while ((job = zlist_pop(ready))) {
+        runner_t *runner = zlist_pop(targets);
+        runner->assigned--;
+        dispatch_job(self, job, runner);
+    }
+    zlist_destroy(&ready);
+    zlist_destroy(&targets);
+}
+
+/* A runner is gone: its jobs go back to the queue, or fail once out of attempts. */
+static void runner_lost(broker_t *self, runner_t *runner, const char *why)
+{
+    lcx_log(LCX_WARN, "runner lost", "runner_id", runner->name, "why", why, NULL);
+    zlist_t *held = zlist_new();
+    jobs_of_runner(self->jobs, runner, held);
+    job_t *job;
+    while ((job = zlist_pop(held))) {
+        lcx_msg_t *j = job->job;
+        char attempt[24];
+        lcx_itoa(j->attempt.v + 1, attempt, sizeof attempt);
+        if (j->attempt.v >= self->settings->max_attempts) {
+            lcx_log(LCX_WARN, "execution failed: runner lost", "execution_id", j->execution_id.ptr,
+                    "runner_id", runner->name, NULL);
+            post_update(self, j->execution_id.ptr, j->attempt.v, "FAILED", "runner_lost");
+            jobs_remove(self->jobs, job);
+            continue;
+        }
+        lcx_log(LCX_INFO, "execution requeued", "execution_id", j->execution_id.ptr, "attempt",
+                attempt, "lost_runner", runner->name, NULL);
+        lcx_msg_set_int(j, LCX_F_attempt, j->attempt.v + 1);
+        jobs_requeue(self->jobs, job);
+        post_update(self, j->execution_id.ptr, j->attempt.v, "QUEUED", NULL);
+    }
+    zlist_destroy(&held);
+    runner_free(&runner);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The session store's side                                                                  */
+
+static void reply_status(broker_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *status = lcx_msg_reply(req, LCX_CMD_STATUS);
+    lcx_msg_set_str(status, LCX_F_instance, self->instance);
+    lcx_msg_set_int(status, LCX_F_queue_depth, (int64_t)jobs_queued(self->jobs));
+    pool_describe(self->pool, status);
+    send_to(self->store_sock, &status, "session");
+}
+
+static void reply_accept(broker_t *self, const lcx_msg_t *req, const char *error)
+{
+    lcx_msg_t *msg = lcx_msg_reply(req, error ? LCX_CMD_ERROR : LCX_CMD_ACCEPTED);
+    lcx_msg_set_str(msg, LCX_F_execution_id, req->execution_id.ptr);
+    if (error) lcx_msg_set_str(msg, LCX_F_error, error);
+    send_to(self->store_sock, &msg, "session");
+}
+
+static void on_job(broker_t *self, lcx_msg_t **msg_p)
+{
+    lcx_msg_t *msg = *msg_p;
+    /* Known already (a re-submission): accept again, change nothing. */
+    if (jobs_find(self->jobs, msg->execution_id.ptr) || outbox_holds(self->outbox, msg->execution_id.ptr)) {
+        reply_accept(self, msg, NULL);
+        return;
+    }
+    if (!pool_serves(self->pool, msg->language.ptr)) {
+        reply_accept(self, msg, "no_runner");
+        return;
+    }
+    if ((long)jobs_queued(self->jobs) >= self->settings->queue_max) {
+        reply_accept(self, msg, "queue_full");
+        return;
+    }
+    reply_accept(self, msg, NULL);
+    lcx_msg_t *job = lcx_msg_dup(msg);
+    zframe_destroy(&job->routing_id);
+    job->corr = 0;
+    jobs_add(self->jobs, &job);
+    dispatch(self);
+}
+
+static void on_cancel(broker_t *self, const lcx_msg_t *msg)
+{
+    job_t *job = jobs_find(self->jobs, msg->execution_id.ptr);
+    if (!job) return;
+    lcx_log(LCX_INFO, "execution cancel", "execution_id", msg->execution_id.ptr, "runner_id",
+            job->runner ? job->runner->name : NULL, NULL);
+    if (!job->runner) {
+        jobs_remove(self->jobs, job);
+        return;
+    }
+    /* The runner kills it and reports; its slot frees when that final update arrives. */
+    lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
+    lcx_msg_set_str(cancel, LCX_F_execution_id, msg->execution_id.ptr);
+    send_to_runner(self, job->runner, &cancel);
+}
+
+static void handle_store(broker_t *self, lcx_msg_t **msg_p)
+{
+    lcx_msg_t *msg = *msg_p;
+    switch (msg->cmd) {
+    case LCX_CMD_HEARTBEAT:
+        reply_status(self, msg);
+        break;
+    case LCX_CMD_JOB:
+        on_job(self, msg_p);
+        break;
+    case LCX_CMD_CANCEL:
+        on_cancel(self, msg);
+        break;
+    case LCX_CMD_UPDATE_ACK:
+        outbox_ack(self->outbox, msg);
+        break;
+    default:
+        lcx_log(LCX_WARN, "unexpected command from session store", "command",
+                lcx_cmd_name(msg->cmd), NULL);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The runners' side                                                                         */
+
+static void on_ready(broker_t *self, const lcx_msg_t *msg)
+{
+    if (msg->slots.v < 1 || msg->slots.v > 1024) {
+        lcx_log(LCX_WARN, "runner refused: bad slot count", "runner_id", msg->runner_id.ptr, NULL);
+        return;
+    }
+    runner_t *old = pool_find(self->pool, msg->routing_id);
+    if (old) runner_lost(self, pool_remove(self->pool, old), "registered again");
+    runner_t *runner = pool_join(self->pool, msg);
+    char slots[24];
+    lcx_log(LCX_INFO, "runner joined", "runner_id", runner->name, "slots",
+            lcx_itoa(runner->slots, slots, sizeof slots), NULL);
+    dispatch(self);
+}
+
+/* Forwards a runner's UPDATE to the store and, when final, frees the slot. */
+static void on_runner_update(broker_t *self, runner_t *runner, lcx_msg_t **msg_p)
+{
+    lcx_msg_t *u = *msg_p;
+    bool final = strcmp(u->status.ptr, "RUNNING") != 0;
+    job_t *job = jobs_find(self->jobs, u->execution_id.ptr);
+    bool current = job && job->runner == runner && job->job->attempt.v == u->attempt.v;
+    if (job && !current) {
+        /* An older attempt reporting late: the store would ignore it anyway. */
+        lcx_log(LCX_INFO, "stale update dropped", "execution_id", u->execution_id.ptr, NULL);
+    } else {
+        lcx_msg_t *fwd = lcx_msg_dup(u);
+        zframe_destroy(&fwd->routing_id);
+        lcx_msg_set_str(fwd, LCX_F_runner_id, runner->name);
+        outbox_post(self->outbox, &fwd);
+    }
+    if (final && current) {
+        runner->assigned--;
+        jobs_remove(self->jobs, job);
+    }
+    if (final) {
+        lcx_msg_t *ack = lcx_msg_reply(u, LCX_CMD_UPDATE_ACK);
+        lcx_msg_set_str(ack, LCX_F_execution_id, u->execution_id.ptr);
+        lcx_msg_set_int(ack, LCX_F_attempt, u->attempt.v);
+        lcx_msg_set_str(ack, LCX_F_status, u->status.ptr);
+        send_to(self->runner_sock, &ack, runner->name);
+        dispatch(self);
+    }
+}
+
+/* A message from a routing id the pool does not know (e.g. after a dispatcher restart). */
+static void on_stranger(broker_t *self, const lcx_msg_t *msg)
+{
+    if (msg->cmd == LCX_CMD_DISCONNECT) return;
+    lcx_msg_t *bye = lcx_msg_reply(msg, LCX_CMD_DISCONNECT);
+    lcx_msg_set_str(bye, LCX_F_message, "unknown runner: register again with READY");
+    send_to(self->runner_sock, &bye, "unknown runner");
+}
+
+static void handle_runner(broker_t *self, lcx_msg_t **msg_p)
+{
+    lcx_msg_t *msg = *msg_p;
+    if (msg->cmd == LCX_CMD_READY) {
+        on_ready(self, msg);
+        return;
+    }
+    runner_t *runner = pool_find(self->pool, msg->routing_id);
+    if (!runner) {
+        on_stranger(self, msg);
+        return;
+    }
+    pool_touch(self->pool, runner);
+    switch (msg->cmd) {
+    case LCX_CMD_HEARTBEAT:
+        break;
+    case LCX_CMD_UPDATE:
+        on_runner_update(self, runner, msg_p);
+        break;
+    case LCX_CMD_DISCONNECT:
+        runner_lost(self, pool_remove(self->pool, runner), "runner said goodbye");
+        break;
+    default:
+        lcx_log(LCX_WARN, "unexpected command from runner", "command", lcx_cmd_name(msg->cmd),
+                "runner_id", runner->name, NULL);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The loop                                                                                  */
+
+static void heartbeat_runners(broker_t *self)
+{
+    zlist_t *unreachable = zlist_new();
+    for (runner_t *r = pool_first(self->pool); r; r = pool_next(self->pool)) {
+        lcx_msg_t *beat = lcx_msg_new(LCX_CMD_HEARTBEAT);
+        beat->routing_id = zframe_dup(r->identity);
+        char err[128];
+        if (lcx_msg_send(&beat, self->runner_sock, err, sizeof err) != 0 &&
+            zmq_errno() == EHOSTUNREACH)
+            zlist_append(unreachable, r);
+    }
+    runner_t *gone;
+    while ((gone = zlist_pop(unreachable)))
+        runner_lost(self, pool_remove(self->pool, gone), "connection closed");
+    zlist_destroy(&unreachable);
+}
+
+static void timers(broker_t *self)
+{
+    int64_t now = lcx_mono_ms();
+    runner_t *dead;
+    bool lost = false;
+    while ((dead = pool_take_expired(self->pool, now))) {
+        runner_lost(self, dead, "heartbeats stopped");
+        lost = true;
+    }
+    if (now >= self->next_heartbeat) {
+        heartbeat_runners(self);
+        self->next_heartbeat = now + self->settings->heartbeat_ms;
+    }
+    outbox_flush(self->outbox, now);
+    if (lost) dispatch(self);
+}
+
+static void receive(broker_t *self, zsock_t *sock)
+{
+    char err[256];
+    while (zsock_events(sock) & ZMQ_POLLIN) {
+        lcx_msg_t *msg = lcx_msg_recv(sock, err, sizeof err);
+        if (!msg) {
+            if (!err[0]) return;
+            lcx_log(LCX_WARN, "malformed message dropped", "peer",
+                    sock == self->store_sock ? "session" : "runner", "error", err, NULL);
+            continue;
+        }
+        if (sock == self->store_sock)
+            handle_store(self, &msg);
+        else
+            handle_runner(self, &msg);
+        lcx_msg_destroy(&msg);
+    }
+}
+
+int broker_run(broker_t *self)
+{
+    zpoller_t *poller = zpoller_new(self->store_sock, self->runner_sock, NULL);
+    if (!poller) return -1;
+    lcx_log(LCX_INFO, "dispatcher ready", "instance", self->instance, "store_endpoint",
+            self->settings->dispatcher_endpoint, "runner_endpoint",
+            self->settings->runner_endpoint, NULL);
+    while (!zsys_interrupted) {
+        zpoller_wait(poller, 100);
+        if (zpoller_terminated(poller)) break;
+        receive(self, self->store_sock);
+        receive(self, self->runner_sock);
+        timers(self);
+    }
+    zpoller_destroy(&poller);
+    lcx_log(LCX_INFO, "dispatcher stopping", NULL);
+    return 0;
+}

@@ -1,0 +1,167 @@
+/* pool: the live runners (see pool.h). */
+#include "pool.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct pool_t {
+    zlist_t *runners; /* of runner_t */
+    int64_t liveness_ms;
+};
+
+pool_t *pool_new(int64_t liveness_ms)
+{
+    pool_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->runners = zlist_new();
+    self->liveness_ms = liveness_ms;
+    return self;
+}
+
+void runner_free(runner_t **runner_p)
+{
+    if (!runner_p || !*runner_p) return;
+    runner_t *runner = *runner_p;
+    zframe_destroy(&runner->identity);
+    zlist_destroy(&runner->languages);
+    zlist_destroy(&runner->versions);
+    free(runner->name);
+    free(runner);
+    *runner_p = NULL;
+}
+
+void pool_destroy(pool_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    pool_t *self = *self_p;
+    runner_t *runner;
+    while ((runner = zlist_pop(self->runners)))
+        runner_free(&runner);
+    zlist_destroy(&self->runners);
+    free(self);
+    *self_p = NULL;
+}
+
+runner_t *pool_find(pool_t *self, zframe_t *identity)
+{
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners))
+        if (zframe_eq(r->identity, identity)) return r;
+    return NULL;
+}
+
+static zlist_t *string_list(const lcx_list_t *from)
+{
+    zlist_t *list = zlist_new();
+    zlist_autofree(list);
+    for (size_t i = 0; i < from->n; i++)
+        zlist_append(list, from->v[i]);
+    return list;
+}
+
+runner_t *pool_join(pool_t *self, const lcx_msg_t *ready)
+{
+    runner_t *runner = pool_find(self, ready->routing_id);
+    if (runner) {
+        zlist_remove(self->runners, runner);
+        runner_free(&runner);
+    }
+    runner = calloc(1, sizeof *runner);
+    if (!runner) return NULL;
+    runner->identity = zframe_dup(ready->routing_id);
+    runner->name = strdup(ready->runner_id.ptr);
+    runner->slots = (int)ready->slots.v;
+    runner->languages = string_list(&ready->languages);
+    runner->versions = string_list(&ready->versions);
+    zlist_append(self->runners, runner);
+    pool_touch(self, runner);
+    return runner;
+}
+
+void pool_touch(pool_t *self, runner_t *runner)
+{
+    runner->expires = lcx_mono_ms() + self->liveness_ms;
+}
+
+static bool runner_serves(runner_t *runner, const char *language)
+{
+    for (char *l = zlist_first(runner->languages); l; l = zlist_next(runner->languages))
+        if (strcmp(l, language) == 0) return true;
+    return false;
+}
+
+bool pool_serves(pool_t *self, const char *language)
+{
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners))
+        if (!r->draining && runner_serves(r, language)) return true;
+    return false;
+}
+
+runner_t *pool_pick(pool_t *self, const char *language)
+{
+    runner_t *best = NULL;
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners)) {
+        int free_slots = r->slots - r->assigned;
+        if (r->draining || free_slots <= 0 || !runner_serves(r, language)) continue;
+        if (!best || free_slots > best->slots - best->assigned) best = r;
+    }
+    return best;
+}
+
+runner_t *pool_take_expired(pool_t *self, int64_t now)
+{
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners)) {
+        if (r->expires > now) continue;
+        zlist_remove(self->runners, r);
+        return r;
+    }
+    return NULL;
+}
+
+runner_t *pool_remove(pool_t *self, runner_t *runner)
+{
+    zlist_remove(self->runners, runner);
+    return runner;
+}
+
+runner_t *pool_first(pool_t *self)
+{
+    return zlist_first(self->runners);
+}
+
+runner_t *pool_next(pool_t *self)
+{
+    return zlist_next(self->runners);
+}
+
+size_t pool_size(pool_t *self)
+{
+    return zlist_size(self->runners);
+}
+
+/* Appends text to a LIST field unless it is there already. */
+static void append_unique(lcx_msg_t *msg, lcx_field_t field, const lcx_list_t *list,
+                          const char *text)
+{
+    for (size_t i = 0; i < list->n; i++)
+        if (strcmp(list->v[i], text) == 0) return;
+    lcx_msg_list_append(msg, field, text);
+}
+
+void pool_describe(pool_t *self, lcx_msg_t *status)
+{
+    int64_t slots = 0, free_slots = 0;
+    lcx_msg_list_touch(status, LCX_F_languages);
+    lcx_msg_list_touch(status, LCX_F_versions);
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners)) {
+        slots += r->slots;
+        if (!r->draining) free_slots += r->slots - r->assigned > 0 ? r->slots - r->assigned : 0;
+        for (char *l = zlist_first(r->languages); l; l = zlist_next(r->languages))
+            if (!r->draining) append_unique(status, LCX_F_languages, &status->languages, l);
+        for (char *v = zlist_first(r->versions); v; v = zlist_next(r->versions))
+            append_unique(status, LCX_F_versions, &status->versions, v);
+    }
+    lcx_msg_set_int(status, LCX_F_runners, (int64_t)zlist_size(self->runners));
+    lcx_msg_set_int(status, LCX_F_slots, slots);
+    lcx_msg_set_int(status, LCX_F_free_slots, free_slots);
+}

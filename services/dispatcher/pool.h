@@ -1,0 +1,49 @@
+/*
+ * pool: the runners the dispatcher knows, keyed by their routing id. A runner joins with READY
+ * (its name, slot count, languages and their versions), stays alive by sending anything at
+ * least every heartbeat interval, and is dead after `liveness` silent intervals.
+ */
+#ifndef LCX_POOL_H
+#define LCX_POOL_H
+
+#include "lcx_proto.h"
+
+#include <stdbool.h>
+
+typedef struct {
+    zframe_t *identity;
+    char *name;
+    int slots;
+    int assigned; /* jobs the dispatcher has handed it and not yet seen finish */
+    bool draining;
+    zlist_t *languages; /* of char* */
+    zlist_t *versions;  /* of "id=version text" */
+    int64_t expires;    /* monotonic ms */
+} runner_t;
+
+typedef struct pool_t pool_t;
+
+pool_t *pool_new(int64_t liveness_ms);
+void pool_destroy(pool_t **self_p);
+
+/* Registers (or re-registers) the runner behind ready->routing_id. */
+runner_t *pool_join(pool_t *self, const lcx_msg_t *ready);
+runner_t *pool_find(pool_t *self, zframe_t *identity);
+/* Any message from a runner proves it alive. */
+void pool_touch(pool_t *self, runner_t *runner);
+/* The live runner serving `language` with the most free slots, or NULL. */
+runner_t *pool_pick(pool_t *self, const char *language);
+bool pool_serves(pool_t *self, const char *language);
+/* Removes and returns one runner that has been silent too long (caller frees it), or NULL. */
+runner_t *pool_take_expired(pool_t *self, int64_t now);
+/* Removes the runner and returns it (caller frees it). */
+runner_t *pool_remove(pool_t *self, runner_t *runner);
+void runner_free(runner_t **runner_p);
+
+runner_t *pool_first(pool_t *self);
+runner_t *pool_next(pool_t *self);
+size_t pool_size(pool_t *self);
+/* Fills runners, slots, free_slots, languages and versions of a STATUS message. */
+void pool_describe(pool_t *self, lcx_msg_t *status);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * job: one execution from JOB message to final UPDATE message: a fresh scratch directory, the
+ * source (and stdin) written into it without following links, the compile step when the
+ * language has one, the run, the verdict (status and reason as in the HTTP contract), and the
+ * scratch directory removed.
+ */
+#ifndef LCX_JOB_H
+#define LCX_JOB_H
+
+#include "languages.h"
+#include "lcx_proto.h"
+#include "sandbox.h"
+#include "settings.h"
+
+typedef struct {
+    sandbox_t *sandbox;
+    const lcx_languages_t *languages;
+    const lcx_settings_t *settings; /* scratch_dir, compile_time_ms, output_bytes, ... */
+    int cancel_fd;                  /* readable: cancel the job; -1: none */
+    sandbox_output_fn *on_output;   /* live stdout/stderr of the run step; may be NULL */
+    void *output_arg;
+} job_context_t;
+
+/*
+ * Executes `job` (an LCX_CMD_JOB message) and returns an LCX_CMD_UPDATE message carrying
+ * execution_id, attempt, status (COMPLETED, FAILED, TIMEOUT or CANCELLED), reason when not
+ * COMPLETED (exit_code, signal, compile_error, memory_limit, output_limit, internal_error),
+ * stdout, stderr, compile_output, exit_code, signal, execution_time_ms, cpu_time_ms, memory_kb,
+ * stdout_truncated, stderr_truncated, started_at and finished_at. Never NULL: a failure of
+ * our own becomes FAILED/internal_error with a message.
+ */
+lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job);
+
+#endif

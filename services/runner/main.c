@@ -1,0 +1,85 @@
+/* lcx-runner: executes jobs from the dispatcher, one per slot. Wires settings, the language
+ * definitions, the sandbox, the toolchain probe and the worker loop. */
+#include "job.h"
+#include "languages.h"
+#include "log.h"
+#include "sandbox.h"
+#include "settings.h"
+#include "toolchain.h"
+#include "worker.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* The READY message: name, slots, and the languages this machine can run. */
+static lcx_msg_t *make_ready(const lcx_settings_t *settings, const lcx_languages_t *languages,
+                             sandbox_t *sandbox)
+{
+    lcx_msg_t *ready = lcx_msg_new(LCX_CMD_READY);
+    char name[HOST_NAME_MAX + 32];
+    if (settings->runner_id[0]) {
+        snprintf(name, sizeof name, "%s", settings->runner_id);
+    } else {
+        char host[HOST_NAME_MAX + 1] = "runner";
+        gethostname(host, sizeof host);
+        snprintf(name, sizeof name, "%s-%d", host, (int)getpid());
+    }
+    lcx_msg_set_str(ready, LCX_F_runner_id, name);
+    lcx_msg_set_int(ready, LCX_F_slots, settings->runner_slots);
+    toolchain_probe(languages, sandbox, ready);
+    return ready;
+}
+
+static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandbox_t *sandbox)
+{
+    char err[512];
+    if (settings->runner_slots < 1) {
+        lcx_log(LCX_ERROR, "runner_slots must be at least 1", NULL);
+        return 1;
+    }
+    lcx_msg_t *ready = make_ready(settings, languages, sandbox);
+    if (ready->languages.n == 0) lcx_log(LCX_WARN, "no language is served on this machine", NULL);
+    job_context_t ctx = {.sandbox = sandbox, .languages = languages, .settings = settings,
+                         .cancel_fd = -1};
+    worker_t *worker = worker_new(settings, &ctx, &ready, err, sizeof err);
+    lcx_msg_destroy(&ready);
+    if (!worker) {
+        lcx_log(LCX_ERROR, "cannot start", "error", err, NULL);
+        return 1;
+    }
+    int status = worker_run(worker);
+    worker_destroy(&worker);
+    return status == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    lcx_settings_t settings;
+    char err[512];
+    lcx_settings_rc_t rc = lcx_settings_load(&settings, 'R', argc, argv, stdout, err, sizeof err);
+    if (rc == LCX_SETTINGS_HELP) return 0;
+    if (rc != LCX_SETTINGS_OK) {
+        fprintf(stderr, "lcx-runner: %s\n", err);
+        return 2;
+    }
+    lcx_log_init("runner");
+    char path[PATH_MAX];
+    lcx_languages_t *languages =
+        lcx_languages_load(lcx_languages_default_path(settings.languages, path, sizeof path), err,
+                           sizeof err);
+    if (!languages) {
+        lcx_log(LCX_ERROR, "cannot load languages", "error", err, NULL);
+        return 1;
+    }
+    sandbox_t *sandbox = sandbox_new(err, sizeof err);
+    if (!sandbox) {
+        lcx_log(LCX_ERROR, "cannot sandbox on this machine", "error", err, NULL);
+        lcx_languages_destroy(&languages);
+        return 1;
+    }
+    int status = run(&settings, languages, sandbox);
+    sandbox_destroy(&sandbox);
+    lcx_languages_destroy(&languages);
+    return status;
+}

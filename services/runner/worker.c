@@ -1,0 +1,275 @@
+/*
+ * worker: the runner's loop (see worker.h).
+ */
+#include "worker.h"
+#include "log.h"
+#include "slot.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct worker_t {
+    const lcx_settings_t *settings;
+    lcx_msg_t *ready; /* READY, re-sent on every (re)connection */
+    zsock_t *sock;    /* DEALER to the dispatcher; replaced on reconnection */
+    slot_t **slots;
+    int slot_count;
+    zlistx_t *unacked; /* final UPDATEs not yet acknowledged */
+    int64_t dispatcher_seen;
+    int64_t next_heartbeat;
+    int64_t next_resend;
+};
+
+static void update_free(void **item)
+{
+    lcx_msg_destroy((lcx_msg_t **)item);
+}
+
+static int connect_dispatcher(worker_t *self)
+{
+    zsock_destroy(&self->sock);
+    self->sock = zsock_new(ZMQ_DEALER);
+    if (!self->sock) return -1;
+    zsock_set_linger(self->sock, 0);
+    zsock_set_maxmsgsize(self->sock, LCX_PROTO_MAX_FRAME + 1024);
+    zsock_set_sndhwm(self->sock, 10000);
+    if (zsock_connect(self->sock, "%s", self->settings->runner_endpoint) != 0) return -1;
+    lcx_msg_t *ready = lcx_msg_dup(self->ready);
+    char err[256];
+    if (!ready || lcx_msg_send(&ready, self->sock, err, sizeof err) != 0)
+        lcx_log(LCX_WARN, "READY not sent", "error", err, NULL);
+    self->dispatcher_seen = lcx_mono_ms();
+    self->next_heartbeat = self->dispatcher_seen + self->settings->heartbeat_ms;
+    lcx_log(LCX_INFO, "registering with dispatcher", "endpoint", self->settings->runner_endpoint,
+            "runner_id", self->ready->runner_id.ptr, NULL);
+    return 0;
+}
+
+worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx,
+                     lcx_msg_t **ready_p, char *err, size_t errlen)
+{
+    worker_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->settings = settings;
+    self->ready = *ready_p;
+    *ready_p = NULL;
+    self->unacked = zlistx_new();
+    zlistx_set_destructor(self->unacked, update_free);
+    self->slot_count = (int)self->ready->slots.v;
+    self->slots = calloc((size_t)self->slot_count, sizeof *self->slots);
+    for (int i = 0; self->slots && i < self->slot_count; i++) {
+        if (!(self->slots[i] = slot_new(ctx))) {
+            snprintf(err, errlen, "cannot start slot %d", i);
+            worker_destroy(&self);
+            return NULL;
+        }
+    }
+    if (!self->slots || connect_dispatcher(self) != 0) {
+        snprintf(err, errlen, "cannot connect to %s", settings->runner_endpoint);
+        worker_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void worker_destroy(worker_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    worker_t *self = *self_p;
+    for (int i = 0; self->slots && i < self->slot_count; i++)
+        slot_destroy(&self->slots[i]);
+    free(self->slots);
+    zlistx_destroy(&self->unacked);
+    zsock_destroy(&self->sock);
+    lcx_msg_destroy(&self->ready);
+    free(self);
+    *self_p = NULL;
+}
+
+static void send_msg(worker_t *self, lcx_msg_t **msg_p)
+{
+    char err[256];
+    lcx_cmd_t cmd = (*msg_p)->cmd;
+    if (lcx_msg_send(msg_p, self->sock, err, sizeof err) != 0)
+        lcx_log(LCX_WARN, "send to dispatcher failed", "command", lcx_cmd_name(cmd), "error", err,
+                NULL);
+}
+
+static int free_slots(const worker_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->slot_count; i++)
+        n += !slot_busy(self->slots[i]);
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Messages from the dispatcher                                                              */
+
+static void report_running(worker_t *self, const lcx_msg_t *job)
+{
+    lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
+    lcx_msg_set_str(u, LCX_F_execution_id, job->execution_id.ptr);
+    lcx_msg_set_int(u, LCX_F_attempt, job->attempt.v);
+    lcx_msg_set_str(u, LCX_F_status, "RUNNING");
+    lcx_msg_set_int(u, LCX_F_started_at, lcx_now_ms());
+    send_msg(self, &u);
+}
+
+static void on_job(worker_t *self, lcx_msg_t **job_p)
+{
+    lcx_msg_t *job = *job_p;
+    for (int i = 0; i < self->slot_count; i++) {
+        if (slot_busy(self->slots[i])) continue;
+        char slot[16];
+        lcx_log(LCX_INFO, "execution started", "execution_id", job->execution_id.ptr,
+                "session_id", job->session_id.ptr, "language", job->language.ptr, "slot",
+                lcx_itoa(i, slot, sizeof slot), NULL);
+        report_running(self, job);
+        zframe_destroy(&job->routing_id);
+        slot_start(self->slots[i], job_p);
+        return;
+    }
+    /* The dispatcher counts slots itself, so this means its view and ours disagree. */
+    lcx_log(LCX_ERROR, "job refused: no free slot", "execution_id", job->execution_id.ptr, NULL);
+    lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
+    lcx_msg_set_str(u, LCX_F_execution_id, job->execution_id.ptr);
+    lcx_msg_set_int(u, LCX_F_attempt, job->attempt.v);
+    lcx_msg_set_str(u, LCX_F_status, "FAILED");
+    lcx_msg_set_str(u, LCX_F_reason, "internal_error");
+    lcx_msg_set_str(u, LCX_F_message, "the runner had no free slot");
+    zlistx_add_end(self->unacked, lcx_msg_dup(u));
+    send_msg(self, &u);
+}
+
+static void on_cancel(worker_t *self, const lcx_msg_t *msg)
+{
+    for (int i = 0; i < self->slot_count; i++) {
+        const char *id = slot_execution_id(self->slots[i]);
+        if (id && strcmp(id, msg->execution_id.ptr) == 0) {
+            lcx_log(LCX_INFO, "execution cancel requested", "execution_id", id, NULL);
+            slot_cancel(self->slots[i]);
+        }
+    }
+}
+
+static void on_ack(worker_t *self, const lcx_msg_t *ack)
+{
+    for (lcx_msg_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked)) {
+        if (strcmp(u->execution_id.ptr, ack->execution_id.ptr) == 0 &&
+            u->attempt.v == ack->attempt.v) {
+            zlistx_delete(self->unacked, zlistx_cursor(self->unacked));
+            return;
+        }
+    }
+}
+
+static void handle_dispatcher(worker_t *self)
+{
+    char err[256];
+    lcx_msg_t *msg = lcx_msg_recv(self->sock, err, sizeof err);
+    if (!msg) {
+        if (err[0]) lcx_log(LCX_WARN, "malformed message dropped", "error", err, NULL);
+        return;
+    }
+    self->dispatcher_seen = lcx_mono_ms();
+    switch (msg->cmd) {
+    case LCX_CMD_JOB:
+        on_job(self, &msg);
+        break;
+    case LCX_CMD_CANCEL:
+        on_cancel(self, msg);
+        break;
+    case LCX_CMD_UPDATE_ACK:
+        on_ack(self, msg);
+        break;
+    case LCX_CMD_HEARTBEAT:
+        break;
+    case LCX_CMD_DISCONNECT:
+        lcx_log(LCX_INFO, "dispatcher asked us to register again", NULL);
+        connect_dispatcher(self);
+        break;
+    default:
+        lcx_log(LCX_WARN, "unexpected command from dispatcher", "command", lcx_cmd_name(msg->cmd),
+                NULL);
+    }
+    lcx_msg_destroy(&msg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Slots, timers, loop                                                                       */
+
+static void on_slot_done(worker_t *self, slot_t *slot)
+{
+    lcx_msg_t *update = slot_finish(slot);
+    if (!update) return;
+    char cpu[24];
+    lcx_log(LCX_INFO, "execution finished", "execution_id", update->execution_id.ptr, "status",
+            update->status.ptr, "reason", update->reason.ptr, "cpu_time_ms",
+            lcx_itoa(update->cpu_time_ms.v, cpu, sizeof cpu), NULL);
+    lcx_msg_set_str(update, LCX_F_runner_id, self->ready->runner_id.ptr);
+    zlistx_add_end(self->unacked, lcx_msg_dup(update));
+    send_msg(self, &update);
+}
+
+static void resend_unacked(worker_t *self)
+{
+    for (lcx_msg_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked)) {
+        lcx_msg_t *copy = lcx_msg_dup(u);
+        if (copy) send_msg(self, &copy);
+    }
+}
+
+static void timers(worker_t *self)
+{
+    const lcx_settings_t *s = self->settings;
+    int64_t now = lcx_mono_ms();
+    if (now - self->dispatcher_seen > s->heartbeat_ms * s->liveness) {
+        lcx_log(LCX_WARN, "dispatcher silent: reconnecting", NULL);
+        connect_dispatcher(self);
+        resend_unacked(self);
+        return;
+    }
+    if (now >= self->next_heartbeat) {
+        lcx_msg_t *beat = lcx_msg_new(LCX_CMD_HEARTBEAT);
+        lcx_msg_set_int(beat, LCX_F_free_slots, free_slots(self));
+        send_msg(self, &beat);
+        self->next_heartbeat = now + s->heartbeat_ms;
+    }
+    if (now >= self->next_resend) {
+        resend_unacked(self);
+        self->next_resend = now + s->heartbeat_ms * 2;
+    }
+}
+
+/* The poller is rebuilt each turn: the dispatcher socket changes on reconnection. */
+static zpoller_t *make_poller(worker_t *self)
+{
+    zpoller_t *poller = zpoller_new(self->sock, NULL);
+    for (int i = 0; poller && i < self->slot_count; i++)
+        zpoller_add(poller, slot_socket(self->slots[i]));
+    return poller;
+}
+
+int worker_run(worker_t *self)
+{
+    while (!zsys_interrupted) {
+        zpoller_t *poller = make_poller(self);
+        if (!poller) return -1;
+        void *which = zpoller_wait(poller, 100);
+        bool stop = zpoller_terminated(poller);
+        zpoller_destroy(&poller);
+        if (stop) break;
+        if (which == self->sock) {
+            while (zsock_events(self->sock) & ZMQ_POLLIN)
+                handle_dispatcher(self);
+        }
+        for (int i = 0; i < self->slot_count; i++)
+            if (slot_busy(self->slots[i]) && (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
+                on_slot_done(self, self->slots[i]);
+        timers(self);
+    }
+    lcx_log(LCX_INFO, "runner stopping", NULL);
+    return 0;
+}

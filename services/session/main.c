@@ -1,0 +1,35 @@
+/* lcx-session: the session store. Wires settings, the SQLite store and the message loop. */
+#include "log.h"
+#include "server.h"
+#include "settings.h"
+#include "store.h"
+
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+    lcx_settings_t settings;
+    char err[512];
+    lcx_settings_rc_t rc = lcx_settings_load(&settings, 'S', argc, argv, stdout, err, sizeof err);
+    if (rc == LCX_SETTINGS_HELP) return 0;
+    if (rc != LCX_SETTINGS_OK) {
+        fprintf(stderr, "lcx-session: %s\n", err);
+        return 2;
+    }
+    lcx_log_init("session");
+    store_t *store = store_new(settings.data_dir, err, sizeof err);
+    if (!store) {
+        lcx_log(LCX_ERROR, "cannot open the database", "error", err, NULL);
+        return 1;
+    }
+    server_t *server = server_new(&settings, store, err, sizeof err);
+    if (!server) {
+        lcx_log(LCX_ERROR, "cannot start", "error", err, NULL);
+        store_destroy(&store);
+        return 1;
+    }
+    int status = server_run(server);
+    server_destroy(&server);
+    store_destroy(&store);
+    return status == 0 ? 0 : 1;
+}

@@ -1,0 +1,579 @@
+/*
+ * server: the session store's message loop (see server.h).
+ */
+#include "server.h"
+#include "holds.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_MAX 512              /* messages handled in one transaction */
+#define STORE_IDENTITY "lcx-session"
+
+struct server_t {
+    const lcx_settings_t *settings;
+    store_t *store;
+    zsock_t *frontend;   /* ROUTER: gateways */
+    zsock_t *dispatcher; /* DEALER: the dispatcher */
+    holds_t *holds;
+    zlist_t *to_frontend;   /* replies waiting for the commit */
+    zlist_t *to_dispatcher; /* messages waiting for the commit */
+    zlist_t *finished;      /* ids of executions that became terminal in this batch */
+    lcx_msg_t *status;      /* the dispatcher's latest STATUS, or NULL */
+    int64_t dispatcher_seen; /* monotonic ms of its latest message */
+    int64_t next_heartbeat;
+    int64_t next_reconcile;
+    char instance[64]; /* the dispatcher instance we last reconciled with */
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Set-up                                                                                    */
+
+static zsock_t *open_dispatcher_socket(const char *endpoint)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock) return NULL;
+    zsock_set_identity(sock, STORE_IDENTITY);
+    zsock_set_immediate(sock, 1); /* never queue toward a dispatcher that is not there */
+    zsock_set_linger(sock, 0);
+    zsock_set_sndhwm(sock, 10000);
+    zsock_set_maxmsgsize(sock, LCX_PROTO_MAX_FRAME + 1024);
+    zsock_set_reconnect_ivl_max(sock, 2000);
+    if (zsock_connect(sock, "%s", endpoint) != 0) zsock_destroy(&sock);
+    return sock;
+}
+
+server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, size_t errlen)
+{
+    server_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->settings = settings;
+    self->store = store;
+    self->holds = holds_new();
+    self->to_frontend = zlist_new();
+    self->to_dispatcher = zlist_new();
+    self->finished = zlist_new();
+    zlist_autofree(self->finished);
+    self->frontend = zsock_new(ZMQ_ROUTER);
+    if (self->frontend) {
+        zsock_set_router_mandatory(self->frontend, 1);
+        zsock_set_sndhwm(self->frontend, 100000);
+        zsock_set_maxmsgsize(self->frontend, LCX_PROTO_MAX_FRAME + 1024);
+        zsock_set_linger(self->frontend, 500);
+    }
+    if (!self->frontend || zsock_bind(self->frontend, "%s", settings->session_endpoint) < 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", settings->session_endpoint,
+                 zmq_strerror(zmq_errno()));
+        server_destroy(&self);
+        return NULL;
+    }
+    self->dispatcher = open_dispatcher_socket(settings->dispatcher_endpoint);
+    if (!self->dispatcher) {
+        snprintf(err, errlen, "cannot connect to %s", settings->dispatcher_endpoint);
+        server_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void drop_all(zlist_t *list)
+{
+    lcx_msg_t *msg;
+    while ((msg = zlist_pop(list)))
+        lcx_msg_destroy(&msg);
+}
+
+void server_destroy(server_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    server_t *self = *self_p;
+    holds_destroy(&self->holds);
+    if (self->to_frontend) drop_all(self->to_frontend);
+    if (self->to_dispatcher) drop_all(self->to_dispatcher);
+    zlist_destroy(&self->to_frontend);
+    zlist_destroy(&self->to_dispatcher);
+    zlist_destroy(&self->finished);
+    lcx_msg_destroy(&self->status);
+    zsock_destroy(&self->frontend);
+    zsock_destroy(&self->dispatcher);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Replies                                                                                   */
+
+static void reply(server_t *self, lcx_msg_t **msg_p)
+{
+    zlist_append(self->to_frontend, *msg_p);
+    *msg_p = NULL;
+}
+
+static void to_dispatcher(server_t *self, lcx_msg_t **msg_p)
+{
+    zlist_append(self->to_dispatcher, *msg_p);
+    *msg_p = NULL;
+}
+
+static lcx_msg_t *error_reply(const lcx_msg_t *request, const char *code, const char *message)
+{
+    lcx_msg_t *msg = lcx_msg_reply(request, LCX_CMD_ERROR);
+    lcx_msg_set_str(msg, LCX_F_error, code);
+    lcx_msg_set_str(msg, LCX_F_message, message);
+    return msg;
+}
+
+static void reply_error(server_t *self, const lcx_msg_t *request, const char *code,
+                        const char *message)
+{
+    lcx_msg_t *msg = error_reply(request, code, message);
+    reply(self, &msg);
+}
+
+static void reply_unavailable(server_t *self, const lcx_msg_t *request, const char *message)
+{
+    lcx_msg_t *msg = error_reply(request, "unavailable", message);
+    lcx_msg_set_int(msg, LCX_F_retry_after_ms, self->settings->retry_after_s * 1000);
+    reply(self, &msg);
+}
+
+/* Maps a store result that is not STORE_OK to an ERROR reply. */
+static void reply_store_error(server_t *self, const lcx_msg_t *request, store_rc_t rc,
+                              const char *what)
+{
+    switch (rc) {
+    case STORE_NOT_FOUND:
+        reply_error(self, request, "not_found", what);
+        break;
+    case STORE_INACTIVE:
+        reply_error(self, request, "inactive", "the session is closed (INACTIVE)");
+        break;
+    default:
+        reply_error(self, request, "internal", "the session store could not complete this");
+        break;
+    }
+}
+
+static void send_all(server_t *self, zlist_t *list, zsock_t *sock, const char *peer)
+{
+    lcx_msg_t *msg;
+    char err[256];
+    while ((msg = zlist_pop(list))) {
+        lcx_cmd_t cmd = msg->cmd;
+        if (lcx_msg_send(&msg, sock, err, sizeof err) != 0)
+            lcx_log(LCX_WARN, "send failed", "peer", peer, "command", lcx_cmd_name(cmd), "error",
+                    err, NULL);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Dispatcher link                                                                           */
+
+static bool dispatcher_up(const server_t *self)
+{
+    int64_t silence = lcx_mono_ms() - self->dispatcher_seen;
+    return self->status &&
+           silence <= self->settings->heartbeat_ms * self->settings->liveness;
+}
+
+/* True when the dispatcher's latest STATUS lists a runner for the language. */
+static bool language_served(const server_t *self, const char *language)
+{
+    const lcx_list_t *langs = &self->status->languages;
+    for (size_t i = 0; i < langs->n; i++)
+        if (strcmp(langs->v[i], language) == 0) return true;
+    return false;
+}
+
+static void resubmit_job(void *arg, lcx_msg_t **job_p)
+{
+    server_t *self = arg;
+    lcx_log(LCX_INFO, "execution resubmitted", "execution_id", (*job_p)->execution_id.ptr,
+            "session_id", (*job_p)->session_id.ptr, NULL);
+    to_dispatcher(self, job_p);
+}
+
+/* Re-submits every unfinished execution; the dispatcher ignores ones it already holds. */
+static void reconcile(server_t *self)
+{
+    store_active_jobs(self->store, resubmit_job, self);
+    self->next_reconcile = lcx_mono_ms() + self->settings->reconcile_ms;
+}
+
+static void on_status(server_t *self, lcx_msg_t **msg_p)
+{
+    lcx_msg_t *status = *msg_p;
+    *msg_p = NULL;
+    bool restarted = strcmp(self->instance, status->instance.ptr) != 0;
+    if (restarted) {
+        lcx_log(LCX_INFO, "dispatcher instance seen", "instance", status->instance.ptr, NULL);
+        snprintf(self->instance, sizeof self->instance, "%s", status->instance.ptr);
+        reconcile(self);
+    }
+    lcx_msg_destroy(&self->status);
+    self->status = status;
+}
+
+/* The dispatcher took (ACCEPTED) or refused (ERROR) a job: answer the parked RUN. */
+static void on_submit_answer(server_t *self, const lcx_msg_t *msg)
+{
+    if (!msg->execution_id.ptr) return;
+    lcx_msg_t *parked = holds_take(self->holds, HOLD_SUBMIT, msg->execution_id.ptr);
+    if (!parked) return; /* an answer to a reconciliation, or too late */
+    if (msg->cmd == LCX_CMD_ACCEPTED) {
+        reply(self, &parked);
+        return;
+    }
+    store_execution_discard(self->store, msg->execution_id.ptr);
+    lcx_log(LCX_INFO, "execution refused by dispatcher", "execution_id", msg->execution_id.ptr,
+            "error", msg->error.ptr, NULL);
+    lcx_msg_t *answer = error_reply(parked, "unavailable",
+                                    msg->error.ptr && strcmp(msg->error.ptr, "queue_full") == 0
+                                        ? "the execution queue is full"
+                                        : "no runner serves this language right now");
+    lcx_msg_set_int(answer, LCX_F_retry_after_ms, self->settings->retry_after_s * 1000);
+    lcx_msg_destroy(&parked);
+    reply(self, &answer);
+}
+
+static void on_update(server_t *self, const lcx_msg_t *update)
+{
+    bool changed = false, terminal = false;
+    store_rc_t rc = store_execution_apply(self->store, update, &changed, &terminal);
+    if (rc != STORE_OK && rc != STORE_NOT_FOUND) return; /* not acknowledged: it comes again */
+    if (changed) {
+        char attempt[24];
+        lcx_log(LCX_INFO, "execution state", "execution_id", update->execution_id.ptr, "status",
+                update->status.ptr, "reason", update->reason.ptr, "runner_id",
+                update->runner_id.ptr, "attempt", lcx_itoa(update->attempt.v, attempt, sizeof attempt),
+                NULL);
+        if (terminal) zlist_append(self->finished, strdup(update->execution_id.ptr));
+    }
+    lcx_msg_t *ack = lcx_msg_reply(update, LCX_CMD_UPDATE_ACK);
+    lcx_msg_set_str(ack, LCX_F_execution_id, update->execution_id.ptr);
+    lcx_msg_set_int(ack, LCX_F_attempt, update->attempt.v);
+    lcx_msg_set_str(ack, LCX_F_status, update->status.ptr);
+    to_dispatcher(self, &ack);
+}
+
+static void handle_dispatcher(server_t *self, lcx_msg_t **msg_p)
+{
+    lcx_msg_t *msg = *msg_p;
+    self->dispatcher_seen = lcx_mono_ms();
+    switch (msg->cmd) {
+    case LCX_CMD_STATUS:
+        on_status(self, msg_p);
+        return;
+    case LCX_CMD_ACCEPTED:
+    case LCX_CMD_ERROR:
+        on_submit_answer(self, msg);
+        break;
+    case LCX_CMD_UPDATE:
+        on_update(self, msg);
+        break;
+    default:
+        lcx_log(LCX_WARN, "unexpected command from dispatcher", "command", lcx_cmd_name(msg->cmd),
+                NULL);
+        break;
+    }
+    lcx_msg_destroy(msg_p);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Gateway requests                                                                          */
+
+static void on_health(server_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_HEALTH_REPLY);
+    bool up = dispatcher_up(self);
+    lcx_msg_set_bool(msg, LCX_F_dispatcher_up, up);
+    if (up) lcx_msg_copy_fields(msg, self->status);
+    reply(self, &msg);
+}
+
+static void on_session(server_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_SESSION);
+    store_rc_t rc = STORE_ERROR;
+    char cancelled[LCX_UUID_LEN + 1] = "";
+    const char *sid = req->session_id.ptr;
+    if (req->cmd == LCX_CMD_SESSION_CREATE)
+        rc = store_session_create(self->store, req->language.ptr, req->source_code.ptr, msg);
+    else if (req->cmd == LCX_CMD_SESSION_GET)
+        rc = store_session_get(self->store, sid, msg);
+    else if (req->cmd == LCX_CMD_SESSION_UPDATE)
+        rc = store_session_update(self->store, sid, req->language.ptr, req->source_code.ptr, msg);
+    else if (req->cmd == LCX_CMD_SESSION_CLOSE)
+        rc = store_session_close(self->store, sid, msg, cancelled);
+    if (rc != STORE_OK) {
+        lcx_msg_destroy(&msg);
+        reply_store_error(self, req, rc, "no session has this id");
+        return;
+    }
+    if (cancelled[0]) {
+        lcx_log(LCX_INFO, "execution cancelled", "execution_id", cancelled, "session_id", sid,
+                "why", "session closed", NULL);
+        lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
+        lcx_msg_set_str(cancel, LCX_F_execution_id, cancelled);
+        to_dispatcher(self, &cancel);
+        zlist_append(self->finished, strdup(cancelled));
+    }
+    reply(self, &msg);
+}
+
+static store_run_limits_t run_limits(const server_t *self)
+{
+    return (store_run_limits_t){self->settings->run_cooldown_ms, self->settings->runs_per_minute,
+                                self->settings->runs_per_session};
+}
+
+/* Reply for a RUN the store refused. */
+static void reply_run_refused(server_t *self, const lcx_msg_t *req, store_rc_t rc,
+                              const char *active_id, int64_t retry_after_ms)
+{
+    if (rc == STORE_CONFLICT) {
+        lcx_msg_t *msg = error_reply(req, "conflict", "the session already has an execution "
+                                                      "that is QUEUED or RUNNING");
+        lcx_msg_set_str(msg, LCX_F_execution_id, active_id);
+        reply(self, &msg);
+    } else if (rc == STORE_RATE_LIMITED) {
+        lcx_msg_t *msg = error_reply(req, "rate_limited", "this session runs too often");
+        lcx_msg_set_int(msg, LCX_F_retry_after_ms, retry_after_ms);
+        reply(self, &msg);
+    } else {
+        reply_store_error(self, req, rc, "no session has this id");
+    }
+}
+
+static void on_run(server_t *self, const lcx_msg_t *req)
+{
+    const lcx_settings_t *s = self->settings;
+    lcx_msg_t *exec = lcx_msg_reply(req, LCX_CMD_EXECUTION);
+    lcx_msg_t *job = lcx_msg_new(LCX_CMD_JOB);
+    store_run_limits_t limits = run_limits(self);
+    char active_id[LCX_UUID_LEN + 1];
+    int64_t retry_after = 0;
+    bool replayed = false;
+    store_rc_t rc = store_execution_create(self->store, req, s->time_ms, s->memory_mb, &limits,
+                                           exec, job, &replayed, active_id, &retry_after);
+    if (rc == STORE_OK && !replayed && !dispatcher_up(self)) {
+        store_execution_discard(self->store, exec->execution_id.ptr);
+        reply_unavailable(self, req, "the dispatcher is not reachable");
+    } else if (rc == STORE_OK && !replayed && !language_served(self, job->language.ptr)) {
+        store_execution_discard(self->store, exec->execution_id.ptr);
+        reply_unavailable(self, req, "no runner serves this language right now");
+    } else if (rc == STORE_OK && !replayed) {
+        lcx_log(LCX_INFO, "execution queued", "execution_id", exec->execution_id.ptr, "session_id",
+                req->session_id.ptr, "language", job->language.ptr, NULL);
+        job->corr = 1;
+        holds_add(self->holds, HOLD_SUBMIT, exec->execution_id.ptr, &exec,
+                  lcx_mono_ms() + s->submit_timeout_ms);
+        to_dispatcher(self, &job);
+    } else if (rc == STORE_OK) {
+        reply(self, &exec);
+    } else {
+        reply_run_refused(self, req, rc, active_id, retry_after);
+    }
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+}
+
+static void on_execution_get(server_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_EXECUTION);
+    store_rc_t rc = store_execution_get(self->store, req->execution_id.ptr, msg);
+    if (rc != STORE_OK) {
+        lcx_msg_destroy(&msg);
+        reply_store_error(self, req, rc, "no execution has this id");
+        return;
+    }
+    if (req->wait_ms.v > 0 && !store_status_terminal(msg->status.ptr)) {
+        /* Park an empty reply; it is filled from the store when answered. */
+        lcx_msg_t *parked = lcx_msg_reply(req, LCX_CMD_EXECUTION);
+        holds_add(self->holds, HOLD_WAIT, req->execution_id.ptr, &parked,
+                  lcx_mono_ms() + req->wait_ms.v);
+        lcx_msg_destroy(&msg);
+        return;
+    }
+    reply(self, &msg);
+}
+
+static void on_execution_list(server_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_EXECUTIONS);
+    store_rc_t rc = store_execution_list(self->store, req->session_id.ptr, msg);
+    if (rc != STORE_OK) {
+        lcx_msg_destroy(&msg);
+        reply_store_error(self, req, rc, "no session has this id");
+        return;
+    }
+    reply(self, &msg);
+}
+
+static void on_execution_cancel(server_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_EXECUTION);
+    store_rc_t rc = store_execution_cancel(self->store, req->execution_id.ptr, msg);
+    if (rc == STORE_CONFLICT) {
+        lcx_msg_destroy(&msg);
+        lcx_msg_t *err = error_reply(req, "conflict", "the execution has already finished");
+        lcx_msg_set_str(err, LCX_F_execution_id, req->execution_id.ptr);
+        reply(self, &err);
+        return;
+    }
+    if (rc != STORE_OK) {
+        lcx_msg_destroy(&msg);
+        reply_store_error(self, req, rc, "no execution has this id");
+        return;
+    }
+    lcx_log(LCX_INFO, "execution cancelled", "execution_id", req->execution_id.ptr, NULL);
+    lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
+    lcx_msg_set_str(cancel, LCX_F_execution_id, req->execution_id.ptr);
+    to_dispatcher(self, &cancel);
+    zlist_append(self->finished, strdup(req->execution_id.ptr));
+    reply(self, &msg);
+}
+
+static void handle_frontend(server_t *self, const lcx_msg_t *req)
+{
+    switch (req->cmd) {
+    case LCX_CMD_HEALTH:
+        on_health(self, req);
+        break;
+    case LCX_CMD_SESSION_CREATE:
+    case LCX_CMD_SESSION_GET:
+    case LCX_CMD_SESSION_UPDATE:
+    case LCX_CMD_SESSION_CLOSE:
+        on_session(self, req);
+        break;
+    case LCX_CMD_RUN:
+        on_run(self, req);
+        break;
+    case LCX_CMD_EXECUTION_GET:
+        on_execution_get(self, req);
+        break;
+    case LCX_CMD_EXECUTION_LIST:
+        on_execution_list(self, req);
+        break;
+    case LCX_CMD_EXECUTION_CANCEL:
+        on_execution_cancel(self, req);
+        break;
+    default:
+        reply_error(self, req, "invalid", "this command is not served by the session store");
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The loop                                                                                  */
+
+/* Answers every waiting EXECUTION_GET of each execution that finished in this batch. */
+static void wake_waiters(server_t *self)
+{
+    char *id;
+    while ((id = zlist_pop(self->finished))) {
+        lcx_msg_t *parked;
+        while ((parked = holds_take(self->holds, HOLD_WAIT, id))) {
+            if (store_execution_get(self->store, id, parked) == STORE_OK)
+                reply(self, &parked);
+            lcx_msg_destroy(&parked);
+        }
+        free(id);
+    }
+}
+
+/* Deadlines: a waiter gets the execution as it is; an unanswered RUN gets 503. */
+static void expire_holds(server_t *self)
+{
+    hold_kind_t kind;
+    char id[LCX_UUID_LEN + 1];
+    lcx_msg_t *parked;
+    while ((parked = holds_take_expired(self->holds, lcx_mono_ms(), &kind, id))) {
+        if (kind == HOLD_WAIT) {
+            if (store_execution_get(self->store, id, parked) == STORE_OK) reply(self, &parked);
+        } else {
+            store_execution_discard(self->store, id);
+            lcx_log(LCX_WARN, "dispatcher did not take the job in time", "execution_id", id,
+                    NULL);
+            lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
+            lcx_msg_set_str(cancel, LCX_F_execution_id, id);
+            to_dispatcher(self, &cancel);
+            reply_unavailable(self, parked, "the dispatcher did not answer in time");
+        }
+        lcx_msg_destroy(&parked);
+    }
+}
+
+static void timers(server_t *self)
+{
+    int64_t now = lcx_mono_ms();
+    if (now >= self->next_heartbeat) {
+        lcx_msg_t *beat = lcx_msg_new(LCX_CMD_HEARTBEAT);
+        to_dispatcher(self, &beat);
+        self->next_heartbeat = now + self->settings->heartbeat_ms;
+    }
+    if (self->status && now >= self->next_reconcile && dispatcher_up(self)) reconcile(self);
+    expire_holds(self);
+}
+
+/* Reads one message from sock and handles it; false when nothing was waiting. */
+static bool handle_one(server_t *self, zsock_t *sock)
+{
+    if (!(zsock_events(sock) & ZMQ_POLLIN)) return false;
+    char err[256];
+    lcx_msg_t *msg = lcx_msg_recv(sock, err, sizeof err);
+    if (!msg) {
+        if (err[0])
+            lcx_log(LCX_WARN, "malformed message dropped", "peer",
+                    sock == self->frontend ? "gateway" : "dispatcher", "error", err, NULL);
+        return err[0] != '\0';
+    }
+    if (sock == self->frontend)
+        handle_frontend(self, msg);
+    else
+        handle_dispatcher(self, &msg);
+    lcx_msg_destroy(&msg);
+    return true;
+}
+
+/* One turn: every waiting message in one transaction, then the replies. */
+static void turn(server_t *self)
+{
+    if (store_begin(self->store) != 0) return;
+    int handled = 0;
+    bool more = true;
+    while (more && handled < BATCH_MAX) {
+        more = false;
+        if (handle_one(self, self->frontend)) more = true, handled++;
+        if (handle_one(self, self->dispatcher)) more = true, handled++;
+    }
+    timers(self);
+    wake_waiters(self);
+    if (store_commit(self->store) != 0) {
+        /* Nothing of this batch is durable: answer nothing, so callers retry. */
+        store_rollback(self->store);
+        drop_all(self->to_frontend);
+        drop_all(self->to_dispatcher);
+        return;
+    }
+    send_all(self, self->to_frontend, self->frontend, "gateway");
+    send_all(self, self->to_dispatcher, self->dispatcher, "dispatcher");
+}
+
+int server_run(server_t *self)
+{
+    zpoller_t *poller = zpoller_new(self->frontend, self->dispatcher, NULL);
+    if (!poller) return -1;
+    lcx_log(LCX_INFO, "session store ready", "endpoint", self->settings->session_endpoint,
+            "dispatcher", self->settings->dispatcher_endpoint, NULL);
+    while (!zsys_interrupted) {
+        zpoller_wait(poller, 50);
+        if (zpoller_terminated(poller)) break;
+        turn(self);
+    }
+    zpoller_destroy(&poller);
+    lcx_log(LCX_INFO, "session store stopping", NULL);
+    return 0;
+}

@@ -1,0 +1,739 @@
+/*
+ * store: SQLite persistence of sessions and executions (see store.h).
+ */
+#include "store.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Schema version 1. PRAGMA user_version records which version a file has. */
+#define SCHEMA_VERSION 1
+static const char *const schema_v1 =
+    "CREATE TABLE sessions ("
+    "  id TEXT PRIMARY KEY,"
+    "  status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'INACTIVE')),"
+    "  language TEXT NOT NULL,"
+    "  source_code TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE executions ("
+    "  id TEXT PRIMARY KEY,"
+    "  session_id TEXT NOT NULL REFERENCES sessions (id),"
+    "  language TEXT NOT NULL,"
+    "  source_code TEXT NOT NULL,"
+    "  stdin BLOB, args TEXT, time_ms INTEGER NOT NULL, memory_mb INTEGER NOT NULL,"
+    "  idempotency_key TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN"
+    "    ('QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED')),"
+    "  reason TEXT, stdout BLOB, stderr BLOB, compile_output BLOB,"
+    "  exit_code INTEGER, signal INTEGER, execution_time_ms INTEGER, cpu_time_ms INTEGER,"
+    "  memory_kb INTEGER, stdout_truncated INTEGER, stderr_truncated INTEGER,"
+    "  attempts INTEGER NOT NULL, runner_id TEXT,"
+    "  queued_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER);"
+    /* The database itself allows one QUEUED or RUNNING execution per session. */
+    "CREATE UNIQUE INDEX executions_one_active ON executions (session_id)"
+    "  WHERE status IN ('QUEUED', 'RUNNING');"
+    "CREATE UNIQUE INDEX executions_idempotency ON executions (session_id, idempotency_key)"
+    "  WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX executions_by_session ON executions (session_id, queued_at);"
+    /* Every state change of an execution, with its time: the execution's history. */
+    "CREATE TABLE execution_events ("
+    "  execution_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  attempt INTEGER NOT NULL,"
+    "  runner_id TEXT,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX execution_events_by_execution ON execution_events (execution_id);";
+
+#define EXEC_COLUMNS                                                                               \
+    "id, session_id, language, status, attempts, queued_at, reason, exit_code, signal,"            \
+    " execution_time_ms, cpu_time_ms, memory_kb, stdout_truncated, stderr_truncated,"              \
+    " started_at, finished_at, stdout, stderr, compile_output"
+
+#define JOB_COLUMNS                                                                                \
+    "id, session_id, language, source_code, stdin, args, time_ms, memory_mb, attempts"
+
+/* Prepared statements, by name. */
+#define STATEMENTS(X)                                                                              \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(SESSION_INSERT, "INSERT INTO sessions VALUES (?1, 'ACTIVE', ?2, ?3, 1, ?4, ?4)")             \
+    X(SESSION_SELECT, "SELECT id, status, language, source_code, version, created_at, updated_at"  \
+                      " FROM sessions WHERE id = ?1")                                              \
+    X(SESSION_UPDATE, "UPDATE sessions SET language = coalesce(?2, language),"                     \
+                      " source_code = coalesce(?3, source_code), version = version + 1,"           \
+                      " updated_at = ?4 WHERE id = ?1")                                            \
+    X(SESSION_CLOSE, "UPDATE sessions SET status = 'INACTIVE', updated_at = ?2"                    \
+                     " WHERE id = ?1 AND status = 'ACTIVE'")                                       \
+    X(EXEC_INSERT, "INSERT INTO executions (id, session_id, language, source_code, stdin, args,"   \
+                   " time_ms, memory_mb, idempotency_key, status, attempts, queued_at)"            \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'QUEUED', 1, ?10)")               \
+    X(EXEC_SELECT, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1")                        \
+    X(EXEC_LIST, "SELECT " EXEC_COLUMNS " FROM executions WHERE session_id = ?1"                   \
+                 " ORDER BY queued_at DESC, rowid DESC")                                           \
+    X(EXEC_ACTIVE_OF, "SELECT id FROM executions WHERE session_id = ?1"                            \
+                      " AND status IN ('QUEUED', 'RUNNING')")                                      \
+    X(EXEC_BY_KEY, "SELECT id FROM executions WHERE session_id = ?1 AND idempotency_key = ?2")     \
+    X(EXEC_RUN_COUNTS, "SELECT count(*), coalesce(max(queued_at), 0),"                             \
+                       " coalesce(sum(queued_at > ?2), 0) FROM executions WHERE session_id = ?1")  \
+    X(EXEC_DELETE, "DELETE FROM executions WHERE id = ?1")                                         \
+    X(EXEC_STATE, "SELECT status, attempts FROM executions WHERE id = ?1")                         \
+    X(EXEC_REQUEUE, "UPDATE executions SET status = 'QUEUED', attempts = ?2, runner_id = ?3,"      \
+                    " started_at = NULL WHERE id = ?1")                                            \
+    X(EXEC_START, "UPDATE executions SET status = 'RUNNING', attempts = ?2, runner_id = ?3,"       \
+                  " started_at = ?4 WHERE id = ?1")                                                \
+    X(EXEC_FINISH, "UPDATE executions SET status = ?2, attempts = ?3, reason = ?4, stdout = ?5,"   \
+                   " stderr = ?6, compile_output = ?7, exit_code = ?8, signal = ?9,"               \
+                   " execution_time_ms = ?10, cpu_time_ms = ?11, memory_kb = ?12,"                 \
+                   " stdout_truncated = ?13, stderr_truncated = ?14,"                              \
+                   " started_at = coalesce(started_at, ?15), finished_at = ?16,"                   \
+                   " runner_id = coalesce(?17, runner_id) WHERE id = ?1")                          \
+    X(EXEC_ACTIVE_ALL, "SELECT " JOB_COLUMNS " FROM executions"                                    \
+                       " WHERE status IN ('QUEUED', 'RUNNING') ORDER BY queued_at")                \
+    X(EXEC_JOB, "SELECT " JOB_COLUMNS " FROM executions WHERE id = ?1")                            \
+    X(EVENT_INSERT, "INSERT INTO execution_events VALUES (?1, ?2, ?3, ?4, ?5)")
+
+enum {
+#define X(name, sql) ST_##name,
+    STATEMENTS(X)
+#undef X
+        ST_COUNT
+};
+
+static const char *const statement_sql[ST_COUNT] = {
+#define X(name, sql) sql,
+    STATEMENTS(X)
+#undef X
+};
+
+struct store_t {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Opening and migrating                                                                     */
+
+static int exec_sql(store_t *self, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(self->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "sqlite: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int user_version(store_t *self)
+{
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(self->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return version;
+}
+
+static int migrate(store_t *self, char *err, size_t errlen)
+{
+    int version = user_version(self);
+    if (version == SCHEMA_VERSION) return 0;
+    if (version != 0) {
+        snprintf(err, errlen, "database schema version %d is newer than this binary (%d)",
+                 version, SCHEMA_VERSION);
+        return -1;
+    }
+    char sql[4096];
+    snprintf(sql, sizeof sql, "BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_v1,
+             SCHEMA_VERSION);
+    return exec_sql(self, sql, err, errlen);
+}
+
+static int prepare_all(store_t *self, char *err, size_t errlen)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(self->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &self->st[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(self->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+store_t *store_new(const char *dir, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data directory %s", dir);
+        return NULL;
+    }
+    store_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lcx.db", dir);
+    if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(self->db));
+        store_destroy(&self);
+        return NULL;
+    }
+    sqlite3_busy_timeout(self->db, 5000);
+    if (exec_sql(self,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                 " PRAGMA foreign_keys = ON;",
+                 err, errlen) != 0 ||
+        migrate(self, err, errlen) != 0 || prepare_all(self, err, errlen) != 0) {
+        store_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void store_destroy(store_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    store_t *self = *self_p;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(self->st[i]);
+    sqlite3_close(self->db);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Statement helpers                                                                         */
+
+/* Resets a statement for reuse and returns it. */
+static sqlite3_stmt *stmt(store_t *self, int which)
+{
+    sqlite3_stmt *st = self->st[which];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int index, const char *text)
+{
+    if (text)
+        sqlite3_bind_text(st, index, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, index);
+}
+
+static void bind_buf(sqlite3_stmt *st, int index, const lcx_buf_t *buf)
+{
+    if (buf->ptr)
+        sqlite3_bind_blob(st, index, buf->ptr, (int)buf->len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, index);
+}
+
+static void bind_opt_int(sqlite3_stmt *st, int index, const lcx_int_t *value)
+{
+    if (value->set)
+        sqlite3_bind_int64(st, index, value->v);
+    else
+        sqlite3_bind_null(st, index);
+}
+
+static store_rc_t fail(store_t *self, const char *what)
+{
+    lcx_log(LCX_ERROR, "database error", "operation", what, "error", sqlite3_errmsg(self->db),
+            NULL);
+    return STORE_ERROR;
+}
+
+/* Steps a statement that returns no rows. */
+static store_rc_t step_done(store_t *self, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(self, what);
+}
+
+static const char *col_text(sqlite3_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(st, col);
+}
+
+static void col_to_int(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_NULL)
+        lcx_msg_set_int(msg, field, sqlite3_column_int64(st, col));
+}
+
+static void col_to_bool(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_NULL)
+        lcx_msg_set_bool(msg, field, sqlite3_column_int(st, col) != 0);
+}
+
+static void col_to_text(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_NULL) lcx_msg_set_str(msg, field, col_text(st, col));
+}
+
+static void col_to_bytes(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return;
+    const void *data = sqlite3_column_blob(st, col);
+    lcx_msg_set_bytes(msg, field, data ? data : "", (size_t)sqlite3_column_bytes(st, col));
+}
+
+int store_begin(store_t *self)
+{
+    return step_done(self, stmt(self, ST_BEGIN), "begin") == STORE_OK ? 0 : -1;
+}
+
+int store_commit(store_t *self)
+{
+    return step_done(self, stmt(self, ST_COMMIT), "commit") == STORE_OK ? 0 : -1;
+}
+
+void store_rollback(store_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db)) step_done(self, stmt(self, ST_ROLLBACK), "rollback");
+}
+
+bool store_status_terminal(const char *status)
+{
+    return status && strcmp(status, "QUEUED") != 0 && strcmp(status, "RUNNING") != 0;
+}
+
+static store_rc_t add_event(store_t *self, const char *execution_id, const char *status,
+                            int64_t attempt, const char *runner_id, int64_t at)
+{
+    sqlite3_stmt *st = stmt(self, ST_EVENT_INSERT);
+    bind_text(st, 1, execution_id);
+    bind_text(st, 2, status);
+    sqlite3_bind_int64(st, 3, attempt);
+    bind_text(st, 4, runner_id);
+    sqlite3_bind_int64(st, 5, at);
+    return step_done(self, st, "event insert");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sessions                                                                                  */
+
+store_rc_t store_session_get(store_t *self, const char *session_id, lcx_msg_t *out)
+{
+    sqlite3_stmt *st = stmt(self, ST_SESSION_SELECT);
+    bind_text(st, 1, session_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
+    if (rc != SQLITE_ROW) return fail(self, "session select");
+    col_to_text(out, LCX_F_session_id, st, 0);
+    col_to_text(out, LCX_F_status, st, 1);
+    col_to_text(out, LCX_F_language, st, 2);
+    col_to_text(out, LCX_F_source_code, st, 3);
+    col_to_int(out, LCX_F_version, st, 4);
+    col_to_int(out, LCX_F_created_at, st, 5);
+    col_to_int(out, LCX_F_updated_at, st, 6);
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
+store_rc_t store_session_create(store_t *self, const char *language, const char *source,
+                                lcx_msg_t *out)
+{
+    char id[LCX_UUID_LEN + 1];
+    lcx_uuid4(id);
+    sqlite3_stmt *st = stmt(self, ST_SESSION_INSERT);
+    bind_text(st, 1, id);
+    bind_text(st, 2, language);
+    bind_text(st, 3, source);
+    sqlite3_bind_int64(st, 4, lcx_now_ms());
+    store_rc_t rc = step_done(self, st, "session insert");
+    return rc == STORE_OK ? store_session_get(self, id, out) : rc;
+}
+
+/* STORE_OK when the session exists and is ACTIVE. */
+static store_rc_t session_active(store_t *self, const char *session_id, lcx_msg_t *scratch)
+{
+    store_rc_t rc = store_session_get(self, session_id, scratch);
+    if (rc != STORE_OK) return rc;
+    return strcmp(scratch->status.ptr, "ACTIVE") == 0 ? STORE_OK : STORE_INACTIVE;
+}
+
+store_rc_t store_session_update(store_t *self, const char *session_id, const char *language,
+                                const char *source, lcx_msg_t *out)
+{
+    store_rc_t rc = session_active(self, session_id, out);
+    if (rc != STORE_OK) return rc;
+    sqlite3_stmt *st = stmt(self, ST_SESSION_UPDATE);
+    bind_text(st, 1, session_id);
+    bind_text(st, 2, language);
+    bind_text(st, 3, source);
+    sqlite3_bind_int64(st, 4, lcx_now_ms());
+    rc = step_done(self, st, "session update");
+    return rc == STORE_OK ? store_session_get(self, session_id, out) : rc;
+}
+
+/* Copies the id of the session's QUEUED or RUNNING execution into id (empty when none). */
+static store_rc_t active_execution_of(store_t *self, const char *session_id, char *id)
+{
+    id[0] = '\0';
+    sqlite3_stmt *st = stmt(self, ST_EXEC_ACTIVE_OF);
+    bind_text(st, 1, session_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(id, LCX_UUID_LEN + 1, "%s", col_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : fail(self, "active execution");
+}
+
+store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t *out,
+                               char *cancelled_id)
+{
+    cancelled_id[0] = '\0';
+    store_rc_t rc = store_session_get(self, session_id, out);
+    if (rc != STORE_OK) return rc;
+    sqlite3_stmt *st = stmt(self, ST_SESSION_CLOSE);
+    bind_text(st, 1, session_id);
+    sqlite3_bind_int64(st, 2, lcx_now_ms());
+    if ((rc = step_done(self, st, "session close")) != STORE_OK) return rc;
+    if ((rc = active_execution_of(self, session_id, cancelled_id)) != STORE_OK) return rc;
+    if (cancelled_id[0]) {
+        lcx_msg_t *scratch = lcx_msg_new(LCX_CMD_EXECUTION);
+        rc = store_execution_cancel(self, cancelled_id, scratch);
+        lcx_msg_destroy(&scratch);
+        if (rc != STORE_OK) return rc;
+    }
+    lcx_msg_t *fresh = lcx_msg_new(LCX_CMD_SESSION);
+    rc = store_session_get(self, session_id, fresh);
+    if (rc == STORE_OK) lcx_msg_copy_fields(out, fresh);
+    lcx_msg_destroy(&fresh);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Executions                                                                                */
+
+static void row_to_execution(sqlite3_stmt *st, lcx_msg_t *out, bool with_output)
+{
+    col_to_text(out, LCX_F_execution_id, st, 0);
+    col_to_text(out, LCX_F_session_id, st, 1);
+    col_to_text(out, LCX_F_language, st, 2);
+    col_to_text(out, LCX_F_status, st, 3);
+    col_to_int(out, LCX_F_attempts, st, 4);
+    col_to_int(out, LCX_F_queued_at, st, 5);
+    col_to_text(out, LCX_F_reason, st, 6);
+    col_to_int(out, LCX_F_exit_code, st, 7);
+    col_to_int(out, LCX_F_signal, st, 8);
+    col_to_int(out, LCX_F_execution_time_ms, st, 9);
+    col_to_int(out, LCX_F_cpu_time_ms, st, 10);
+    col_to_int(out, LCX_F_memory_kb, st, 11);
+    col_to_bool(out, LCX_F_stdout_truncated, st, 12);
+    col_to_bool(out, LCX_F_stderr_truncated, st, 13);
+    col_to_int(out, LCX_F_started_at, st, 14);
+    col_to_int(out, LCX_F_finished_at, st, 15);
+    if (!with_output) return;
+    col_to_bytes(out, LCX_F_stdout, st, 16);
+    col_to_bytes(out, LCX_F_stderr, st, 17);
+    col_to_bytes(out, LCX_F_compile_output, st, 18);
+}
+
+store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_SELECT);
+    bind_text(st, 1, execution_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
+    if (rc != SQLITE_ROW) return fail(self, "execution select");
+    row_to_execution(st, out, true);
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
+store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t *out)
+{
+    lcx_msg_t *scratch = lcx_msg_new(LCX_CMD_SESSION);
+    store_rc_t found = store_session_get(self, session_id, scratch);
+    lcx_msg_destroy(&scratch);
+    if (found != STORE_OK) return found;
+    lcx_msg_list_touch(out, LCX_F_items);
+    sqlite3_stmt *st = stmt(self, ST_EXEC_LIST);
+    bind_text(st, 1, session_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lcx_msg_t *item = lcx_msg_new(LCX_CMD_EXECUTION);
+        row_to_execution(st, item, false);
+        lcx_msg_items_append(out, &item);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(self, "execution list");
+}
+
+/* Applies the per-session run limits; STORE_RATE_LIMITED with the wait when one is hit. */
+static store_rc_t check_run_limits(store_t *self, const char *session_id,
+                                   const store_run_limits_t *limits, int64_t *retry_after_ms)
+{
+    int64_t now = lcx_now_ms();
+    sqlite3_stmt *st = stmt(self, ST_EXEC_RUN_COUNTS);
+    bind_text(st, 1, session_id);
+    sqlite3_bind_int64(st, 2, now - 60000);
+    if (sqlite3_step(st) != SQLITE_ROW) return fail(self, "run counts");
+    int64_t total = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 1);
+    int64_t last_minute = sqlite3_column_int64(st, 2);
+    sqlite3_reset(st);
+    *retry_after_ms = 0;
+    if (limits->per_session > 0 && total >= limits->per_session) {
+        *retry_after_ms = 3600 * 1000; /* for good: the session has used its runs */
+    } else if (limits->per_minute > 0 && last_minute >= limits->per_minute) {
+        *retry_after_ms = 60000;
+    } else if (last && now - last < limits->cooldown_ms) {
+        *retry_after_ms = limits->cooldown_ms - (now - last);
+    }
+    return *retry_after_ms ? STORE_RATE_LIMITED : STORE_OK;
+}
+
+static char *args_to_json(const lcx_list_t *args)
+{
+    if (!args->set) return NULL;
+    json_t *array = json_array();
+    for (size_t i = 0; i < args->n; i++)
+        json_array_append_new(array, json_string(args->v[i]));
+    char *text = json_dumps(array, JSON_COMPACT);
+    json_decref(array);
+    return text;
+}
+
+static void json_to_args(const char *text, lcx_msg_t *job)
+{
+    if (!text) return;
+    json_t *array = json_loads(text, 0, NULL);
+    size_t i;
+    json_t *value;
+    json_array_foreach(array, i, value) lcx_msg_list_append(job, LCX_F_args, json_string_value(value));
+    json_decref(array);
+}
+
+/* Fills a JOB message from an executions row selected by EXEC_ACTIVE_ALL's columns. */
+static void row_to_job(sqlite3_stmt *st, lcx_msg_t *job)
+{
+    col_to_text(job, LCX_F_execution_id, st, 0);
+    col_to_text(job, LCX_F_session_id, st, 1);
+    col_to_text(job, LCX_F_language, st, 2);
+    col_to_text(job, LCX_F_source_code, st, 3);
+    col_to_bytes(job, LCX_F_stdin, st, 4);
+    json_to_args(col_text(st, 5), job);
+    col_to_int(job, LCX_F_time_ms, st, 6);
+    col_to_int(job, LCX_F_memory_mb, st, 7);
+    col_to_int(job, LCX_F_attempt, st, 8);
+}
+
+/* With an idempotency key already used on this session: that execution, *replayed. */
+static store_rc_t find_replay(store_t *self, const lcx_msg_t *run, lcx_msg_t *exec_out,
+                              bool *replayed)
+{
+    *replayed = false;
+    if (!run->idempotency_key.ptr) return STORE_NOT_FOUND;
+    sqlite3_stmt *st = stmt(self, ST_EXEC_BY_KEY);
+    bind_text(st, 1, run->session_id.ptr);
+    bind_text(st, 2, run->idempotency_key.ptr);
+    int rc = sqlite3_step(st);
+    char id[LCX_UUID_LEN + 1] = "";
+    if (rc == SQLITE_ROW) snprintf(id, sizeof id, "%s", col_text(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(self, "by key");
+    *replayed = true;
+    return store_execution_get(self, id, exec_out);
+}
+
+static store_rc_t insert_execution(store_t *self, const lcx_msg_t *run, const lcx_msg_t *session,
+                                   long time_ms, long memory_mb, const char *id)
+{
+    char *args = args_to_json(&run->args);
+    int64_t now = lcx_now_ms();
+    sqlite3_stmt *st = stmt(self, ST_EXEC_INSERT);
+    bind_text(st, 1, id);
+    bind_text(st, 2, session->session_id.ptr);
+    bind_text(st, 3, session->language.ptr);
+    bind_text(st, 4, session->source_code.ptr);
+    bind_buf(st, 5, &run->stdin);
+    bind_text(st, 6, args);
+    sqlite3_bind_int64(st, 7, run->time_ms.set ? run->time_ms.v : time_ms);
+    sqlite3_bind_int64(st, 8, run->memory_mb.set ? run->memory_mb.v : memory_mb);
+    bind_text(st, 9, run->idempotency_key.ptr);
+    sqlite3_bind_int64(st, 10, now);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    free(args);
+    if (rc == SQLITE_CONSTRAINT) return STORE_CONFLICT;
+    if (rc != SQLITE_DONE) return fail(self, "execution insert");
+    return add_event(self, id, "QUEUED", 1, NULL, now);
+}
+
+store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms,
+                                  long memory_mb, const store_run_limits_t *limits,
+                                  lcx_msg_t *exec_out, lcx_msg_t *job_out, bool *replayed,
+                                  char *active_id, int64_t *retry_after_ms)
+{
+    active_id[0] = '\0';
+    *retry_after_ms = 0;
+    store_rc_t rc = find_replay(self, run, exec_out, replayed);
+    if (rc != STORE_NOT_FOUND) return rc;
+    lcx_msg_t *session = lcx_msg_new(LCX_CMD_SESSION);
+    rc = session_active(self, run->session_id.ptr, session);
+    if (rc == STORE_OK && (rc = active_execution_of(self, run->session_id.ptr, active_id)) ==
+                              STORE_OK && active_id[0])
+        rc = STORE_CONFLICT;
+    if (rc == STORE_OK) rc = check_run_limits(self, run->session_id.ptr, limits, retry_after_ms);
+    char id[LCX_UUID_LEN + 1];
+    lcx_uuid4(id);
+    if (rc == STORE_OK) rc = insert_execution(self, run, session, time_ms, memory_mb, id);
+    lcx_msg_destroy(&session);
+    if (rc != STORE_OK) return rc;
+    if ((rc = store_execution_get(self, id, exec_out)) != STORE_OK) return rc;
+    /* The JOB is built from the stored row, the same way reconciliation builds it. */
+    sqlite3_stmt *st = stmt(self, ST_EXEC_JOB);
+    bind_text(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW) return fail(self, "job select");
+    row_to_job(st, job_out);
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
+store_rc_t store_execution_discard(store_t *self, const char *execution_id)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_DELETE);
+    bind_text(st, 1, execution_id);
+    return step_done(self, st, "execution delete");
+}
+
+/* Reads an execution's status and attempts; STORE_NOT_FOUND when unknown. */
+static store_rc_t execution_state(store_t *self, const char *execution_id, char *status,
+                                  size_t size, int64_t *attempts)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_STATE);
+    bind_text(st, 1, execution_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(status, size, "%s", col_text(st, 0));
+        *attempts = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
+    return rc == SQLITE_ROW ? STORE_OK : fail(self, "execution state");
+}
+
+/* Writes a terminal state from an UPDATE (or a cancel, update NULL but status set). */
+static store_rc_t finish(store_t *self, const char *execution_id, const char *status,
+                         int64_t attempt, const lcx_msg_t *u)
+{
+    static const lcx_msg_t empty;
+    if (!u) u = &empty;
+    int64_t now = lcx_now_ms();
+    sqlite3_stmt *st = stmt(self, ST_EXEC_FINISH);
+    bind_text(st, 1, execution_id);
+    bind_text(st, 2, status);
+    sqlite3_bind_int64(st, 3, attempt);
+    bind_text(st, 4, u->reason.ptr);
+    bind_buf(st, 5, &u->stdout);
+    bind_buf(st, 6, &u->stderr);
+    bind_buf(st, 7, &u->compile_output);
+    bind_opt_int(st, 8, &u->exit_code);
+    bind_opt_int(st, 9, &u->signal);
+    bind_opt_int(st, 10, &u->execution_time_ms);
+    bind_opt_int(st, 11, &u->cpu_time_ms);
+    bind_opt_int(st, 12, &u->memory_kb);
+    bind_opt_int(st, 13, &u->stdout_truncated);
+    bind_opt_int(st, 14, &u->stderr_truncated);
+    bind_opt_int(st, 15, &u->started_at);
+    sqlite3_bind_int64(st, 16, u->finished_at.set ? u->finished_at.v : now);
+    bind_text(st, 17, u->runner_id.ptr);
+    store_rc_t rc = step_done(self, st, "execution finish");
+    return rc == STORE_OK ? add_event(self, execution_id, status, attempt, u->runner_id.ptr, now)
+                          : rc;
+}
+
+store_rc_t store_execution_cancel(store_t *self, const char *execution_id, lcx_msg_t *out)
+{
+    char status[16];
+    int64_t attempts = 0;
+    store_rc_t rc = execution_state(self, execution_id, status, sizeof status, &attempts);
+    if (rc != STORE_OK) return rc;
+    if (store_status_terminal(status)) {
+        store_execution_get(self, execution_id, out);
+        return STORE_CONFLICT;
+    }
+    rc = finish(self, execution_id, "CANCELLED", attempts, NULL);
+    return rc == STORE_OK ? store_execution_get(self, execution_id, out) : rc;
+}
+
+/* Order of states within one attempt: an update applies only if it moves forward. */
+static int status_rank(const char *status)
+{
+    if (strcmp(status, "QUEUED") == 0) return 0;
+    if (strcmp(status, "RUNNING") == 0) return 1;
+    return 2;
+}
+
+static bool valid_status(const char *status)
+{
+    static const char *const known[] = {"QUEUED",    "RUNNING", "COMPLETED",
+                                        "FAILED",    "TIMEOUT", "CANCELLED"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(status, known[i]) == 0) return true;
+    return false;
+}
+
+static store_rc_t move_to(store_t *self, const lcx_msg_t *u, int rank)
+{
+    int64_t now = lcx_now_ms();
+    const char *id = u->execution_id.ptr;
+    if (rank == 2) return finish(self, id, u->status.ptr, u->attempt.v, u);
+    sqlite3_stmt *st = stmt(self, rank == 0 ? ST_EXEC_REQUEUE : ST_EXEC_START);
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, u->attempt.v);
+    bind_text(st, 3, u->runner_id.ptr);
+    if (rank == 1) sqlite3_bind_int64(st, 4, u->started_at.set ? u->started_at.v : now);
+    store_rc_t rc = step_done(self, st, "execution move");
+    return rc == STORE_OK ? add_event(self, id, u->status.ptr, u->attempt.v, u->runner_id.ptr, now)
+                          : rc;
+}
+
+store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, bool *changed,
+                                 bool *terminal)
+{
+    *changed = *terminal = false;
+    char status[16];
+    int64_t attempts = 0;
+    store_rc_t rc = execution_state(self, update->execution_id.ptr, status, sizeof status,
+                                    &attempts);
+    if (rc != STORE_OK) return rc;
+    *terminal = store_status_terminal(status);
+    if (*terminal || !valid_status(update->status.ptr)) return STORE_OK;
+    int rank = status_rank(update->status.ptr), current = status_rank(status);
+    bool forward = update->attempt.v > attempts ||
+                   (update->attempt.v == attempts && rank > current);
+    if (!forward) return STORE_OK;
+    if ((rc = move_to(self, update, rank)) != STORE_OK) return rc;
+    *changed = true;
+    *terminal = rank == 2;
+    return STORE_OK;
+}
+
+store_rc_t store_active_jobs(store_t *self, store_job_fn *fn, void *arg)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_ACTIVE_ALL);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lcx_msg_t *job = lcx_msg_new(LCX_CMD_JOB);
+        row_to_job(st, job);
+        fn(arg, &job);
+        lcx_msg_destroy(&job);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(self, "active jobs");
+}

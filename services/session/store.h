@@ -1,0 +1,88 @@
+/*
+ * store: the SQLite database of sessions and executions — the single source of truth.
+ *
+ * One connection, used by one thread. WAL journal, synchronous=FULL: a committed transaction
+ * survives a kill -9 of the process (and a power cut). Callers group several operations in
+ * one transaction (store_begin/store_commit) so a burst of autosaves costs one fsync.
+ *
+ * Records travel as lcx_msg_t: SESSION, EXECUTION and JOB messages, so the server can reply
+ * with them as they are.
+ */
+#ifndef LCX_STORE_H
+#define LCX_STORE_H
+
+#include "lcx_proto.h"
+
+#include <stdbool.h>
+
+typedef enum {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,
+    STORE_INACTIVE,     /* the session is closed */
+    STORE_CONFLICT,     /* the session already has a QUEUED or RUNNING execution */
+    STORE_RATE_LIMITED, /* cooldown, per-minute or per-session limit */
+    STORE_ERROR         /* SQLite failed; logged */
+} store_rc_t;
+
+/* Per-session run limits (settings run_cooldown_ms, runs_per_minute, runs_per_session). */
+typedef struct {
+    long cooldown_ms;
+    long per_minute;
+    long per_session;
+} store_run_limits_t;
+
+typedef struct store_t store_t;
+
+/* Opens (creating or migrating) dir/lcx.db. NULL with a reason in err. */
+store_t *store_new(const char *dir, char *err, size_t errlen);
+void store_destroy(store_t **self_p);
+
+int store_begin(store_t *self);
+int store_commit(store_t *self);
+void store_rollback(store_t *self);
+
+/* Sessions. `out` is a SESSION message whose fields are filled. */
+store_rc_t store_session_create(store_t *self, const char *language, const char *source,
+                                lcx_msg_t *out);
+store_rc_t store_session_get(store_t *self, const char *session_id, lcx_msg_t *out);
+/* language or source may be NULL (unchanged); version grows by one. */
+store_rc_t store_session_update(store_t *self, const char *session_id, const char *language,
+                                const char *source, lcx_msg_t *out);
+/* Marks INACTIVE (idempotent). Its active execution, if any, is CANCELLED and its id copied to
+ * cancelled_id (LCX_UUID_LEN + 1 bytes, empty when none). */
+store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t *out,
+                               char *cancelled_id);
+
+/*
+ * Executions. store_execution_create takes a RUN message and the defaults for absent limits.
+ * STORE_OK: a new QUEUED execution (exec_out, an EXECUTION) and its JOB (job_out, attempt 1);
+ * with an idempotency key seen before on this session, the earlier execution and *replayed.
+ * STORE_CONFLICT: active_id names the active execution. STORE_RATE_LIMITED: *retry_after_ms.
+ */
+store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms,
+                                  long memory_mb, const store_run_limits_t *limits,
+                                  lcx_msg_t *exec_out, lcx_msg_t *job_out, bool *replayed,
+                                  char *active_id, int64_t *retry_after_ms);
+/* Removes an execution the dispatcher refused (it never ran). */
+store_rc_t store_execution_discard(store_t *self, const char *execution_id);
+store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out);
+/* A summary per execution (no outputs), newest first, into out (an EXECUTIONS message). */
+store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t *out);
+/* Marks a QUEUED or RUNNING execution CANCELLED. STORE_CONFLICT when already finished. */
+store_rc_t store_execution_cancel(store_t *self, const char *execution_id, lcx_msg_t *out);
+
+/*
+ * Applies an UPDATE (from the dispatcher). Idempotent and monotonic: an update is applied only
+ * when (attempt, status rank) moves forward; a replay or a stale update changes nothing.
+ * *terminal tells whether the execution is now finished (whether or not this call changed it).
+ */
+store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, bool *changed,
+                                 bool *terminal);
+
+/* Calls fn with a JOB message for every QUEUED or RUNNING execution (reconciliation). */
+typedef void(store_job_fn)(void *arg, lcx_msg_t **job_p);
+store_rc_t store_active_jobs(store_t *self, store_job_fn *fn, void *arg);
+
+bool store_status_terminal(const char *status);
+
+#endif
