@@ -1,0 +1,433 @@
+/*
+ * api: routes and handlers (see api.h).
+ */
+#include "api.h"
+#include "log.h"
+#include "render.h"
+#include "util.h"
+#include "validate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SEGMENTS 4
+
+struct api_t {
+    const lcx_settings_t *settings;
+    const lcx_languages_t *languages;
+    backend_t *backend;
+    validate_ctx_t validate;
+};
+
+/* What a request waits for: how to turn the store's reply into the HTTP answer. */
+typedef void(reply_fn)(api_t *api, http_request_t *req, const lcx_msg_t *reply);
+
+typedef struct {
+    api_t *api;
+    reply_fn *on_reply;
+    char id[LCX_UUID_LEN + 1]; /* the id in the path, when there is one */
+} call_t;
+
+typedef void(route_fn)(api_t *api, http_request_t *req, const char *id);
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* segments separated by '/', "{id}" captures a UUID */
+    route_fn *handler;
+} route_t;
+
+api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages,
+               backend_t *backend)
+{
+    api_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    *self = (api_t){settings, languages, backend, {settings, languages}};
+    return self;
+}
+
+void api_destroy(api_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Talking to the store                                                                      */
+
+static void retry_after(api_t *api, http_request_t *req, int64_t ms)
+{
+    char seconds[24];
+    int64_t s = ms > 0 ? (ms + 999) / 1000 : api->settings->retry_after_s;
+    http_add_header(req, "Retry-After", lcx_itoa(s, seconds, sizeof seconds));
+}
+
+static void respond_unavailable(api_t *api, http_request_t *req, const char *message)
+{
+    retry_after(api, req, 0);
+    http_respond_error(req, 503, message, NULL);
+}
+
+/* An ERROR reply from the store, as its HTTP status. */
+static void respond_store_error(api_t *api, http_request_t *req, const lcx_msg_t *err)
+{
+    const char *code = err->error.ptr, *message = err->message.ptr ? err->message.ptr : code;
+    json_t *details = json_array();
+    if (err->execution_id.ptr) {
+        char text[80];
+        snprintf(text, sizeof text, "execution_id: %s", err->execution_id.ptr);
+        json_array_append_new(details, json_string(text));
+    }
+    unsigned status = 500;
+    if (strcmp(code, "not_found") == 0) status = 404;
+    else if (strcmp(code, "inactive") == 0 || strcmp(code, "conflict") == 0) status = 409;
+    else if (strcmp(code, "invalid") == 0) status = 400;
+    else if (strcmp(code, "rate_limited") == 0) status = 429;
+    else if (strcmp(code, "unavailable") == 0) status = 503;
+    if (status == 429 || status == 503) retry_after(api, req, err->retry_after_ms.v);
+    if (status == 409 && err->execution_id.ptr) {
+        json_t *body = json_pack("{s:s, s:o, s:s}", "error", message, "details", details,
+                                 "execution_id", err->execution_id.ptr);
+        http_respond(req, status, body);
+        return;
+    }
+    http_respond_error(req, status, message, details);
+}
+
+static void on_backend_reply(void *arg, const lcx_msg_t *reply)
+{
+    http_request_t *req = arg;
+    call_t *call = http_app_data(req);
+    if (!reply)
+        respond_unavailable(call->api, req, "the session store is not available; retry shortly");
+    else if (reply->cmd == LCX_CMD_ERROR)
+        respond_store_error(call->api, req, reply);
+    else
+        call->on_reply(call->api, req, reply);
+}
+
+/* Sends *msg_p to the store; on_reply renders the answer. */
+static void ask_store(api_t *api, http_request_t *req, lcx_msg_t **msg_p, reply_fn *on_reply,
+                      int64_t extra_ms)
+{
+    call_t *call = http_app_data(req);
+    call->on_reply = on_reply;
+    backend_call(api->backend, msg_p, api->settings->backend_timeout_ms + extra_ms,
+                 on_backend_reply, req);
+}
+
+static lcx_msg_t *msg_with_id(lcx_cmd_t cmd, lcx_field_t field, const char *id)
+{
+    lcx_msg_t *msg = lcx_msg_new(cmd);
+    lcx_msg_set_str(msg, field, id);
+    return msg;
+}
+
+static void respond_invalid(http_request_t *req, json_t *details)
+{
+    http_respond_error(req, 400, "the request is not valid", details);
+}
+
+/* The body as a JSON object, or NULL after answering 400. */
+static json_t *body_object(http_request_t *req, bool allow_empty, json_t *details)
+{
+    size_t len;
+    const char *body = http_body(req, &len);
+    json_t *object = validate_parse_object(body, len, allow_empty, details);
+    if (!object) respond_invalid(req, json_incref(details));
+    return object;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sessions                                                                                  */
+
+static void reply_session_created(api_t *api, http_request_t *req, const lcx_msg_t *reply)
+{
+    char location[64];
+    snprintf(location, sizeof location, "/code-sessions/%s", reply->session_id.ptr);
+    http_add_header(req, "Location", location);
+    http_respond(req, 201, render_session(reply));
+}
+
+static void reply_session(api_t *api, http_request_t *req, const lcx_msg_t *reply)
+{
+    http_respond(req, 200, render_session(reply));
+}
+
+static void reply_session_saved(api_t *api, http_request_t *req, const lcx_msg_t *reply)
+{
+    http_respond(req, 200, render_session_saved(reply));
+}
+
+static void reply_session_closed(api_t *api, http_request_t *req, const lcx_msg_t *reply)
+{
+    http_respond(req, 200, json_pack("{s:s, s:s}", "session_id", reply->session_id.ptr, "status",
+                                     reply->status.ptr));
+}
+
+static void create_session(api_t *api, http_request_t *req, const char *id)
+{
+    json_t *details = json_array();
+    json_t *body = body_object(req, true, details);
+    lcx_msg_t *msg = body ? validate_session_create(&api->validate, body, details) : NULL;
+    if (body && !msg) respond_invalid(req, json_incref(details));
+    if (msg) ask_store(api, req, &msg, reply_session_created, 0);
+    json_decref(body);
+    json_decref(details);
+}
+
+static void get_session(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_SESSION_GET, LCX_F_session_id, id);
+    ask_store(api, req, &msg, reply_session, 0);
+}
+
+static void patch_session(api_t *api, http_request_t *req, const char *id)
+{
+    json_t *details = json_array();
+    json_t *body = body_object(req, false, details);
+    lcx_msg_t *msg = body ? validate_session_update(&api->validate, body, id, details) : NULL;
+    if (body && !msg) respond_invalid(req, json_incref(details));
+    if (msg) ask_store(api, req, &msg, reply_session_saved, 0);
+    json_decref(body);
+    json_decref(details);
+}
+
+static void delete_session(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_SESSION_CLOSE, LCX_F_session_id, id);
+    ask_store(api, req, &msg, reply_session_closed, 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Executions                                                                                */
+
+static void reply_executions(api_t *api, http_request_t *req, const lcx_msg_t *reply)
+{
+    http_respond(req, 200, render_executions(reply));
+}
+
+static void reply_execution(api_t *api, http_request_t *req, const lcx_msg_t *reply)
+{
+    http_respond(req, 200, render_execution(reply));
+}
+
+static void reply_run_accepted(api_t *api, http_request_t *req, const lcx_msg_t *reply)
+{
+    char location[64];
+    snprintf(location, sizeof location, "/executions/%s", reply->execution_id.ptr);
+    http_add_header(req, "Location", location);
+    http_respond(req, 202, json_pack("{s:s, s:s, s:o}", "execution_id", reply->execution_id.ptr,
+                                     "status", reply->status.ptr, "queued_at",
+                                     render_time(&reply->queued_at)));
+}
+
+static void list_executions(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_EXECUTION_LIST, LCX_F_session_id, id);
+    ask_store(api, req, &msg, reply_executions, 0);
+}
+
+static void run_session(api_t *api, http_request_t *req, const char *id)
+{
+    json_t *details = json_array();
+    json_t *body = body_object(req, true, details);
+    lcx_msg_t *msg = body ? validate_run(&api->validate, body, id,
+                                         http_header(req, "Idempotency-Key"), details)
+                          : NULL;
+    if (body && !msg) respond_invalid(req, json_incref(details));
+    if (msg) ask_store(api, req, &msg, reply_run_accepted, 0);
+    json_decref(body);
+    json_decref(details);
+}
+
+static void get_execution(api_t *api, http_request_t *req, const char *id)
+{
+    json_t *details = json_array();
+    long wait = validate_wait(&api->validate, http_query(req, "wait"), details);
+    if (wait < 0) {
+        respond_invalid(req, details);
+        return;
+    }
+    json_decref(details);
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_EXECUTION_GET, LCX_F_execution_id, id);
+    if (wait > 0) lcx_msg_set_int(msg, LCX_F_wait_ms, wait);
+    ask_store(api, req, &msg, reply_execution, wait);
+}
+
+static void cancel_execution(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_EXECUTION_CANCEL, LCX_F_execution_id, id);
+    ask_store(api, req, &msg, reply_execution, 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Languages and health                                                                      */
+
+static void reply_languages(api_t *api, http_request_t *req, const lcx_msg_t *health)
+{
+    http_respond(req, 200, render_languages(api->languages, health));
+}
+
+/* /languages answers even when the store is away: versions are then null. */
+static void on_languages_health(void *arg, const lcx_msg_t *reply)
+{
+    http_request_t *req = arg;
+    call_t *call = http_app_data(req);
+    reply_languages(call->api, req, reply && reply->cmd == LCX_CMD_HEALTH_REPLY ? reply : NULL);
+}
+
+static void get_languages(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_HEALTH);
+    backend_call(api->backend, &msg, 1000, on_languages_health, req);
+}
+
+static json_t *component(bool up, const char *detail)
+{
+    json_t *o = json_pack("{s:s}", "status", up ? "ok" : "down");
+    if (detail) json_object_set_new(o, "detail", json_string(detail));
+    return o;
+}
+
+/* The health body for a HEALTH_REPLY (or NULL: the store did not answer). */
+static json_t *health_body(const lcx_msg_t *h, bool *healthy)
+{
+    bool store = h != NULL, dispatcher = h && h->dispatcher_up.v;
+    int64_t runners = dispatcher && h->runners.set ? h->runners.v : 0;
+    json_t *components = json_object();
+    json_object_set_new(components, "gateway", component(true, NULL));
+    json_object_set_new(components, "session_store",
+                        component(store, store ? NULL : "not answering"));
+    json_t *d = component(dispatcher, dispatcher ? NULL : "not reachable from the session store");
+    if (dispatcher) json_object_set_new(d, "queue_depth", json_integer(h->queue_depth.v));
+    json_object_set_new(components, "dispatcher", d);
+    json_t *r = component(runners > 0, runners > 0 ? NULL : "no runner connected");
+    json_object_set_new(r, "count", json_integer(runners));
+    json_object_set_new(r, "slots", json_integer(dispatcher ? h->slots.v : 0));
+    json_object_set_new(r, "free_slots", json_integer(dispatcher ? h->free_slots.v : 0));
+    json_t *langs = json_array();
+    for (size_t i = 0; dispatcher && i < h->languages.n; i++)
+        json_array_append_new(langs, json_string(h->languages.v[i]));
+    json_object_set_new(r, "languages", langs);
+    json_object_set_new(components, "runners", r);
+    *healthy = store && dispatcher && runners > 0;
+    return json_pack("{s:s, s:o}", "status", *healthy ? "ok" : "unavailable", "components",
+                     components);
+}
+
+static void on_health(void *arg, const lcx_msg_t *reply)
+{
+    http_request_t *req = arg;
+    call_t *call = http_app_data(req);
+    bool healthy = false;
+    const lcx_msg_t *h = reply && reply->cmd == LCX_CMD_HEALTH_REPLY ? reply : NULL;
+    json_t *body = health_body(h, &healthy);
+    if (!healthy) retry_after(call->api, req, 0);
+    http_respond(req, healthy ? 200 : 503, body);
+}
+
+static void get_health(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_HEALTH);
+    backend_call(api->backend, &msg, 1000, on_health, req);
+}
+
+static void get_live(api_t *api, http_request_t *req, const char *id)
+{
+    http_respond(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Routing                                                                                   */
+
+static const route_t routes[] = {
+    {"POST", "code-sessions", create_session},
+    {"GET", "code-sessions/{id}", get_session},
+    {"PATCH", "code-sessions/{id}", patch_session},
+    {"DELETE", "code-sessions/{id}", delete_session},
+    {"GET", "code-sessions/{id}/executions", list_executions},
+    {"POST", "code-sessions/{id}/run", run_session},
+    {"GET", "executions/session/{id}", list_executions},
+    {"GET", "executions/{id}", get_execution},
+    {"POST", "executions/{id}/cancel", cancel_execution},
+    {"GET", "languages", get_languages},
+    {"GET", "health", get_health},
+    {"GET", "health/live", get_live},
+    {"GET", "health/ready", get_health},
+};
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+/* Matches path against pattern; a "{id}" segment is copied into id (whatever it holds). */
+static bool match(const char *pattern, const char *path, char *id, size_t id_size)
+{
+    while (*path == '/')
+        path++;
+    while (*pattern && *path) {
+        size_t p = strcspn(pattern, "/"), s = strcspn(path, "/");
+        if (strncmp(pattern, "{id}", p) == 0 && p == 4)
+            snprintf(id, id_size, "%.*s", (int)s, path);
+        else if (p != s || strncmp(pattern, path, p) != 0)
+            return false;
+        pattern += p + (pattern[p] == '/');
+        path += s + (path[s] == '/');
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+static void respond_not_found(http_request_t *req, const char *what)
+{
+    http_respond_error(req, 404, what, NULL);
+}
+
+/* Known path, wrong method: 405 with Allow. */
+static bool method_not_allowed(http_request_t *req)
+{
+    char allow[64] = "", id[64];
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        if (!match(routes[i].pattern, http_path(req), id, sizeof id)) continue;
+        if (allow[0]) strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
+        strncat(allow, routes[i].method, sizeof allow - strlen(allow) - 1);
+    }
+    if (!allow[0]) return false;
+    strncat(allow, ", OPTIONS", sizeof allow - strlen(allow) - 1);
+    http_add_header(req, "Allow", allow);
+    char message[128];
+    snprintf(message, sizeof message, "method %s is not allowed here", http_method(req));
+    http_respond_error(req, 405, message, json_pack("[s]", allow));
+    return true;
+}
+
+void api_handle(void *app, http_request_t *req)
+{
+    api_t *api = app;
+    char id[64] = "";
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        const route_t *route = &routes[i];
+        if (strcmp(route->method, http_method(req)) != 0 ||
+            !match(route->pattern, http_path(req), id, sizeof id))
+            continue;
+        if (strstr(route->pattern, "{id}") && !lcx_uuid_valid(id)) {
+            respond_not_found(req, "no such id (ids are UUIDs)");
+            return;
+        }
+        call_t *call = calloc(1, sizeof *call);
+        if (!call) {
+            http_respond_error(req, 500, "out of memory", NULL);
+            return;
+        }
+        call->api = api;
+        snprintf(call->id, sizeof call->id, "%s", id);
+        http_set_app_data(req, call);
+        route->handler(api, req, call->id);
+        return;
+    }
+    if (!method_not_allowed(req)) respond_not_found(req, "no such route");
+}
+
+void api_closed(void *app, http_request_t *req)
+{
+    api_t *api = app;
+    backend_forget(api->backend, req);
+    free(http_app_data(req));
+}

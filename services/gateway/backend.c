@@ -1,0 +1,156 @@
+/* backend: calls to the session store (see backend.h). */
+#include "backend.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    uint64_t corr;
+    int64_t deadline;
+    backend_fn *fn;
+    void *arg;
+} call_t;
+
+struct backend_t {
+    zsock_t *sock;
+    uint64_t next_corr;
+    zhashx_t *calls; /* corr (as key) -> call_t */
+};
+
+static size_t corr_hash(const void *key)
+{
+    return (size_t)(uintptr_t)key;
+}
+
+static int corr_cmp(const void *a, const void *b)
+{
+    return a == b ? 0 : (uintptr_t)a < (uintptr_t)b ? -1 : 1;
+}
+
+static void call_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+backend_t *backend_new(const char *endpoint, char *err, size_t errlen)
+{
+    backend_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->next_corr = 1;
+    self->calls = zhashx_new();
+    zhashx_set_key_hasher(self->calls, corr_hash);
+    zhashx_set_key_comparator(self->calls, corr_cmp);
+    zhashx_set_key_duplicator(self->calls, NULL);
+    zhashx_set_key_destructor(self->calls, NULL);
+    zhashx_set_destructor(self->calls, call_free);
+    self->sock = zsock_new(ZMQ_DEALER);
+    if (self->sock) {
+        zsock_set_immediate(self->sock, 1); /* fail fast while the store is away */
+        zsock_set_linger(self->sock, 0);
+        zsock_set_sndhwm(self->sock, 100000);
+        zsock_set_rcvhwm(self->sock, 100000);
+        zsock_set_maxmsgsize(self->sock, LCX_PROTO_MAX_FRAME + 1024);
+        zsock_set_reconnect_ivl_max(self->sock, 1000);
+    }
+    if (!self->sock || zsock_connect(self->sock, "%s", endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to the session store at %s", endpoint);
+        backend_destroy(&self);
+    }
+    return self;
+}
+
+void backend_destroy(backend_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    backend_t *self = *self_p;
+    zhashx_destroy(&self->calls);
+    zsock_destroy(&self->sock);
+    free(self);
+    *self_p = NULL;
+}
+
+zsock_t *backend_socket(backend_t *self)
+{
+    return self->sock;
+}
+
+size_t backend_pending(backend_t *self)
+{
+    return zhashx_size(self->calls);
+}
+
+void backend_call(backend_t *self, lcx_msg_t **request_p, int64_t timeout_ms, backend_fn *fn,
+                  void *arg)
+{
+    uint64_t corr = self->next_corr++;
+    lcx_cmd_t cmd = (*request_p)->cmd;
+    (*request_p)->corr = corr;
+    char err[256];
+    if (lcx_msg_send(request_p, self->sock, err, sizeof err) != 0) {
+        lcx_log(LCX_WARN, "session store unreachable", "command", lcx_cmd_name(cmd), "error", err,
+                NULL);
+        fn(arg, NULL);
+        return;
+    }
+    call_t *call = calloc(1, sizeof *call);
+    if (!call) {
+        fn(arg, NULL);
+        return;
+    }
+    *call = (call_t){corr, lcx_mono_ms() + timeout_ms, fn, arg};
+    zhashx_insert(self->calls, (void *)(uintptr_t)corr, call);
+}
+
+void backend_forget(backend_t *self, void *arg)
+{
+    zlistx_t *keys = zhashx_keys(self->calls);
+    for (void *key = zlistx_first(keys); key; key = zlistx_next(keys)) {
+        call_t *call = zhashx_lookup(self->calls, key);
+        if (call && call->arg == arg) zhashx_delete(self->calls, key);
+    }
+    zlistx_destroy(&keys);
+}
+
+/* Removes the call and runs its callback. */
+static void complete(backend_t *self, call_t *call, const lcx_msg_t *reply)
+{
+    call_t done = *call;
+    zhashx_delete(self->calls, (void *)(uintptr_t)call->corr);
+    done.fn(done.arg, reply);
+}
+
+void backend_receive(backend_t *self)
+{
+    char err[256];
+    while (zsock_events(self->sock) & ZMQ_POLLIN) {
+        lcx_msg_t *reply = lcx_msg_recv(self->sock, err, sizeof err);
+        if (!reply) {
+            if (err[0]) lcx_log(LCX_WARN, "malformed reply dropped", "error", err, NULL);
+            if (!err[0]) return;
+            continue;
+        }
+        call_t *call = zhashx_lookup(self->calls, (void *)(uintptr_t)reply->corr);
+        if (call) complete(self, call, reply); /* else: a reply after its timeout */
+        lcx_msg_destroy(&reply);
+    }
+}
+
+int64_t backend_expire(backend_t *self)
+{
+    int64_t now = lcx_mono_ms(), next = -1;
+    zlistx_t *expired = zlistx_new();
+    for (call_t *call = zhashx_first(self->calls); call; call = zhashx_next(self->calls)) {
+        if (call->deadline <= now)
+            zlistx_add_end(expired, (void *)(uintptr_t)call->corr);
+        else if (next < 0 || call->deadline - now < next)
+            next = call->deadline - now;
+    }
+    for (void *key = zlistx_first(expired); key; key = zlistx_next(expired)) {
+        call_t *call = zhashx_lookup(self->calls, key);
+        if (call) complete(self, call, NULL);
+    }
+    zlistx_destroy(&expired);
+    return next;
+}

@@ -1,0 +1,372 @@
+/*
+ * http: libmicrohttpd glue (see http.h).
+ */
+#include "http.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_HEADERS 8
+
+struct http_t {
+    const lcx_settings_t *settings;
+    struct MHD_Daemon *daemon;
+    http_handler_fn *handler;
+    http_closed_fn *closed;
+    void *app;
+    zlistx_t *suspended; /* http_request_t waiting for an answer */
+};
+
+struct http_request_t {
+    http_t *http;
+    struct MHD_Connection *conn;
+    char method[16];
+    char *path;
+    char *body;
+    size_t body_len;
+    bool too_large;
+    bool dispatched;
+    bool suspended;
+    void *suspended_handle; /* our place in http->suspended */
+    void *app_data;
+    /* The answer, once known. */
+    bool answered;
+    unsigned status;
+    char *payload;
+    size_t header_count;
+    char *header_names[MAX_HEADERS];
+    char *header_values[MAX_HEADERS];
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Request accessors                                                                         */
+
+const char *http_method(const http_request_t *req)
+{
+    return req->method;
+}
+
+const char *http_path(const http_request_t *req)
+{
+    return req->path;
+}
+
+const char *http_header(const http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_body(const http_request_t *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body;
+}
+
+void *http_app_data(const http_request_t *req)
+{
+    return req->app_data;
+}
+
+void http_set_app_data(http_request_t *req, void *data)
+{
+    req->app_data = data;
+}
+
+bool http_answered(const http_request_t *req)
+{
+    return req->answered;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Answers                                                                                   */
+
+void http_add_header(http_request_t *req, const char *name, const char *value)
+{
+    if (req->header_count == MAX_HEADERS) return;
+    req->header_names[req->header_count] = strdup(name);
+    req->header_values[req->header_count] = strdup(value);
+    req->header_count++;
+}
+
+void http_respond(http_request_t *req, unsigned status, json_t *body)
+{
+    if (req->answered) {
+        json_decref(body);
+        return;
+    }
+    req->answered = true;
+    req->status = status;
+    req->payload = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(body);
+    if (req->suspended) {
+        req->suspended = false;
+        zlistx_delete(req->http->suspended, req->suspended_handle);
+        MHD_resume_connection(req->conn);
+    }
+}
+
+void http_respond_error(http_request_t *req, unsigned status, const char *message,
+                        json_t *details)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "error", json_string(message));
+    json_object_set_new(body, "details", details ? details : json_array());
+    http_respond(req, status, body);
+}
+
+/* CORS: "*" allows every origin; otherwise the request's Origin must be listed. */
+static void add_cors(http_request_t *req, struct MHD_Response *response)
+{
+    const char *allowed = req->http->settings->cors_origins;
+    const char *origin = http_header(req, "Origin");
+    if (strcmp(allowed, "*") == 0) {
+        MHD_add_response_header(response, "Access-Control-Allow-Origin", "*");
+        return;
+    }
+    if (!origin) return;
+    size_t len = strlen(origin);
+    for (const char *p = allowed; *p;) {
+        size_t n = strcspn(p, ",");
+        while (n && *p == ' ')
+            p++, n--;
+        if (n == len && strncmp(p, origin, len) == 0) {
+            MHD_add_response_header(response, "Access-Control-Allow-Origin", origin);
+            MHD_add_response_header(response, "Vary", "Origin");
+            return;
+        }
+        p += n + (p[n] == ',');
+    }
+}
+
+static enum MHD_Result queue_answer(http_request_t *req)
+{
+    const char *text = req->payload ? req->payload : "";
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!response) return MHD_NO;
+    if (req->payload) MHD_add_response_header(response, "Content-Type", "application/json");
+    add_cors(req, response);
+    for (size_t i = 0; i < req->header_count; i++)
+        MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
+    enum MHD_Result rc = MHD_queue_response(req->conn, req->status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Checks before the handler                                                                 */
+
+static bool is_json_type(const char *type)
+{
+    size_t n = strcspn(type, ";");
+    while (n && type[n - 1] == ' ')
+        n--;
+    return (n == 16 && strncasecmp(type, "application/json", 16) == 0) ||
+           (n > 5 && strncasecmp(type + n - 5, "+json", 5) == 0);
+}
+
+static void answer_preflight(http_request_t *req)
+{
+    http_add_header(req, "Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS");
+    http_add_header(req, "Access-Control-Allow-Headers",
+                    "Content-Type, Idempotency-Key, Last-Event-ID, Authorization");
+    http_add_header(req, "Access-Control-Max-Age", "600");
+    http_respond(req, 204, NULL);
+}
+
+/* The request is complete: check what applies to every route, then hand it over. */
+static void dispatch(http_request_t *req)
+{
+    req->dispatched = true;
+    const char *type = http_header(req, "Content-Type");
+    char limit[64];
+    if (req->too_large) {
+        snprintf(limit, sizeof limit, "the limit is %ld bytes", req->http->settings->max_body_bytes);
+        json_t *details = json_pack("[s]", limit);
+        http_respond_error(req, 413, "request body too large", details);
+    } else if (strcmp(req->method, "OPTIONS") == 0) {
+        answer_preflight(req);
+    } else if (req->body_len > 0 && type && !is_json_type(type)) {
+        http_respond_error(req, 415, "request body must be JSON (Content-Type: application/json)",
+                           json_pack("[s]", type));
+    } else {
+        req->http->handler(req->http->app, req);
+    }
+}
+
+static bool content_length_too_large(http_request_t *req)
+{
+    const char *length = http_header(req, "Content-Length");
+    return length && strtoull(length, NULL, 10) > (unsigned long long)req->http->settings->max_body_bytes;
+}
+
+static void append_body(http_request_t *req, const char *data, size_t size)
+{
+    if (req->too_large) return;
+    if (req->body_len + size > (size_t)req->http->settings->max_body_bytes) {
+        req->too_large = true;
+        free(req->body);
+        req->body = NULL;
+        req->body_len = 0;
+        return;
+    }
+    char *grown = realloc(req->body, req->body_len + size + 1);
+    if (!grown) {
+        req->too_large = true;
+        return;
+    }
+    memcpy(grown + req->body_len, data, size);
+    req->body = grown;
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* MHD callbacks                                                                             */
+
+static http_request_t *request_new(http_t *http, struct MHD_Connection *conn, const char *url,
+                                   const char *method)
+{
+    http_request_t *req = calloc(1, sizeof *req);
+    if (!req) return NULL;
+    req->http = http;
+    req->conn = conn;
+    snprintf(req->method, sizeof req->method, "%s", method);
+    req->path = strdup(url);
+    return req;
+}
+
+static void request_free(http_request_t *req)
+{
+    free(req->path);
+    free(req->body);
+    free(req->payload);
+    for (size_t i = 0; i < req->header_count; i++) {
+        free(req->header_names[i]);
+        free(req->header_values[i]);
+    }
+    free(req);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    http_t *http = cls;
+    http_request_t *req = *con_cls;
+    if (!req) {
+        if (!(req = request_new(http, conn, url, method))) return MHD_NO;
+        *con_cls = req;
+        /* A declared body over the limit is refused before it is read. */
+        if (content_length_too_large(req)) req->too_large = true;
+        if (!req->too_large) return MHD_YES;
+    }
+    if (*upload_data_size) {
+        append_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        if (!req->too_large) return MHD_YES;
+    }
+    if (!req->dispatched) dispatch(req);
+    if (req->answered) return queue_answer(req);
+    if (!req->suspended) {
+        req->suspended = true;
+        req->suspended_handle = zlistx_add_end(http->suspended, req);
+        MHD_suspend_connection(conn);
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    http_t *http = cls;
+    http_request_t *req = *con_cls;
+    if (!req) return;
+    if (req->suspended) zlistx_delete(http->suspended, req->suspended_handle);
+    if (http->closed) http->closed(http->app, req);
+    request_free(req);
+    *con_cls = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Daemon                                                                                    */
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+    char text[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    text[strcspn(text, "\n")] = '\0';
+    lcx_log(LCX_DEBUG, "http server", "detail", text, NULL);
+}
+
+http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler,
+                 http_closed_fn *closed, void *app, char *err, size_t errlen)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)settings->http_port)};
+    if (inet_pton(AF_INET, settings->http_host, &addr.sin_addr) != 1) {
+        snprintf(err, errlen, "http_host '%s' is not an IPv4 address", settings->http_host);
+        return NULL;
+    }
+    http_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    *self = (http_t){settings, NULL, handler, closed, app, zlistx_new()};
+    self->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
+        self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)settings->http_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)settings->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
+        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    if (!self->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%ld", settings->http_host, settings->http_port);
+        http_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void http_destroy(http_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    http_t *self = *self_p;
+    /* MHD must not stop with suspended connections: answer them first. */
+    http_request_t *req;
+    while ((req = zlistx_first(self->suspended)))
+        http_respond_error(req, 503, "the gateway is shutting down", NULL);
+    if (self->daemon) {
+        MHD_run(self->daemon);
+        MHD_stop_daemon(self->daemon);
+    }
+    zlistx_destroy(&self->suspended);
+    free(self);
+    *self_p = NULL;
+}
+
+int http_fd(http_t *self)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+void http_run(http_t *self)
+{
+    MHD_run(self->daemon);
+}
+
+int64_t http_timeout_ms(http_t *self)
+{
+    MHD_UNSIGNED_LONG_LONG timeout = 0;
+    if (MHD_get_timeout(self->daemon, &timeout) != MHD_YES) return -1;
+    return (int64_t)timeout;
+}

@@ -1,0 +1,25 @@
+/*
+ * render: protocol replies to the JSON bodies of the HTTP contract (shared/API.md).
+ * Times become RFC 3339 UTC with milliseconds; unknown values become null; program output
+ * that is not valid UTF-8 has each bad byte replaced by U+FFFD.
+ */
+#ifndef LCX_RENDER_H
+#define LCX_RENDER_H
+
+#include "languages.h"
+#include "lcx_proto.h"
+
+#include <jansson.h>
+
+json_t *render_session(const lcx_msg_t *session);
+/* {session_id, status, version, updated_at}: the answer to an autosave. */
+json_t *render_session_saved(const lcx_msg_t *session);
+json_t *render_execution(const lcx_msg_t *execution);
+json_t *render_execution_summary(const lcx_msg_t *execution);
+json_t *render_executions(const lcx_msg_t *executions);
+/* health may be NULL (store unreachable): versions are then null. */
+json_t *render_languages(const lcx_languages_t *languages, const lcx_msg_t *health);
+json_t *render_time(const lcx_int_t *epoch_ms);
+json_t *render_text(const lcx_buf_t *buf);
+
+#endif

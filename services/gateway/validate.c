@@ -1,0 +1,225 @@
+/* validate: request bodies to protocol requests (see validate.h). */
+#include "validate.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void problem(json_t *details, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(json_t *details, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    json_array_append_new(details, json_string(text));
+}
+
+json_t *validate_parse_object(const char *body, size_t len, bool allow_empty, json_t *details)
+{
+    if (len == 0) {
+        if (allow_empty) return json_object();
+        problem(details, "a JSON object body is required");
+        return NULL;
+    }
+    json_error_t error;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
+    if (!root) {
+        problem(details, "invalid JSON at line %d, column %d: %s", error.line, error.column,
+                error.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        problem(details, "the body must be a JSON object");
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Rejects fields the call does not define: a typo should not pass silently. */
+static void check_known_fields(json_t *object, const char *const *known, const char *where,
+                               json_t *details)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(object, key, value)
+    {
+        bool found = false;
+        for (const char *const *k = known; *k && !found; k++)
+            found = strcmp(*k, key) == 0;
+        if (!found) problem(details, "unknown field '%s%s'", where, key);
+    }
+}
+
+/* A string field: NULL when absent; a problem when present with another type. */
+static const char *string_field(json_t *object, const char *name, json_t *details)
+{
+    json_t *value = json_object_get(object, name);
+    if (!value) return NULL;
+    if (!json_is_string(value)) {
+        problem(details, "'%s' must be a string", name);
+        return NULL;
+    }
+    return json_string_value(value);
+}
+
+static const lcx_language_t *resolve_language(const validate_ctx_t *ctx, const char *name,
+                                              json_t *details)
+{
+    const lcx_language_t *lang = lcx_languages_find(ctx->languages, name);
+    if (lang) return lang;
+    problem(details, "unknown language '%s'", name);
+    for (size_t i = 0; i < lcx_languages_count(ctx->languages); i++)
+        problem(details, "supported: %s", lcx_languages_at(ctx->languages, i)->id);
+    return NULL;
+}
+
+static void check_source_size(const validate_ctx_t *ctx, const char *source, json_t *details)
+{
+    if (source && strlen(source) > (size_t)ctx->settings->max_source_bytes)
+        problem(details, "'source_code' is larger than %ld bytes", ctx->settings->max_source_bytes);
+}
+
+static const char *const session_fields[] = {"language", "source_code", NULL};
+
+lcx_msg_t *validate_session_create(const validate_ctx_t *ctx, json_t *body, json_t *details)
+{
+    size_t before = json_array_size(details);
+    check_known_fields(body, session_fields, "", details);
+    const char *language = string_field(body, "language", details);
+    const char *source = string_field(body, "source_code", details);
+    const lcx_language_t *lang = NULL;
+    if (!json_object_get(body, "language") || language)
+        lang = resolve_language(ctx, language ? language : ctx->settings->default_language,
+                                details);
+    check_source_size(ctx, source, details);
+    if (json_array_size(details) > before || !lang) return NULL;
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_SESSION_CREATE);
+    lcx_msg_set_str(msg, LCX_F_language, lang->id);
+    lcx_msg_set_str(msg, LCX_F_source_code, source ? source : lang->template_code);
+    return msg;
+}
+
+lcx_msg_t *validate_session_update(const validate_ctx_t *ctx, json_t *body, const char *id,
+                                   json_t *details)
+{
+    size_t before = json_array_size(details);
+    check_known_fields(body, session_fields, "", details);
+    const char *language = string_field(body, "language", details);
+    const char *source = string_field(body, "source_code", details);
+    const lcx_language_t *lang = language ? resolve_language(ctx, language, details) : NULL;
+    if (!json_object_get(body, "language") && !json_object_get(body, "source_code"))
+        problem(details, "give 'language', 'source_code' or both");
+    check_source_size(ctx, source, details);
+    if (json_array_size(details) > before) return NULL;
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_SESSION_UPDATE);
+    lcx_msg_set_str(msg, LCX_F_session_id, id);
+    if (lang) lcx_msg_set_str(msg, LCX_F_language, lang->id);
+    if (source) lcx_msg_set_str(msg, LCX_F_source_code, source);
+    return msg;
+}
+
+/* An integer limit in 1..max; absent leaves the field unset. */
+static void limit_field(json_t *limits, const char *name, long max, lcx_msg_t *msg,
+                        lcx_field_t field, json_t *details)
+{
+    json_t *value = json_object_get(limits, name);
+    if (!value) return;
+    if (!json_is_integer(value)) {
+        problem(details, "'limits.%s' must be an integer", name);
+        return;
+    }
+    json_int_t n = json_integer_value(value);
+    if (n < 1 || n > max) {
+        problem(details, "'limits.%s' must be between 1 and %ld", name, max);
+        return;
+    }
+    lcx_msg_set_int(msg, field, n);
+}
+
+static void run_limits(const validate_ctx_t *ctx, json_t *body, lcx_msg_t *msg, json_t *details)
+{
+    static const char *const limit_fields[] = {"time_ms", "memory_mb", NULL};
+    json_t *limits = json_object_get(body, "limits");
+    if (!limits) return;
+    if (!json_is_object(limits)) {
+        problem(details, "'limits' must be an object");
+        return;
+    }
+    check_known_fields(limits, limit_fields, "limits.", details);
+    limit_field(limits, "time_ms", ctx->settings->max_time_ms, msg, LCX_F_time_ms, details);
+    limit_field(limits, "memory_mb", ctx->settings->max_memory_mb, msg, LCX_F_memory_mb, details);
+}
+
+static void run_args(const validate_ctx_t *ctx, json_t *body, lcx_msg_t *msg, json_t *details)
+{
+    json_t *args = json_object_get(body, "args");
+    if (!args) return;
+    if (!json_is_array(args)) {
+        problem(details, "'args' must be an array of strings");
+        return;
+    }
+    if (json_array_size(args) > (size_t)ctx->settings->max_args) {
+        problem(details, "'args' has more than %ld elements", ctx->settings->max_args);
+        return;
+    }
+    size_t i;
+    json_t *arg;
+    lcx_msg_list_touch(msg, LCX_F_args);
+    json_array_foreach(args, i, arg)
+    {
+        if (!json_is_string(arg) || memchr(json_string_value(arg), '\0', json_string_length(arg)))
+            problem(details, "'args[%zu]' must be a string without NUL characters", i);
+        else
+            lcx_msg_list_append(msg, LCX_F_args, json_string_value(arg));
+    }
+}
+
+lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
+                        const char *idempotency_key, json_t *details)
+{
+    static const char *const run_fields[] = {"stdin", "args", "limits", NULL};
+    size_t before = json_array_size(details);
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_RUN);
+    lcx_msg_set_str(msg, LCX_F_session_id, id);
+    check_known_fields(body, run_fields, "", details);
+    const char *input = string_field(body, "stdin", details);
+    json_t *stdin_value = json_object_get(body, "stdin");
+    if (input && json_string_length(stdin_value) > (size_t)ctx->settings->max_stdin_bytes)
+        problem(details, "'stdin' is larger than %ld bytes", ctx->settings->max_stdin_bytes);
+    else if (input)
+        lcx_msg_set_bytes(msg, LCX_F_stdin, input, json_string_length(stdin_value));
+    run_args(ctx, body, msg, details);
+    run_limits(ctx, body, msg, details);
+    if (idempotency_key && (strlen(idempotency_key) == 0 || strlen(idempotency_key) > 255))
+        problem(details, "the Idempotency-Key header must have 1 to 255 characters");
+    else if (idempotency_key)
+        lcx_msg_set_str(msg, LCX_F_idempotency_key, idempotency_key);
+    if (json_array_size(details) > before) lcx_msg_destroy(&msg);
+    return msg;
+}
+
+long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details)
+{
+    if (!text) return 0;
+    errno = 0;
+    char *end = NULL;
+    long ms = strtol(text, &end, 10);
+    if (errno || end == text || *end || ms < 0 || ms > ctx->settings->max_wait_ms) {
+        problem(details, "'wait' must be an integer from 0 to %ld (milliseconds)",
+                ctx->settings->max_wait_ms);
+        return -1;
+    }
+    return ms;
+}
+
+json_t *validate_language_ids(const lcx_languages_t *languages)
+{
+    json_t *ids = json_array();
+    for (size_t i = 0; i < lcx_languages_count(languages); i++)
+        json_array_append_new(ids, json_string(lcx_languages_at(languages, i)->id));
+    return ids;
+}

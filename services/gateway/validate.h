@@ -1,0 +1,38 @@
+/*
+ * validate: strict checks of request bodies and parameters, turning JSON into protocol
+ * requests. Each function returns the new message, or NULL with human-readable problems
+ * appended to `details` (a JSON array) — every problem found, not only the first.
+ */
+#ifndef LCX_VALIDATE_H
+#define LCX_VALIDATE_H
+
+#include "languages.h"
+#include "lcx_proto.h"
+#include "settings.h"
+
+#include <jansson.h>
+
+typedef struct {
+    const lcx_settings_t *settings;
+    const lcx_languages_t *languages;
+} validate_ctx_t;
+
+/* Parses a body: empty means {} when allow_empty; else it must be one JSON object with no
+ * duplicate keys. NULL with details when not. */
+json_t *validate_parse_object(const char *body, size_t len, bool allow_empty, json_t *details);
+
+/* POST /code-sessions: {language?, source_code?}, defaults filled. */
+lcx_msg_t *validate_session_create(const validate_ctx_t *ctx, json_t *body, json_t *details);
+/* PATCH /code-sessions/{id}: {language?, source_code?}, at least one. */
+lcx_msg_t *validate_session_update(const validate_ctx_t *ctx, json_t *body, const char *id,
+                                   json_t *details);
+/* POST /code-sessions/{id}/run: {stdin?, args?, limits?: {time_ms?, memory_mb?}}. */
+lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
+                        const char *idempotency_key, json_t *details);
+/* ?wait=MS: 0 when absent; -1 with details when malformed or out of range. */
+long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details);
+
+/* The supported language ids, for error details and /languages. */
+json_t *validate_language_ids(const lcx_languages_t *languages);
+
+#endif
