@@ -1,0 +1,228 @@
+/* Unit tests: the session store's SQLite layer and its invariants. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "store.h"
+
+typedef struct {
+    char dir[64];
+    store_t *store;
+    char session_id[64];
+} fixture_t;
+
+static const store_run_limits_t no_limits = {0, 0, 0};
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/lcx-test-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char err[256];
+    f->store = store_new(f->dir, err, sizeof err);
+    assert_non_null(f->store);
+    lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+    assert_int_equal(store_session_create(f->store, "python", "print(1)", s), STORE_OK);
+    snprintf(f->session_id, sizeof f->session_id, "%s", s->session_id.ptr);
+    lcx_msg_destroy(&s);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    store_destroy(&f->store);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Creates an execution on the fixture's session; returns the store's answer. */
+static store_rc_t run(fixture_t *f, const char *key, char *id_out)
+{
+    lcx_msg_t *req = lcx_msg_new(LCX_CMD_RUN);
+    lcx_msg_set_str(req, LCX_F_session_id, f->session_id);
+    if (key) lcx_msg_set_str(req, LCX_F_idempotency_key, key);
+    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
+    char active[64];
+    int64_t retry = 0;
+    bool replayed = false;
+    store_rc_t rc = store_execution_create(f->store, req, 5000, 256, &no_limits, exec, job,
+                                           &replayed, active, &retry);
+    if (rc == STORE_OK && id_out) strcpy(id_out, exec->execution_id.ptr);
+    if (rc == STORE_CONFLICT && id_out) strcpy(id_out, active);
+    if (rc == STORE_OK && !replayed) {
+        assert_string_equal(job->source_code.ptr, "print(1)");
+        assert_int_equal(job->attempt.v, 1);
+    }
+    lcx_msg_destroy(&req);
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+    return rc;
+}
+
+static store_rc_t update(fixture_t *f, const char *id, int attempt, const char *status,
+                         bool *changed)
+{
+    lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
+    lcx_msg_set_str(u, LCX_F_execution_id, id);
+    lcx_msg_set_int(u, LCX_F_attempt, attempt);
+    lcx_msg_set_str(u, LCX_F_status, status);
+    if (strcmp(status, "COMPLETED") == 0) lcx_msg_set_bytes(u, LCX_F_stdout, "hi\n", 3);
+    bool terminal;
+    store_rc_t rc = store_execution_apply(f->store, u, changed, &terminal);
+    lcx_msg_destroy(&u);
+    return rc;
+}
+
+static const char *status_of(fixture_t *f, const char *id, char *buf)
+{
+    lcx_msg_t *e = lcx_msg_new(LCX_CMD_EXECUTION);
+    assert_int_equal(store_execution_get(f->store, id, e), STORE_OK);
+    strcpy(buf, e->status.ptr);
+    lcx_msg_destroy(&e);
+    return buf;
+}
+
+static void versions_grow_per_update(void **state)
+{
+    fixture_t *f = *state;
+    lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+    assert_int_equal(store_session_update(f->store, f->session_id, NULL, "a", s), STORE_OK);
+    assert_int_equal(store_session_update(f->store, f->session_id, "bash", NULL, s), STORE_OK);
+    assert_int_equal(s->version.v, 3);
+    assert_string_equal(s->source_code.ptr, "a");
+    assert_string_equal(s->language.ptr, "bash");
+    assert_int_equal(store_session_get(f->store, "nope", s), STORE_NOT_FOUND);
+    lcx_msg_destroy(&s);
+}
+
+static void one_active_execution_per_session(void **state)
+{
+    fixture_t *f = *state;
+    char first[64], second[64];
+    assert_int_equal(run(f, NULL, first), STORE_OK);
+    assert_int_equal(run(f, NULL, second), STORE_CONFLICT);
+    assert_string_equal(first, second); /* the conflict names the active one */
+}
+
+static void idempotency_key_replays(void **state)
+{
+    fixture_t *f = *state;
+    char first[64], again[64];
+    assert_int_equal(run(f, "k1", first), STORE_OK);
+    assert_int_equal(run(f, "k1", again), STORE_OK);
+    assert_string_equal(first, again);
+}
+
+static void updates_are_idempotent_and_monotonic(void **state)
+{
+    fixture_t *f = *state;
+    char id[64], buf[16];
+    bool changed;
+    assert_int_equal(run(f, NULL, id), STORE_OK);
+    assert_int_equal(update(f, id, 1, "RUNNING", &changed), STORE_OK);
+    assert_true(changed);
+    assert_int_equal(update(f, id, 1, "RUNNING", &changed), STORE_OK);
+    assert_false(changed); /* replay */
+    assert_int_equal(update(f, id, 2, "QUEUED", &changed), STORE_OK);
+    assert_true(changed); /* re-dispatch after a lost runner */
+    assert_int_equal(update(f, id, 1, "COMPLETED", &changed), STORE_OK);
+    assert_false(changed); /* stale attempt */
+    assert_int_equal(update(f, id, 2, "COMPLETED", &changed), STORE_OK);
+    assert_true(changed);
+    assert_int_equal(update(f, id, 2, "FAILED", &changed), STORE_OK);
+    assert_false(changed); /* terminal is final */
+    assert_string_equal(status_of(f, id, buf), "COMPLETED");
+    char next[64];
+    assert_int_equal(run(f, NULL, next), STORE_OK); /* no longer active */
+}
+
+static void close_cancels_active_and_blocks_runs(void **state)
+{
+    fixture_t *f = *state;
+    char id[64], cancelled[64], buf[16];
+    assert_int_equal(run(f, NULL, id), STORE_OK);
+    lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+    assert_int_equal(store_session_close(f->store, f->session_id, s, cancelled), STORE_OK);
+    assert_string_equal(s->status.ptr, "INACTIVE");
+    assert_string_equal(cancelled, id);
+    assert_string_equal(status_of(f, id, buf), "CANCELLED");
+    assert_int_equal(store_session_close(f->store, f->session_id, s, cancelled), STORE_OK);
+    assert_int_equal(store_session_update(f->store, f->session_id, NULL, "x", s), STORE_INACTIVE);
+    assert_int_equal(run(f, NULL, NULL), STORE_INACTIVE);
+    lcx_msg_destroy(&s);
+}
+
+static void list_is_newest_first(void **state)
+{
+    fixture_t *f = *state;
+    char a[64], b[64];
+    bool changed;
+    assert_int_equal(run(f, NULL, a), STORE_OK);
+    assert_int_equal(update(f, a, 1, "COMPLETED", &changed), STORE_OK);
+    assert_int_equal(run(f, NULL, b), STORE_OK);
+    lcx_msg_t *list = lcx_msg_new(LCX_CMD_EXECUTIONS);
+    assert_int_equal(store_execution_list(f->store, f->session_id, list), STORE_OK);
+    assert_int_equal(list->items.n, 2);
+    assert_string_equal(list->items.v[0]->execution_id.ptr, b);
+    assert_string_equal(list->items.v[1]->execution_id.ptr, a);
+    lcx_msg_destroy(&list);
+}
+
+static void run_limits_apply(void **state)
+{
+    fixture_t *f = *state;
+    char id[64];
+    bool changed;
+    assert_int_equal(run(f, NULL, id), STORE_OK);
+    assert_int_equal(update(f, id, 1, "COMPLETED", &changed), STORE_OK);
+    lcx_msg_t *req = lcx_msg_new(LCX_CMD_RUN);
+    lcx_msg_set_str(req, LCX_F_session_id, f->session_id);
+    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
+    store_run_limits_t cooldown = {60000, 0, 0};
+    char active[64];
+    int64_t retry = 0;
+    bool replayed;
+    assert_int_equal(store_execution_create(f->store, req, 5000, 256, &cooldown, exec, job,
+                                            &replayed, active, &retry),
+                     STORE_RATE_LIMITED);
+    assert_true(retry > 0 && retry <= 60000);
+    lcx_msg_destroy(&req);
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+}
+
+static void data_survives_reopen(void **state)
+{
+    fixture_t *f = *state;
+    store_destroy(&f->store);
+    char err[256];
+    f->store = store_new(f->dir, err, sizeof err);
+    assert_non_null(f->store);
+    lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+    assert_int_equal(store_session_get(f->store, f->session_id, s), STORE_OK);
+    lcx_msg_destroy(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(versions_grow_per_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_active_execution_per_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(idempotency_key_replays, setup, teardown),
+        cmocka_unit_test_setup_teardown(updates_are_idempotent_and_monotonic, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_cancels_active_and_blocks_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_is_newest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_limits_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(data_survives_reopen, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

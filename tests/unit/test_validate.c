@@ -1,0 +1,216 @@
+/* Unit tests: request validation and rendering in the gateway. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "render.h"
+#include "validate.h"
+
+static const char *const languages_text =
+    "[python]\nname = Python\naliases = py\nfile = main.py\nrun = /usr/bin/python3 main.py\n"
+    "template = print(1)\\n\n"
+    "[cpp]\nname = C++\naliases = c++\nfile = main.cpp\ncompile = /usr/bin/g++ main.cpp\n"
+    "run = ./main\ntemplate = int main(){}\\n\n";
+
+typedef struct {
+    lcx_settings_t settings;
+    lcx_languages_t *languages;
+    validate_ctx_t ctx;
+    json_t *details;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    char err[256];
+    char *argv[] = {"test"};
+    FILE *sink = fopen("/dev/null", "w");
+    lcx_settings_load(&f->settings, 'G', 1, argv, sink, err, sizeof err);
+    fclose(sink);
+    f->languages = lcx_languages_parse(languages_text, "test", err, sizeof err);
+    assert_non_null(f->languages);
+    f->ctx = (validate_ctx_t){&f->settings, f->languages};
+    f->details = json_array();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    json_decref(f->details);
+    lcx_languages_destroy(&f->languages);
+    free(f);
+    return 0;
+}
+
+static json_t *parse(fixture_t *f, const char *text)
+{
+    return validate_parse_object(text, strlen(text), true, f->details);
+}
+
+static void malformed_json_is_rejected(void **state)
+{
+    fixture_t *f = *state;
+    assert_null(parse(f, "{\"language\": "));
+    assert_null(parse(f, "[]"));
+    assert_null(parse(f, "\"text\""));
+    assert_null(parse(f, "{\"a\": 1, \"a\": 2}"));  /* duplicate keys */
+    assert_null(parse(f, "{\"a\": \"\xff\xfe\"}")); /* invalid UTF-8 */
+    assert_null(parse(f, "{\"a\": 123456789012345678901234567890}"));
+    assert_true(json_array_size(f->details) >= 6);
+    json_t *empty = parse(f, "");
+    assert_non_null(empty);
+    json_decref(empty);
+}
+
+static void session_create_fills_defaults(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{}");
+    lcx_msg_t *msg = validate_session_create(&f->ctx, body, f->details);
+    assert_non_null(msg);
+    assert_string_equal(msg->language.ptr, "python");
+    assert_string_equal(msg->source_code.ptr, "print(1)\n");
+    lcx_msg_destroy(&msg);
+    json_decref(body);
+}
+
+static void session_create_resolves_alias(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"language\": \"c++\", \"source_code\": \"x\"}");
+    lcx_msg_t *msg = validate_session_create(&f->ctx, body, f->details);
+    assert_non_null(msg);
+    assert_string_equal(msg->language.ptr, "cpp");
+    assert_string_equal(msg->source_code.ptr, "x");
+    lcx_msg_destroy(&msg);
+    json_decref(body);
+}
+
+static void unknown_language_lists_supported(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"language\": \"cobol\"}");
+    assert_null(validate_session_create(&f->ctx, body, f->details));
+    char *text = json_dumps(f->details, 0);
+    assert_non_null(strstr(text, "cobol"));
+    assert_non_null(strstr(text, "python"));
+    assert_non_null(strstr(text, "cpp"));
+    free(text);
+    json_decref(body);
+}
+
+static void wrong_types_and_unknown_fields_are_rejected(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"language\": 5, \"source_code\": [], \"colour\": 1}");
+    assert_null(validate_session_create(&f->ctx, body, f->details));
+    assert_int_equal(json_array_size(f->details), 3);
+    json_decref(body);
+}
+
+static void patch_needs_a_field(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{}");
+    assert_null(validate_session_update(&f->ctx, body, "id", f->details));
+    json_decref(body);
+    body = parse(f, "{\"source_code\": \"print(2)\"}");
+    lcx_msg_t *msg = validate_session_update(&f->ctx, body, "id", f->details);
+    assert_non_null(msg);
+    assert_null(msg->language.ptr);
+    lcx_msg_destroy(&msg);
+    json_decref(body);
+}
+
+static void source_over_limit_is_rejected(void **state)
+{
+    fixture_t *f = *state;
+    size_t size = (size_t)f->settings.max_source_bytes + 1;
+    char *source = malloc(size + 1);
+    memset(source, 'a', size);
+    source[size] = '\0';
+    json_t *body = json_pack("{s:s}", "source_code", source);
+    assert_null(validate_session_create(&f->ctx, body, f->details));
+    json_decref(body);
+    free(source);
+}
+
+static void run_accepts_full_body(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"stdin\": \"in\", \"args\": [\"a\", \"b\"],"
+                            " \"limits\": {\"time_ms\": 1000, \"memory_mb\": 64}}");
+    lcx_msg_t *msg = validate_run(&f->ctx, body, "sid", "key-1", f->details);
+    assert_non_null(msg);
+    assert_string_equal(msg->stdin.ptr, "in");
+    assert_int_equal(msg->args.n, 2);
+    assert_int_equal(msg->time_ms.v, 1000);
+    assert_int_equal(msg->memory_mb.v, 64);
+    assert_string_equal(msg->idempotency_key.ptr, "key-1");
+    lcx_msg_destroy(&msg);
+    json_decref(body);
+}
+
+static void run_rejects_bad_limits(void **state)
+{
+    fixture_t *f = *state;
+    const char *bad[] = {
+        "{\"limits\": {\"time_ms\": 999999}}", "{\"limits\": {\"time_ms\": 0}}",
+        "{\"limits\": {\"memory_mb\": \"x\"}}", "{\"limits\": \"x\"}",
+        "{\"limits\": {\"cpu\": 1}}",          "{\"stdin\": 7}",
+        "{\"args\": \"x\"}",                   "{\"args\": [1]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *body = parse(f, bad[i]);
+        assert_non_null(body);
+        assert_null(validate_run(&f->ctx, body, "sid", NULL, f->details));
+        json_decref(body);
+    }
+}
+
+static void wait_parameter(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(validate_wait(&f->ctx, NULL, f->details), 0);
+    assert_int_equal(validate_wait(&f->ctx, "2500", f->details), 2500);
+    assert_int_equal(validate_wait(&f->ctx, "30001", f->details), -1);
+    assert_int_equal(validate_wait(&f->ctx, "-1", f->details), -1);
+    assert_int_equal(validate_wait(&f->ctx, "soon", f->details), -1);
+}
+
+static void render_replaces_invalid_utf8(void **state)
+{
+    lcx_buf_t buf = {"ok\xff\xc3(", 5};
+    json_t *text = render_text(&buf);
+    assert_string_equal(json_string_value(text), "ok\xef\xbf\xbd\xef\xbf\xbd(");
+    json_decref(text);
+    lcx_int_t time = {45, true};
+    json_t *t = render_time(&time);
+    assert_string_equal(json_string_value(t), "1970-01-01T00:00:00.045Z");
+    json_decref(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(malformed_json_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_create_fills_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_create_resolves_alias, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_language_lists_supported, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_types_and_unknown_fields_are_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(patch_needs_a_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(source_over_limit_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_accepts_full_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_rejects_bad_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(wait_parameter, setup, teardown),
+        cmocka_unit_test_setup_teardown(render_replaces_invalid_utf8, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
