@@ -1,0 +1,546 @@
+/*
+ * job: one JOB message to one UPDATE message.
+ *
+ *   <scratch_dir>/<execution_id>-<attempt>-<random>/   mode 0700, removed afterwards
+ *       <file>      the source, as the language names it
+ *       .stdin      the job's stdin, when it has one
+ *
+ * The directory is created with mkdirat and filled with openat(O_CREAT | O_EXCL | O_NOFOLLOW),
+ * and removed with openat/unlinkat without following links, so a program that leaves symlinks
+ * behind cannot make the runner touch anything outside it.
+ */
+#include "job.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JOB_STDIN_FILE ".stdin"
+#define JOB_ID_CHARS 48   /* of the execution id in the directory name */
+#define JOB_MKDIR_TRIES 8 /* random suffixes tried before giving up */
+#define JOB_RM_DEPTH 128  /* deepest directory tree we remove */
+#define JOB_RM_PASSES 3   /* readdir passes over one directory */
+
+/* One execution in progress. */
+typedef struct {
+    const job_context_t *ctx;
+    const lcx_settings_t *settings;
+    const lcx_msg_t *msg; /* the JOB */
+    const lcx_language_t *lang;
+    lcx_msg_t *update;
+    int parent_fd;      /* settings->scratch_dir */
+    int dir_fd;         /* this job's directory */
+    char name[128];     /* its name inside scratch_dir */
+    char dir[PATH_MAX]; /* its absolute path */
+    char stdin_path[PATH_MAX];
+    bool has_stdin;
+    char *compile_out; /* stdout and stderr of the compiler, interleaved, capped */
+    size_t compile_len;
+    size_t compile_size;
+    bool compile_truncated;
+} job_t;
+
+/* --------------------------------------------------------------------------------------------
+ * The UPDATE message
+ */
+
+static void put_str(job_t *j, lcx_field_t field, const char *text)
+{
+    if (lcx_msg_set_str(j->update, field, text) != 0)
+        lcx_log(LCX_ERROR, "job cannot set field", "field", lcx_field_name(field), NULL);
+}
+
+static void put_bytes(job_t *j, lcx_field_t field, const char *data, size_t len)
+{
+    if (lcx_msg_set_bytes(j->update, field, data ? data : "", data ? len : 0) != 0)
+        lcx_log(LCX_ERROR, "job cannot set field", "field", lcx_field_name(field), NULL);
+}
+
+static void put_int(job_t *j, lcx_field_t field, int64_t value)
+{
+    if (lcx_msg_set_int(j->update, field, value) != 0)
+        lcx_log(LCX_ERROR, "job cannot set field", "field", lcx_field_name(field), NULL);
+}
+
+static void put_bool(job_t *j, lcx_field_t field, bool value)
+{
+    if (lcx_msg_set_bool(j->update, field, value) != 0)
+        lcx_log(LCX_ERROR, "job cannot set field", "field", lcx_field_name(field), NULL);
+}
+
+static void verdict(job_t *j, const char *status, const char *reason)
+{
+    put_str(j, LCX_F_status, status);
+    if (reason) put_str(j, LCX_F_reason, reason);
+}
+
+/* FAILED/internal_error with a message; returns -1 so callers can `return internal(...)`. */
+__attribute__((format(printf, 2, 3))) static int internal(job_t *j, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    verdict(j, "FAILED", "internal_error");
+    put_str(j, LCX_F_message, message);
+    lcx_log(LCX_ERROR, "job internal error", "execution_id", j->msg->execution_id.ptr, "error",
+            message, NULL);
+    return -1;
+}
+
+/* Fields every UPDATE carries, set to neutral values when no step set them. */
+static void fill_defaults(job_t *j)
+{
+    if (!lcx_msg_has(j->update, LCX_F_stdout)) put_bytes(j, LCX_F_stdout, "", 0);
+    if (!lcx_msg_has(j->update, LCX_F_stderr)) put_bytes(j, LCX_F_stderr, "", 0);
+    if (!lcx_msg_has(j->update, LCX_F_stdout_truncated)) put_bool(j, LCX_F_stdout_truncated, false);
+    if (!lcx_msg_has(j->update, LCX_F_stderr_truncated)) put_bool(j, LCX_F_stderr_truncated, false);
+    if (!lcx_msg_has(j->update, LCX_F_execution_time_ms)) put_int(j, LCX_F_execution_time_ms, 0);
+    if (!lcx_msg_has(j->update, LCX_F_cpu_time_ms)) put_int(j, LCX_F_cpu_time_ms, 0);
+    if (!lcx_msg_has(j->update, LCX_F_memory_kb)) put_int(j, LCX_F_memory_kb, 0);
+}
+
+/* --------------------------------------------------------------------------------------------
+ * Scratch directory
+ */
+
+/* mkdir -p, mode 0755 for what it creates. */
+static int make_parents(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *slash = strchr(buf + 1, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash) *slash = '\0';
+        if (buf[0] && mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        if (!slash) return 0;
+        *slash = '/';
+    }
+}
+
+/* The execution id reduced to characters safe in a file name. */
+static void safe_id(const char *id, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; id && *id && n + 1 < size && n < JOB_ID_CHARS; id++) {
+        char c = *id;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_')
+            out[n++] = c;
+    }
+    if (n == 0 && size > 3) n = (size_t)snprintf(out, size, "job");
+    out[n] = '\0';
+}
+
+static unsigned random_suffix(void)
+{
+    unsigned value = 0;
+    if (getrandom(&value, sizeof value, GRND_NONBLOCK) != (ssize_t)sizeof value)
+        value = (unsigned)lcx_mono_ms() ^ (unsigned)getpid() ^ (unsigned)gettid();
+    return value;
+}
+
+/* Creates <name> with a fresh random suffix under parent_fd. */
+static int make_job_dir(job_t *j)
+{
+    char id[JOB_ID_CHARS + 1];
+    safe_id(j->msg->execution_id.ptr, id, sizeof id);
+    long long attempt = j->msg->attempt.set ? (long long)j->msg->attempt.v : 0;
+    for (int i = 0; i < JOB_MKDIR_TRIES; i++) {
+        snprintf(j->name, sizeof j->name, "%s-%lld-%08x", id, attempt, random_suffix());
+        if (mkdirat(j->parent_fd, j->name, 0700) == 0) return 0;
+        if (errno != EEXIST) return -1;
+    }
+    return -1;
+}
+
+static int scratch_create(job_t *j)
+{
+    const char *scratch = j->settings->scratch_dir;
+    char parent[PATH_MAX];
+    if (!scratch || !*scratch) return internal(j, "no scratch directory configured");
+    if (make_parents(scratch) != 0 || !realpath(scratch, parent))
+        return internal(j, "scratch directory %s: %s", scratch, strerror(errno));
+    j->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j->parent_fd < 0) return internal(j, "scratch directory %s: %s", parent, strerror(errno));
+    if (make_job_dir(j) != 0) {
+        j->name[0] = '\0';
+        return internal(j, "cannot create a directory in %s: %s", parent, strerror(errno));
+    }
+    if (snprintf(j->dir, sizeof j->dir, "%s/%s", parent, j->name) >= (int)sizeof j->dir)
+        return internal(j, "scratch path too long");
+    j->dir_fd = openat(j->parent_fd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (j->dir_fd < 0) return internal(j, "cannot open %s: %s", j->dir, strerror(errno));
+    return 0;
+}
+
+/* Writes a new file in the job directory; never follows or replaces anything. */
+static int write_new_file(int dir_fd, const char *name, const char *data, size_t len, int mode)
+{
+    int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) return -1;
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return close(fd);
+}
+
+static int write_inputs(job_t *j)
+{
+    const lcx_buf_t *source = &j->msg->source_code;
+    if (write_new_file(j->dir_fd, j->lang->file, source->ptr, source->ptr ? source->len : 0,
+                       0644) != 0)
+        return internal(j, "cannot write %s: %s", j->lang->file, strerror(errno));
+    const lcx_buf_t *input = &j->msg->stdin;
+    if (!input->ptr || input->len == 0) return 0;
+    if (write_new_file(j->dir_fd, JOB_STDIN_FILE, input->ptr, input->len, 0600) != 0)
+        return internal(j, "cannot write stdin: %s", strerror(errno));
+    if (snprintf(j->stdin_path, sizeof j->stdin_path, "%s/%s", j->dir, JOB_STDIN_FILE) >=
+        (int)sizeof j->stdin_path)
+        return internal(j, "stdin path too long");
+    j->has_stdin = true;
+    return 0;
+}
+
+/* --------------------------------------------------------------------------------------------
+ * Removing the scratch directory
+ */
+
+static int remove_tree(int parent_fd, const char *name, int depth);
+
+/* Makes a directory we cannot enter ours again, through an O_PATH descriptor so that a symlink
+ * put in its place is never followed. */
+static int unlock_dir(int parent_fd, const char *name)
+{
+    int fd = openat(parent_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int rc = chmod(path, 0700);
+    close(fd);
+    return rc;
+}
+
+static int open_dir_nofollow(int parent_fd, const char *name)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(parent_fd, name, flags);
+    if (fd < 0 && errno == EACCES && unlock_dir(parent_fd, name) == 0)
+        fd = openat(parent_fd, name, flags);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700)
+        fchmod(fd, st.st_mode | 0700); /* so its entries can be unlinked */
+    return fd;
+}
+
+/* Removes one entry of an open directory. */
+static int remove_entry(int dir_fd, const char *name, int depth)
+{
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -1;
+    if (S_ISDIR(st.st_mode)) return remove_tree(dir_fd, name, depth + 1);
+    return unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* One readdir pass; -1 when some entry could not be removed. */
+static int remove_entries(DIR *dir, int depth)
+{
+    int rc = 0;
+    struct dirent *entry;
+    rewinddir(dir);
+    while ((entry = readdir(dir)) != NULL) {
+        const char *name = entry->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        if (remove_entry(dirfd(dir), name, depth) != 0) rc = -1;
+    }
+    return rc;
+}
+
+/* rm -rf of parent_fd/name without following links. */
+static int remove_tree(int parent_fd, const char *name, int depth)
+{
+    if (depth > JOB_RM_DEPTH) {
+        errno = ELOOP;
+        return -1;
+    }
+    int fd = open_dir_nofollow(parent_fd, name);
+    if (fd < 0) return errno == ENOENT ? 0 : -1;
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        close(fd);
+        return -1;
+    }
+    int rc = -1;
+    for (int pass = 0; pass < JOB_RM_PASSES && rc != 0; pass++) {
+        remove_entries(dir, depth);
+        rc = unlinkat(parent_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
+    }
+    int saved = errno;
+    closedir(dir);
+    errno = saved;
+    return rc;
+}
+
+static void scratch_remove(job_t *j)
+{
+    if (j->dir_fd >= 0) close(j->dir_fd);
+    j->dir_fd = -1;
+    if (j->parent_fd >= 0 && j->name[0] && remove_tree(j->parent_fd, j->name, 0) != 0)
+        lcx_log(LCX_ERROR, "cannot remove scratch directory", "path", j->dir, "error",
+                strerror(errno), NULL);
+    if (j->parent_fd >= 0) close(j->parent_fd);
+    j->parent_fd = -1;
+}
+
+/* --------------------------------------------------------------------------------------------
+ * Steps
+ */
+
+/* argv of a step: the language's command, then `args`. A program written ./name is resolved
+ * against the job directory into `prog`. The vector borrows its strings; free() it. */
+static char **build_argv(const job_t *j, char *const *command, const lcx_list_t *args, char *prog,
+                         size_t prog_size)
+{
+    size_t n = 0;
+    while (command[n])
+        n++;
+    size_t extra = args && args->v ? args->n : 0;
+    char **argv = calloc(n + extra + 1, sizeof *argv);
+    if (!argv) return NULL;
+    memcpy(argv, command, n * sizeof *argv);
+    for (size_t i = 0; i < extra; i++)
+        argv[n + i] = args->v[i];
+    if (strncmp(command[0], "./", 2) == 0) {
+        if (snprintf(prog, prog_size, "%s/%s", j->dir, command[0] + 2) >= (int)prog_size) {
+            free(argv);
+            errno = ENAMETOOLONG;
+            return NULL;
+        }
+        argv[0] = prog;
+    }
+    return argv;
+}
+
+/* Limits shared by both steps. */
+static sandbox_spec_t base_spec(const job_t *j)
+{
+    const lcx_settings_t *s = j->settings;
+    return (sandbox_spec_t){
+        .env = j->lang->env,
+        .workdir = j->dir,
+        .max_processes = s->max_processes,
+        .output_bytes = s->output_bytes,
+        .file_bytes = s->file_bytes,
+        .cancel_fd = j->ctx->cancel_fd,
+    };
+}
+
+/* Appends to the combined compiler output, keeping at most `cap` bytes in all. */
+static void compile_append(job_t *j, const char *data, size_t len, size_t cap)
+{
+    size_t room = cap > j->compile_len ? cap - j->compile_len : 0;
+    if (len > room) {
+        j->compile_truncated = true;
+        len = room;
+    }
+    if (len == 0) return;
+    size_t need = j->compile_len + len;
+    if (need > j->compile_size) {
+        size_t size = need > 2 * j->compile_size ? need : 2 * j->compile_size;
+        char *grown = realloc(j->compile_out, size);
+        if (!grown) {
+            j->compile_truncated = true;
+            return;
+        }
+        j->compile_out = grown;
+        j->compile_size = size;
+    }
+    memcpy(j->compile_out + j->compile_len, data, len);
+    j->compile_len += len;
+}
+
+static void compile_collect(void *arg, int stream, const char *data, size_t len)
+{
+    job_t *j = arg;
+    long cap = j->settings->output_bytes;
+    compile_append(j, data, len, cap > 0 ? (size_t)cap : 0);
+}
+
+/* A line of ours after the compiler's own output; it is not counted against the cap. */
+static void compile_note(job_t *j, const char *note)
+{
+    char line[256];
+    bool newline = j->compile_len > 0 && j->compile_out[j->compile_len - 1] != '\n';
+    int n = snprintf(line, sizeof line, "%s[lcx] %s\n", newline ? "\n" : "", note);
+    if (n > 0) compile_append(j, line, strlen(line), j->compile_len + strlen(line));
+}
+
+/* The reason a compile failed, or NULL when it succeeded. Adds a note to the output. */
+static const char *compile_failure(job_t *j, const sandbox_result_t *r)
+{
+    char note[128];
+    if (j->compile_truncated && !r->output_limit) compile_note(j, "compiler output truncated");
+    if (r->timed_out) {
+        snprintf(note, sizeof note, "compilation timed out after %ld ms",
+                 j->settings->compile_time_ms);
+        compile_note(j, note);
+    } else if (r->output_limit) {
+        compile_note(j, "compiler output exceeded the output limit");
+    } else if (r->memory_limit) {
+        compile_note(j, "compiler exceeded the memory limit");
+    } else if (r->signaled) {
+        snprintf(note, sizeof note, "compiler killed by signal %d", r->signal);
+        compile_note(j, note);
+    } else if (r->exit_code == 0) {
+        return NULL;
+    }
+    return "compile_error";
+}
+
+/* 0: compiled, go on; 1: the verdict is set (compile error, cancelled); -1: internal error. */
+static int compile_step(job_t *j)
+{
+    char prog[PATH_MAX];
+    char **argv = build_argv(j, j->lang->compile, NULL, prog, sizeof prog);
+    if (!argv) return internal(j, "compile command: %s", strerror(errno));
+    sandbox_spec_t spec = base_spec(j);
+    spec.argv = argv;
+    spec.wall_ms = j->settings->compile_time_ms;
+    spec.memory_mb = j->settings->max_memory_mb;
+    spec.on_output = compile_collect;
+    spec.output_arg = j;
+    sandbox_result_t r;
+    int rc = sandbox_run(j->ctx->sandbox, &spec, &r);
+    int saved = errno;
+    free(argv);
+    if (rc != 0) return internal(j, "cannot start %s: %s", j->lang->compile[0], strerror(saved));
+    bool cancelled = r.cancelled;
+    const char *failure = cancelled ? NULL : compile_failure(j, &r);
+    sandbox_result_free(&r);
+    put_bytes(j, LCX_F_compile_output, j->compile_out, j->compile_len);
+    if (cancelled)
+        verdict(j, "CANCELLED", NULL);
+    else if (failure)
+        verdict(j, "FAILED", failure);
+    return cancelled || failure ? 1 : 0;
+}
+
+/* A per-job value, or the default, never above the maximum. */
+static long job_limit(const lcx_int_t *asked, long def, long max)
+{
+    long value = asked->set && asked->v > 0 ? (long)asked->v : def;
+    return max > 0 && value > max ? max : value;
+}
+
+static const char *run_reason(const sandbox_result_t *r)
+{
+    if (r->output_limit) return "output_limit";
+    if (r->memory_limit) return "memory_limit";
+    if (r->signaled) return "signal";
+    if (r->exit_code != 0) return "exit_code";
+    return NULL;
+}
+
+static void run_report(job_t *j, const sandbox_result_t *r)
+{
+    put_bytes(j, LCX_F_stdout, r->out, r->out_len);
+    put_bytes(j, LCX_F_stderr, r->err, r->err_len);
+    put_bool(j, LCX_F_stdout_truncated, r->out_truncated);
+    put_bool(j, LCX_F_stderr_truncated, r->err_truncated);
+    put_int(j, LCX_F_execution_time_ms, r->wall_ms);
+    put_int(j, LCX_F_cpu_time_ms, r->cpu_ms);
+    put_int(j, LCX_F_memory_kb, r->memory_kb);
+    if (r->signaled)
+        put_int(j, LCX_F_signal, r->signal);
+    else
+        put_int(j, LCX_F_exit_code, r->exit_code);
+    if (r->cancelled)
+        verdict(j, "CANCELLED", NULL);
+    else if (r->timed_out)
+        verdict(j, "TIMEOUT", NULL);
+    else if (run_reason(r))
+        verdict(j, "FAILED", run_reason(r));
+    else
+        verdict(j, "COMPLETED", NULL);
+}
+
+static int run_step(job_t *j)
+{
+    const lcx_settings_t *s = j->settings;
+    char prog[PATH_MAX];
+    char **argv = build_argv(j, j->lang->run, &j->msg->args, prog, sizeof prog);
+    if (!argv) return internal(j, "run command: %s", strerror(errno));
+    sandbox_spec_t spec = base_spec(j);
+    spec.argv = argv;
+    spec.stdin_path = j->has_stdin ? j->stdin_path : NULL;
+    spec.wall_ms = job_limit(&j->msg->time_ms, s->time_ms, s->max_time_ms);
+    spec.cpu_ms = spec.wall_ms;
+    spec.memory_mb = job_limit(&j->msg->memory_mb, s->memory_mb, s->max_memory_mb);
+    spec.on_output = j->ctx->on_output;
+    spec.output_arg = j->ctx->output_arg;
+    sandbox_result_t r;
+    int rc = sandbox_run(j->ctx->sandbox, &spec, &r);
+    int saved = errno;
+    free(argv);
+    if (rc != 0) return internal(j, "cannot start %s: %s", j->lang->run[0], strerror(saved));
+    run_report(j, &r);
+    sandbox_result_free(&r);
+    return 0;
+}
+
+/* Everything between the UPDATE's header fields and its timestamps. */
+static void execute(job_t *j)
+{
+    const char *language = j->msg->language.ptr;
+    j->lang = lcx_languages_find(j->ctx->languages, language ? language : "");
+    if (!j->lang) {
+        internal(j, "unknown language '%s'", language ? language : "");
+        return;
+    }
+    if (scratch_create(j) != 0 || write_inputs(j) != 0) return;
+    if (j->lang->compile && compile_step(j) != 0) return;
+    run_step(j);
+}
+
+lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job)
+{
+    job_t j = {.ctx = ctx, .settings = ctx->settings, .msg = job, .parent_fd = -1, .dir_fd = -1};
+    j.update = lcx_msg_new(LCX_CMD_UPDATE);
+    if (!j.update) {
+        lcx_log(LCX_ERROR, "job out of memory", "execution_id", job->execution_id.ptr, NULL);
+        abort();
+    }
+    put_str(&j, LCX_F_execution_id, job->execution_id.ptr ? job->execution_id.ptr : "");
+    put_int(&j, LCX_F_attempt, job->attempt.set ? job->attempt.v : 0);
+    put_int(&j, LCX_F_started_at, lcx_now_ms());
+    execute(&j);
+    put_int(&j, LCX_F_finished_at, lcx_now_ms());
+    fill_defaults(&j);
+    scratch_remove(&j);
+    free(j.compile_out);
+    return j.update;
+}
