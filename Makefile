@@ -39,11 +39,13 @@ deps:
 	fi
 
 $(BUILD)/liblcx.a: $(COMMON_OBJ)
-	ar rcs $@ $^
+	@echo "  AR    $@"
+	@ar rcs $@ $^
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # Each service: every .c in its directory except main.c forms a module set; main.c wires it.
 define service_rules
@@ -51,7 +53,8 @@ $(1)_SRC := $$(wildcard services/$(1)/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/obj/%.o)
 $(BIN)/lcx-$(1): $$($(1)_OBJ) $(BUILD)/liblcx.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $$@ $$^ $(LDLIBS) $(2)
+	@echo "  LD    $$@"
+	@$(CC) $(CFLAGS) -o $$@ $$^ $(LDLIBS) $(2)
 endef
 $(eval $(call service_rules,gateway,))
 $(eval $(call service_rules,session,))
@@ -60,13 +63,14 @@ $(eval $(call service_rules,runner,))
 
 $(ETC): services/common/languages.conf
 	@mkdir -p $(dir $@)
-	cp $< $@
+	@cp $< $@
 
 # Unit tests link the module under test (service modules without main.c) and cmocka.
 UNIT_MODULES := $(filter-out %/main.o,$(gateway_OBJ) $(session_OBJ) $(dispatcher_OBJ) $(runner_OBJ))
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_MODULES) $(BUILD)/liblcx.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner \
+	@echo "  TEST  $@"
+	@$(CC) $(CPPFLAGS) -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner \
 	  $(CFLAGS) -o $@ $< $(UNIT_MODULES) $(BUILD)/liblcx.a $(LDLIBS) -lcmocka
 
 run: deps

@@ -14,10 +14,9 @@ _Static_assert(LCX_F_COUNT <= 64, "field masks are 64 bits");
 /* ---------------------------------------------------------------------------------------- */
 /* Tables: commands, fields, schemas                                                         */
 
-static const char *const cmd_names[LCX_CMD_COUNT] = {
-    [LCX_CMD_NONE] = "NONE",
+static const char *const cmd_names[LCX_CMD_COUNT] = {[LCX_CMD_NONE] = "NONE",
 #define LCX_X_NAME(name) [LCX_CMD_##name] = #name,
-    LCX_COMMANDS(LCX_X_NAME)
+                                                     LCX_COMMANDS(LCX_X_NAME)
 #undef LCX_X_NAME
 };
 
@@ -63,8 +62,8 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_EXECUTION_GET] = {F(execution_id), F(wait_ms), 0},
     [LCX_CMD_EXECUTION_LIST] = {F(session_id), 0, 0},
     [LCX_CMD_EXECUTION_CANCEL] = {F(execution_id), 0, 0},
-    [LCX_CMD_EXECUTION] = {F(execution_id) | F(session_id) | F(language) | F(status) |
-                               F(attempts) | F(queued_at),
+    [LCX_CMD_EXECUTION] = {F(execution_id) | F(session_id) | F(language) | F(status) | F(attempts) |
+                               F(queued_at),
                            OUTCOME_FIELDS, 0},
     [LCX_CMD_EXECUTIONS] = {F(items), 0, LCX_CMD_EXECUTION},
     [LCX_CMD_ERROR] = {F(error), F(message) | F(details) | F(execution_id) | F(retry_after_ms), 0},
@@ -217,6 +216,8 @@ int lcx_msg_set_bytes(lcx_msg_t *self, lcx_field_t field, const void *data, size
     copy[len] = '\0';
     lcx_msg_clear(self, field);
     *(lcx_buf_t *)field_ptr(self, field) = (lcx_buf_t){copy, len};
+    /* cppcheck cannot see that the field now owns the copy */
+    // cppcheck-suppress memleak
     return 0;
 }
 
@@ -516,29 +517,55 @@ static int scan_value(const unsigned char *p, size_t len, size_t *pos, int depth
     if ((b & 0xf0) == 0x90) return scan_container(p, len, pos, depth, b & 0x0f, 1);
     if ((b & 0xe0) == 0xa0) return scan_skip(len, pos, b & 0x1f);
     switch (b) {
-    case 0xc4: case 0xd9: /* bin8, str8 */
+    case 0xc4:
+    case 0xd9: /* bin8, str8 */
         return scan_len(p, len, pos, 1, &n) ? -1 : scan_skip(len, pos, n);
-    case 0xc5: case 0xda:
+    case 0xc5:
+    case 0xda:
         return scan_len(p, len, pos, 2, &n) ? -1 : scan_skip(len, pos, n);
-    case 0xc6: case 0xdb:
+    case 0xc6:
+    case 0xdb:
         return scan_len(p, len, pos, 4, &n) ? -1 : scan_skip(len, pos, n);
-    case 0xca: case 0xce: case 0xd2: return scan_skip(len, pos, 4);
-    case 0xcb: case 0xcf: case 0xd3: return scan_skip(len, pos, 8);
-    case 0xcc: case 0xd0: return scan_skip(len, pos, 1);
-    case 0xcd: case 0xd1: return scan_skip(len, pos, 2);
-    case 0xd4: return scan_skip(len, pos, 2);  /* fixext 1 */
-    case 0xd5: return scan_skip(len, pos, 3);
-    case 0xd6: return scan_skip(len, pos, 5);
-    case 0xd7: return scan_skip(len, pos, 9);
-    case 0xd8: return scan_skip(len, pos, 17);
-    case 0xc7: return scan_len(p, len, pos, 1, &n) ? -1 : scan_skip(len, pos, n + 1);
-    case 0xc8: return scan_len(p, len, pos, 2, &n) ? -1 : scan_skip(len, pos, n + 1);
-    case 0xc9: return scan_len(p, len, pos, 4, &n) ? -1 : scan_skip(len, pos, n + 1);
-    case 0xdc: return scan_len(p, len, pos, 2, &n) ? -1 : scan_container(p, len, pos, depth, n, 1);
-    case 0xdd: return scan_len(p, len, pos, 4, &n) ? -1 : scan_container(p, len, pos, depth, n, 1);
-    case 0xde: return scan_len(p, len, pos, 2, &n) ? -1 : scan_container(p, len, pos, depth, n, 2);
-    case 0xdf: return scan_len(p, len, pos, 4, &n) ? -1 : scan_container(p, len, pos, depth, n, 2);
-    default: return -1; /* 0xc1: never used */
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+        return scan_skip(len, pos, 4);
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+        return scan_skip(len, pos, 8);
+    case 0xcc:
+    case 0xd0:
+        return scan_skip(len, pos, 1);
+    case 0xcd:
+    case 0xd1:
+        return scan_skip(len, pos, 2);
+    case 0xd4:
+        return scan_skip(len, pos, 2); /* fixext 1 */
+    case 0xd5:
+        return scan_skip(len, pos, 3);
+    case 0xd6:
+        return scan_skip(len, pos, 5);
+    case 0xd7:
+        return scan_skip(len, pos, 9);
+    case 0xd8:
+        return scan_skip(len, pos, 17);
+    case 0xc7:
+        return scan_len(p, len, pos, 1, &n) ? -1 : scan_skip(len, pos, n + 1);
+    case 0xc8:
+        return scan_len(p, len, pos, 2, &n) ? -1 : scan_skip(len, pos, n + 1);
+    case 0xc9:
+        return scan_len(p, len, pos, 4, &n) ? -1 : scan_skip(len, pos, n + 1);
+    case 0xdc:
+        return scan_len(p, len, pos, 2, &n) ? -1 : scan_container(p, len, pos, depth, n, 1);
+    case 0xdd:
+        return scan_len(p, len, pos, 4, &n) ? -1 : scan_container(p, len, pos, depth, n, 1);
+    case 0xde:
+        return scan_len(p, len, pos, 2, &n) ? -1 : scan_container(p, len, pos, depth, n, 2);
+    case 0xdf:
+        return scan_len(p, len, pos, 4, &n) ? -1 : scan_container(p, len, pos, depth, n, 2);
+    default:
+        return -1; /* 0xc1: never used */
     }
 }
 
@@ -546,7 +573,8 @@ static int decode_body(lcx_msg_t *self, const msgpack_object *map, char *err, si
 
 static bool key_is(const msgpack_object *key, const char *name)
 {
-    return key->via.str.size == strlen(name) && memcmp(key->via.str.ptr, name, key->via.str.size) == 0;
+    return key->via.str.size == strlen(name) &&
+           memcmp(key->via.str.ptr, name, key->via.str.size) == 0;
 }
 
 static int field_by_key(const msgpack_object *key)
@@ -569,7 +597,8 @@ static int decode_list(lcx_msg_t *self, lcx_field_t field, const msgpack_object 
     for (uint32_t i = 0; i < array->size; i++) {
         const msgpack_object *el = &array->ptr[i];
         if (el->type != MSGPACK_OBJECT_STR) {
-            set_err(err, errlen, "field '%s': element %u is not a string", field_defs[field].name, i);
+            set_err(err, errlen, "field '%s': element %u is not a string", field_defs[field].name,
+                    i);
             return -1;
         }
         char *text = strndup(el->via.str.ptr, el->via.str.size);
@@ -692,8 +721,8 @@ static const msgpack_object *decode_envelope(const msgpack_object *root, lcx_cmd
     }
     *cmd = lcx_cmd_from_name(el[1].via.str.ptr, el[1].via.str.size);
     if (*cmd == LCX_CMD_NONE) {
-        set_err(err, errlen, "unknown command '%.*s'", (int)(el[1].via.str.size > 40 ? 40 : el[1].via.str.size),
-                el[1].via.str.ptr);
+        set_err(err, errlen, "unknown command '%.*s'",
+                (int)(el[1].via.str.size > 40 ? 40 : el[1].via.str.size), el[1].via.str.ptr);
         return NULL;
     }
     if (el[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
@@ -784,12 +813,15 @@ int lcx_msg_send(lcx_msg_t **self_p, zsock_t *sock, char *err, size_t errlen)
                 rc = -1;
             } else {
                 rc = zmq_send(handle, zframe_data(self->routing_id), zframe_size(self->routing_id),
-                              ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+                              ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+                         ? -1
+                         : 0;
             }
         }
         if (rc == 0 && zmq_send(handle, buf, len, ZMQ_DONTWAIT) < 0) rc = -1;
         if (rc != 0 && err && !err[0])
-            set_err(err, errlen, "%s: send failed: %s", cmd_names[self->cmd], zmq_strerror(zmq_errno()));
+            set_err(err, errlen, "%s: send failed: %s", cmd_names[self->cmd],
+                    zmq_strerror(zmq_errno()));
     }
     free(buf);
     lcx_msg_destroy(self_p);

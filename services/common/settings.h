@@ -15,7 +15,11 @@ typedef struct {
 #undef X
 } lcx_settings_t;
 
-typedef enum { LCX_SETTINGS_OK = 0, LCX_SETTINGS_HELP = 1, LCX_SETTINGS_ERROR = -1 } lcx_settings_rc_t;
+typedef enum {
+    LCX_SETTINGS_OK = 0,
+    LCX_SETTINGS_HELP = 1,
+    LCX_SETTINGS_ERROR = -1
+} lcx_settings_rc_t;
 
 /*
  * Fills `self` for the service whose letter is `service` (G, S, D or R). Flags are

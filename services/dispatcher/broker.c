@@ -191,7 +191,8 @@ static void on_job(broker_t *self, lcx_msg_t **msg_p)
 {
     lcx_msg_t *msg = *msg_p;
     /* Known already (a re-submission): accept again, change nothing. */
-    if (jobs_find(self->jobs, msg->execution_id.ptr) || outbox_holds(self->outbox, msg->execution_id.ptr)) {
+    if (jobs_find(self->jobs, msg->execution_id.ptr) ||
+        outbox_holds(self->outbox, msg->execution_id.ptr)) {
         reply_accept(self, msg, NULL);
         return;
     }
@@ -395,8 +396,8 @@ int broker_run(broker_t *self)
     zpoller_t *poller = zpoller_new(self->store_sock, self->runner_sock, NULL);
     if (!poller) return -1;
     lcx_log(LCX_INFO, "dispatcher ready", "instance", self->instance, "store_endpoint",
-            self->settings->dispatcher_endpoint, "runner_endpoint",
-            self->settings->runner_endpoint, NULL);
+            self->settings->dispatcher_endpoint, "runner_endpoint", self->settings->runner_endpoint,
+            NULL);
     while (!zsys_interrupted) {
         zpoller_wait(poller, 100);
         if (zpoller_terminated(poller)) break;

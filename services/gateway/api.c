@@ -36,8 +36,7 @@ typedef struct {
     route_fn *handler;
 } route_t;
 
-api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages,
-               backend_t *backend)
+api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages, backend_t *backend)
 {
     api_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
@@ -79,11 +78,16 @@ static void respond_store_error(api_t *api, http_request_t *req, const lcx_msg_t
         json_array_append_new(details, json_string(text));
     }
     unsigned status = 500;
-    if (strcmp(code, "not_found") == 0) status = 404;
-    else if (strcmp(code, "inactive") == 0 || strcmp(code, "conflict") == 0) status = 409;
-    else if (strcmp(code, "invalid") == 0) status = 400;
-    else if (strcmp(code, "rate_limited") == 0) status = 429;
-    else if (strcmp(code, "unavailable") == 0) status = 503;
+    if (strcmp(code, "not_found") == 0)
+        status = 404;
+    else if (strcmp(code, "inactive") == 0 || strcmp(code, "conflict") == 0)
+        status = 409;
+    else if (strcmp(code, "invalid") == 0)
+        status = 400;
+    else if (strcmp(code, "rate_limited") == 0)
+        status = 429;
+    else if (strcmp(code, "unavailable") == 0)
+        status = 503;
     if (status == 429 || status == 503) retry_after(api, req, err->retry_after_ms.v);
     if (status == 409 && err->execution_id.ptr) {
         json_t *body = json_pack("{s:s, s:o, s:s}", "error", message, "details", details,
@@ -161,8 +165,9 @@ static void reply_session_saved(api_t *api, http_request_t *req, const lcx_msg_t
 
 static void reply_session_closed(api_t *api, http_request_t *req, const lcx_msg_t *reply)
 {
-    http_respond(req, 200, json_pack("{s:s, s:s}", "session_id", reply->session_id.ptr, "status",
-                                     reply->status.ptr));
+    http_respond(
+        req, 200,
+        json_pack("{s:s, s:s}", "session_id", reply->session_id.ptr, "status", reply->status.ptr));
 }
 
 static void create_session(api_t *api, http_request_t *req, const char *id)
@@ -217,9 +222,9 @@ static void reply_run_accepted(api_t *api, http_request_t *req, const lcx_msg_t 
     char location[64];
     snprintf(location, sizeof location, "/executions/%s", reply->execution_id.ptr);
     http_add_header(req, "Location", location);
-    http_respond(req, 202, json_pack("{s:s, s:s, s:o}", "execution_id", reply->execution_id.ptr,
-                                     "status", reply->status.ptr, "queued_at",
-                                     render_time(&reply->queued_at)));
+    http_respond(req, 202,
+                 json_pack("{s:s, s:s, s:o}", "execution_id", reply->execution_id.ptr, "status",
+                           reply->status.ptr, "queued_at", render_time(&reply->queued_at)));
 }
 
 static void list_executions(api_t *api, http_request_t *req, const char *id)
@@ -232,9 +237,9 @@ static void run_session(api_t *api, http_request_t *req, const char *id)
 {
     json_t *details = json_array();
     json_t *body = body_object(req, true, details);
-    lcx_msg_t *msg = body ? validate_run(&api->validate, body, id,
-                                         http_header(req, "Idempotency-Key"), details)
-                          : NULL;
+    lcx_msg_t *msg =
+        body ? validate_run(&api->validate, body, id, http_header(req, "Idempotency-Key"), details)
+             : NULL;
     if (body && !msg) respond_invalid(req, json_incref(details));
     if (msg) ask_store(api, req, &msg, reply_run_accepted, 0);
     json_decref(body);

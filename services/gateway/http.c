@@ -115,8 +115,7 @@ void http_respond(http_request_t *req, unsigned status, json_t *body)
     }
 }
 
-void http_respond_error(http_request_t *req, unsigned status, const char *message,
-                        json_t *details)
+void http_respond_error(http_request_t *req, unsigned status, const char *message, json_t *details)
 {
     json_t *body = json_object();
     json_object_set_new(body, "error", json_string(message));
@@ -191,7 +190,8 @@ static void dispatch(http_request_t *req)
     const char *type = http_header(req, "Content-Type");
     char limit[64];
     if (req->too_large) {
-        snprintf(limit, sizeof limit, "the limit is %ld bytes", req->http->settings->max_body_bytes);
+        snprintf(limit, sizeof limit, "the limit is %ld bytes",
+                 req->http->settings->max_body_bytes);
         json_t *details = json_pack("[s]", limit);
         http_respond_error(req, 413, "request body too large", details);
     } else if (strcmp(req->method, "OPTIONS") == 0) {
@@ -207,7 +207,8 @@ static void dispatch(http_request_t *req)
 static bool content_length_too_large(http_request_t *req)
 {
     const char *length = http_header(req, "Content-Length");
-    return length && strtoull(length, NULL, 10) > (unsigned long long)req->http->settings->max_body_bytes;
+    return length &&
+           strtoull(length, NULL, 10) > (unsigned long long)req->http->settings->max_body_bytes;
 }
 
 static void append_body(http_request_t *req, const char *data, size_t size)
@@ -309,10 +310,11 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     lcx_log(LCX_DEBUG, "http server", "detail", text, NULL);
 }
 
-http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler,
-                 http_closed_fn *closed, void *app, char *err, size_t errlen)
+http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_closed_fn *closed,
+                 void *app, char *err, size_t errlen)
 {
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)settings->http_port)};
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)settings->http_port)};
     if (inet_pton(AF_INET, settings->http_host, &addr.sin_addr) != 1) {
         snprintf(err, errlen, "http_host '%s' is not an IPv4 address", settings->http_host);
         return NULL;
@@ -354,8 +356,7 @@ void http_destroy(http_t **self_p)
 
 int http_fd(http_t *self)
 {
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     return info ? info->epoll_fd : -1;
 }
 

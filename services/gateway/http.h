@@ -24,8 +24,8 @@ typedef void(http_handler_fn)(void *app, http_request_t *req);
 /* Called when a request ends (answered and sent, or the client left) so the app can forget it. */
 typedef void(http_closed_fn)(void *app, http_request_t *req);
 
-http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler,
-                 http_closed_fn *closed, void *app, char *err, size_t errlen);
+http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_closed_fn *closed,
+                 void *app, char *err, size_t errlen);
 /* Answers every suspended request with 503 and stops. */
 void http_destroy(http_t **self_p);
 
@@ -50,8 +50,7 @@ void http_add_header(http_request_t *req, const char *name, const char *value);
 /* Takes ownership of body (NULL: no body). */
 void http_respond(http_request_t *req, unsigned status, json_t *body);
 /* {"error": message, "details": details or []}; takes details. */
-void http_respond_error(http_request_t *req, unsigned status, const char *message,
-                        json_t *details);
+void http_respond_error(http_request_t *req, unsigned status, const char *message, json_t *details);
 bool http_answered(const http_request_t *req);
 
 #endif

@@ -29,10 +29,14 @@ static size_t utf8_sequence(const unsigned char *p, size_t left)
     size_t n;
     unsigned min;
     if (p[0] < 0x80) return 1;
-    if ((p[0] & 0xe0) == 0xc0) n = 2, min = 0x80;
-    else if ((p[0] & 0xf0) == 0xe0) n = 3, min = 0x800;
-    else if ((p[0] & 0xf8) == 0xf0) n = 4, min = 0x10000;
-    else return 0;
+    if ((p[0] & 0xe0) == 0xc0)
+        n = 2, min = 0x80;
+    else if ((p[0] & 0xf0) == 0xe0)
+        n = 3, min = 0x800;
+    else if ((p[0] & 0xf8) == 0xf0)
+        n = 4, min = 0x10000;
+    else
+        return 0;
     if (n > left) return 0;
     unsigned cp = p[0] & (0xff >> (n + 1));
     for (size_t i = 1; i < n; i++) {

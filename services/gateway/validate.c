@@ -93,8 +93,8 @@ lcx_msg_t *validate_session_create(const validate_ctx_t *ctx, json_t *body, json
     const char *source = string_field(body, "source_code", details);
     const lcx_language_t *lang = NULL;
     if (!json_object_get(body, "language") || language)
-        lang = resolve_language(ctx, language ? language : ctx->settings->default_language,
-                                details);
+        lang =
+            resolve_language(ctx, language ? language : ctx->settings->default_language, details);
     check_source_size(ctx, source, details);
     if (json_array_size(details) > before || !lang) return NULL;
     lcx_msg_t *msg = lcx_msg_new(LCX_CMD_SESSION_CREATE);

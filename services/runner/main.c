@@ -40,8 +40,8 @@ static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandb
     }
     lcx_msg_t *ready = make_ready(settings, languages, sandbox);
     if (ready->languages.n == 0) lcx_log(LCX_WARN, "no language is served on this machine", NULL);
-    job_context_t ctx = {.sandbox = sandbox, .languages = languages, .settings = settings,
-                         .cancel_fd = -1};
+    job_context_t ctx = {
+        .sandbox = sandbox, .languages = languages, .settings = settings, .cancel_fd = -1};
     worker_t *worker = worker_new(settings, &ctx, &ready, err, sizeof err);
     lcx_msg_destroy(&ready);
     if (!worker) {
@@ -65,9 +65,8 @@ int main(int argc, char **argv)
     }
     lcx_log_init("runner");
     char path[PATH_MAX];
-    lcx_languages_t *languages =
-        lcx_languages_load(lcx_languages_default_path(settings.languages, path, sizeof path), err,
-                           sizeof err);
+    lcx_languages_t *languages = lcx_languages_load(
+        lcx_languages_default_path(settings.languages, path, sizeof path), err, sizeof err);
     if (!languages) {
         lcx_log(LCX_ERROR, "cannot load languages", "error", err, NULL);
         return 1;

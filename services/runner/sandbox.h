@@ -36,8 +36,8 @@ typedef struct {
 } sandbox_spec_t;
 
 typedef struct {
-    int exit_code;     /* valid when !signaled */
-    int signal;        /* valid when signaled */
+    int exit_code; /* valid when !signaled */
+    int signal;    /* valid when signaled */
     bool signaled;
     bool timed_out;    /* wall or CPU limit */
     bool output_limit; /* a stream passed output_bytes */

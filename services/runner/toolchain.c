@@ -51,8 +51,7 @@ int toolchain_probe(const lcx_languages_t *languages, sandbox_t *sandbox, lcx_ms
         char version[200];
         if (!program_present(lang->compile) || !program_present(lang->run) ||
             !read_version(lang, sandbox, version, sizeof version)) {
-            lcx_log(LCX_WARN, "language not served: toolchain missing", "language", lang->id,
-                    NULL);
+            lcx_log(LCX_WARN, "language not served: toolchain missing", "language", lang->id, NULL);
             continue;
         }
         char entry[256];

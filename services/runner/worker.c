@@ -46,8 +46,8 @@ static int connect_dispatcher(worker_t *self)
     return 0;
 }
 
-worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx,
-                     lcx_msg_t **ready_p, char *err, size_t errlen)
+worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, lcx_msg_t **ready_p,
+                     char *err, size_t errlen)
 {
     worker_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
@@ -123,8 +123,8 @@ static void on_job(worker_t *self, lcx_msg_t **job_p)
     for (int i = 0; i < self->slot_count; i++) {
         if (slot_busy(self->slots[i])) continue;
         char slot[16];
-        lcx_log(LCX_INFO, "execution started", "execution_id", job->execution_id.ptr,
-                "session_id", job->session_id.ptr, "language", job->language.ptr, "slot",
+        lcx_log(LCX_INFO, "execution started", "execution_id", job->execution_id.ptr, "session_id",
+                job->session_id.ptr, "language", job->language.ptr, "slot",
                 lcx_itoa(i, slot, sizeof slot), NULL);
         report_running(self, job);
         zframe_destroy(&job->routing_id);
@@ -266,7 +266,8 @@ int worker_run(worker_t *self)
                 handle_dispatcher(self);
         }
         for (int i = 0; i < self->slot_count; i++)
-            if (slot_busy(self->slots[i]) && (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
+            if (slot_busy(self->slots[i]) &&
+                (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
                 on_slot_done(self, self->slots[i]);
         timers(self);
     }

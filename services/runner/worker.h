@@ -14,8 +14,8 @@
 typedef struct worker_t worker_t;
 
 /* ready is the READY message to announce (languages and versions already probed). */
-worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx,
-                     lcx_msg_t **ready_p, char *err, size_t errlen);
+worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, lcx_msg_t **ready_p,
+                     char *err, size_t errlen);
 void worker_destroy(worker_t **self_p);
 int worker_run(worker_t *self);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_MAX 512              /* messages handled in one transaction */
+#define BATCH_MAX 512 /* messages handled in one transaction */
 #define STORE_IDENTITY "lcx-session"
 
 struct server_t {
@@ -18,10 +18,10 @@ struct server_t {
     zsock_t *frontend;   /* ROUTER: gateways */
     zsock_t *dispatcher; /* DEALER: the dispatcher */
     holds_t *holds;
-    zlist_t *to_frontend;   /* replies waiting for the commit */
-    zlist_t *to_dispatcher; /* messages waiting for the commit */
-    zlist_t *finished;      /* ids of executions that became terminal in this batch */
-    lcx_msg_t *status;      /* the dispatcher's latest STATUS, or NULL */
+    zlist_t *to_frontend;    /* replies waiting for the commit */
+    zlist_t *to_dispatcher;  /* messages waiting for the commit */
+    zlist_t *finished;       /* ids of executions that became terminal in this batch */
+    lcx_msg_t *status;       /* the dispatcher's latest STATUS, or NULL */
     int64_t dispatcher_seen; /* monotonic ms of its latest message */
     int64_t next_heartbeat;
     int64_t next_reconcile;
@@ -174,8 +174,7 @@ static void send_all(server_t *self, zlist_t *list, zsock_t *sock, const char *p
 static bool dispatcher_up(const server_t *self)
 {
     int64_t silence = lcx_mono_ms() - self->dispatcher_seen;
-    return self->status &&
-           silence <= self->settings->heartbeat_ms * self->settings->liveness;
+    return self->status && silence <= self->settings->heartbeat_ms * self->settings->liveness;
 }
 
 /* True when the dispatcher's latest STATUS lists a runner for the language. */
@@ -247,8 +246,8 @@ static void on_update(server_t *self, const lcx_msg_t *update)
         char attempt[24];
         lcx_log(LCX_INFO, "execution state", "execution_id", update->execution_id.ptr, "status",
                 update->status.ptr, "reason", update->reason.ptr, "runner_id",
-                update->runner_id.ptr, "attempt", lcx_itoa(update->attempt.v, attempt, sizeof attempt),
-                NULL);
+                update->runner_id.ptr, "attempt",
+                lcx_itoa(update->attempt.v, attempt, sizeof attempt), NULL);
         if (terminal) zlist_append(self->finished, strdup(update->execution_id.ptr));
     }
     lcx_msg_t *ack = lcx_msg_reply(update, LCX_CMD_UPDATE_ACK);
@@ -334,8 +333,9 @@ static void reply_run_refused(server_t *self, const lcx_msg_t *req, store_rc_t r
                               const char *active_id, int64_t retry_after_ms)
 {
     if (rc == STORE_CONFLICT) {
-        lcx_msg_t *msg = error_reply(req, "conflict", "the session already has an execution "
-                                                      "that is QUEUED or RUNNING");
+        lcx_msg_t *msg = error_reply(req, "conflict",
+                                     "the session already has an execution "
+                                     "that is QUEUED or RUNNING");
         lcx_msg_set_str(msg, LCX_F_execution_id, active_id);
         reply(self, &msg);
     } else if (rc == STORE_RATE_LIMITED) {
@@ -476,8 +476,7 @@ static void wake_waiters(server_t *self)
     while ((id = zlist_pop(self->finished))) {
         lcx_msg_t *parked;
         while ((parked = holds_take(self->holds, HOLD_WAIT, id))) {
-            if (store_execution_get(self->store, id, parked) == STORE_OK)
-                reply(self, &parked);
+            if (store_execution_get(self->store, id, parked) == STORE_OK) reply(self, &parked);
             lcx_msg_destroy(&parked);
         }
         free(id);
@@ -495,8 +494,7 @@ static void expire_holds(server_t *self)
             if (store_execution_get(self->store, id, parked) == STORE_OK) reply(self, &parked);
         } else {
             store_execution_discard(self->store, id);
-            lcx_log(LCX_WARN, "dispatcher did not take the job in time", "execution_id", id,
-                    NULL);
+            lcx_log(LCX_WARN, "dispatcher did not take the job in time", "execution_id", id, NULL);
             lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
             lcx_msg_set_str(cancel, LCX_F_execution_id, id);
             to_dispatcher(self, &cancel);

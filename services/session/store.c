@@ -150,8 +150,8 @@ static int migrate(store_t *self, char *err, size_t errlen)
     int version = user_version(self);
     if (version == SCHEMA_VERSION) return 0;
     if (version != 0) {
-        snprintf(err, errlen, "database schema version %d is newer than this binary (%d)",
-                 version, SCHEMA_VERSION);
+        snprintf(err, errlen, "database schema version %d is newer than this binary (%d)", version,
+                 SCHEMA_VERSION);
         return -1;
     }
     char sql[4096];
@@ -512,9 +512,8 @@ static void json_to_args(const char *text, lcx_msg_t *job)
 {
     if (!text) return;
     json_t *array = json_loads(text, 0, NULL);
-    size_t i;
-    json_t *value;
-    json_array_foreach(array, i, value) lcx_msg_list_append(job, LCX_F_args, json_string_value(value));
+    for (size_t i = 0; i < json_array_size(array); i++)
+        lcx_msg_list_append(job, LCX_F_args, json_string_value(json_array_get(array, i)));
     json_decref(array);
 }
 
@@ -574,10 +573,10 @@ static store_rc_t insert_execution(store_t *self, const lcx_msg_t *run, const lc
     return add_event(self, id, "QUEUED", 1, NULL, now);
 }
 
-store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms,
-                                  long memory_mb, const store_run_limits_t *limits,
-                                  lcx_msg_t *exec_out, lcx_msg_t *job_out, bool *replayed,
-                                  char *active_id, int64_t *retry_after_ms)
+store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms, long memory_mb,
+                                  const store_run_limits_t *limits, lcx_msg_t *exec_out,
+                                  lcx_msg_t *job_out, bool *replayed, char *active_id,
+                                  int64_t *retry_after_ms)
 {
     active_id[0] = '\0';
     *retry_after_ms = 0;
@@ -585,8 +584,9 @@ store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time
     if (rc != STORE_NOT_FOUND) return rc;
     lcx_msg_t *session = lcx_msg_new(LCX_CMD_SESSION);
     rc = session_active(self, run->session_id.ptr, session);
-    if (rc == STORE_OK && (rc = active_execution_of(self, run->session_id.ptr, active_id)) ==
-                              STORE_OK && active_id[0])
+    if (rc == STORE_OK &&
+        (rc = active_execution_of(self, run->session_id.ptr, active_id)) == STORE_OK &&
+        active_id[0])
         rc = STORE_CONFLICT;
     if (rc == STORE_OK) rc = check_run_limits(self, run->session_id.ptr, limits, retry_after_ms);
     char id[LCX_UUID_LEN + 1];
@@ -681,8 +681,8 @@ static int status_rank(const char *status)
 
 static bool valid_status(const char *status)
 {
-    static const char *const known[] = {"QUEUED",    "RUNNING", "COMPLETED",
-                                        "FAILED",    "TIMEOUT", "CANCELLED"};
+    static const char *const known[] = {"QUEUED", "RUNNING", "COMPLETED",
+                                        "FAILED", "TIMEOUT", "CANCELLED"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(status, known[i]) == 0) return true;
     return false;
@@ -709,14 +709,14 @@ store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, bool *c
     *changed = *terminal = false;
     char status[16];
     int64_t attempts = 0;
-    store_rc_t rc = execution_state(self, update->execution_id.ptr, status, sizeof status,
-                                    &attempts);
+    store_rc_t rc =
+        execution_state(self, update->execution_id.ptr, status, sizeof status, &attempts);
     if (rc != STORE_OK) return rc;
     *terminal = store_status_terminal(status);
     if (*terminal || !valid_status(update->status.ptr)) return STORE_OK;
     int rank = status_rank(update->status.ptr), current = status_rank(status);
-    bool forward = update->attempt.v > attempts ||
-                   (update->attempt.v == attempts && rank > current);
+    bool forward =
+        update->attempt.v > attempts || (update->attempt.v == attempts && rank > current);
     if (!forward) return STORE_OK;
     if ((rc = move_to(self, update, rank)) != STORE_OK) return rc;
     *changed = true;

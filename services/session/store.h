@@ -59,10 +59,10 @@ store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t 
  * with an idempotency key seen before on this session, the earlier execution and *replayed.
  * STORE_CONFLICT: active_id names the active execution. STORE_RATE_LIMITED: *retry_after_ms.
  */
-store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms,
-                                  long memory_mb, const store_run_limits_t *limits,
-                                  lcx_msg_t *exec_out, lcx_msg_t *job_out, bool *replayed,
-                                  char *active_id, int64_t *retry_after_ms);
+store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms, long memory_mb,
+                                  const store_run_limits_t *limits, lcx_msg_t *exec_out,
+                                  lcx_msg_t *job_out, bool *replayed, char *active_id,
+                                  int64_t *retry_after_ms);
 /* Removes an execution the dispatcher refused (it never ran). */
 store_rc_t store_execution_discard(store_t *self, const char *execution_id);
 store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out);

@@ -161,10 +161,14 @@ static void run_rejects_bad_limits(void **state)
 {
     fixture_t *f = *state;
     const char *bad[] = {
-        "{\"limits\": {\"time_ms\": 999999}}", "{\"limits\": {\"time_ms\": 0}}",
-        "{\"limits\": {\"memory_mb\": \"x\"}}", "{\"limits\": \"x\"}",
-        "{\"limits\": {\"cpu\": 1}}",          "{\"stdin\": 7}",
-        "{\"args\": \"x\"}",                   "{\"args\": [1]}",
+        "{\"limits\": {\"time_ms\": 999999}}",
+        "{\"limits\": {\"time_ms\": 0}}",
+        "{\"limits\": {\"memory_mb\": \"x\"}}",
+        "{\"limits\": \"x\"}",
+        "{\"limits\": {\"cpu\": 1}}",
+        "{\"stdin\": 7}",
+        "{\"args\": \"x\"}",
+        "{\"args\": [1]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *body = parse(f, bad[i]);
