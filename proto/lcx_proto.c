@@ -223,6 +223,8 @@ int lcx_msg_set_bytes(lcx_msg_t *self, lcx_field_t field, const void *data, size
 
 int lcx_msg_set_str(lcx_msg_t *self, lcx_field_t field, const char *text)
 {
+    lcx_type_t type = field_defs[field].type;
+    if (type != LCX_T_STR && type != LCX_T_BIN) return -1;
     if (!text) {
         lcx_msg_clear(self, field);
         return 0;
@@ -320,6 +322,7 @@ static int copy_field(lcx_msg_t *self, const lcx_msg_t *from, lcx_field_t field)
 
 void lcx_msg_copy_fields(lcx_msg_t *self, const lcx_msg_t *from)
 {
+    if (self == from) return; /* clearing a list before copying it would empty it */
     uint64_t allowed = allowed_mask(self->cmd);
     for (int f = 0; f < LCX_F_COUNT; f++)
         if ((allowed & (UINT64_C(1) << f)) && lcx_msg_has(from, (lcx_field_t)f))
@@ -379,6 +382,11 @@ static int pack_field(msgpack_packer *pk, const lcx_msg_t *self, lcx_field_t fie
         return 0;
     case LCX_T_LIST: {
         const lcx_list_t *list = slot;
+        if (list->n > LCX_PROTO_MAX_LIST) {
+            set_err(err, errlen, "field '%s': %zu elements exceed %d", field_defs[field].name,
+                    list->n, LCX_PROTO_MAX_LIST);
+            return -1;
+        }
         msgpack_pack_array(pk, list->n);
         for (size_t i = 0; i < list->n; i++)
             pack_text(pk, list->v[i], strlen(list->v[i]));
@@ -386,6 +394,11 @@ static int pack_field(msgpack_packer *pk, const lcx_msg_t *self, lcx_field_t fie
     }
     case LCX_T_ITEMS: {
         const lcx_items_t *items = slot;
+        if (items->n > LCX_PROTO_MAX_LIST) {
+            set_err(err, errlen, "field 'items': %zu elements exceed %d", items->n,
+                    LCX_PROTO_MAX_LIST);
+            return -1;
+        }
         msgpack_pack_array(pk, items->n);
         for (size_t i = 0; i < items->n; i++) {
             if (items->v[i]->cmd != schemas[self->cmd].item) {
@@ -470,100 +483,115 @@ int lcx_msg_encode(const lcx_msg_t *self, char **buf_p, size_t *len_p, char *err
  * count larger than the bytes left is a lie. Walks the frame without allocating.
  */
 #define SCAN_MAX_DEPTH 8
+/* msgpack-c spends 24 bytes per element: a cap on elements bounds memory per frame (~6 MiB). */
+#define SCAN_MAX_ELEMENTS (256 * 1024)
 
-static int scan_value(const unsigned char *p, size_t len, size_t *pos, int depth);
+typedef struct {
+    const unsigned char *p;
+    size_t len;
+    size_t pos;
+    size_t elements; /* values seen so far */
+} scan_t;
 
-static int scan_skip(size_t len, size_t *pos, size_t n)
+static int scan_value(scan_t *s, int depth);
+
+static int scan_skip(scan_t *s, uint64_t n)
 {
-    if (n > len - *pos) return -1;
-    *pos += n;
+    if (n > s->len - s->pos) return -1;
+    s->pos += (size_t)n;
     return 0;
 }
 
-static uint64_t read_be(const unsigned char *p, int bytes)
+/* Reads a big-endian length of `bytes` bytes. */
+static int scan_len(scan_t *s, int bytes, uint64_t *out)
 {
+    if ((size_t)bytes > s->len - s->pos) return -1;
     uint64_t v = 0;
     for (int i = 0; i < bytes; i++)
-        v = (v << 8) | p[i];
-    return v;
+        v = (v << 8) | s->p[s->pos + (size_t)i];
+    s->pos += (size_t)bytes;
+    *out = v;
+    return 0;
 }
 
-static int scan_container(const unsigned char *p, size_t len, size_t *pos, int depth,
-                          uint64_t count, int per)
+static int scan_container(scan_t *s, int depth, uint64_t count, int per)
 {
     if (depth >= SCAN_MAX_DEPTH) return -1;
-    if (count > (len - *pos) / (uint64_t)per) return -1;
+    if (count > (s->len - s->pos) / (uint64_t)per) return -1;
     for (uint64_t i = 0; i < count * (uint64_t)per; i++)
-        if (scan_value(p, len, pos, depth + 1) != 0) return -1;
+        if (scan_value(s, depth + 1) != 0) return -1;
     return 0;
 }
 
-/* Reads a big-endian length of `bytes` bytes at *pos. */
-static int scan_len(const unsigned char *p, size_t len, size_t *pos, int bytes, uint64_t *out)
+/* A value whose header holds a `bytes`-byte length, then that many bytes (plus `extra`). */
+static int scan_sized(scan_t *s, int bytes, uint64_t extra)
 {
-    if ((size_t)bytes > len - *pos) return -1;
-    *out = read_be(p + *pos, bytes);
-    *pos += (size_t)bytes;
-    return 0;
-}
-
-static int scan_value(const unsigned char *p, size_t len, size_t *pos, int depth)
-{
-    if (*pos >= len) return -1;
-    unsigned char b = p[(*pos)++];
     uint64_t n = 0;
+    return scan_len(s, bytes, &n) != 0 ? -1 : scan_skip(s, n + extra);
+}
+
+/* A container whose header holds a `bytes`-byte count of elements (pairs when per is 2). */
+static int scan_counted(scan_t *s, int depth, int bytes, int per)
+{
+    uint64_t n = 0;
+    return scan_len(s, bytes, &n) != 0 ? -1 : scan_container(s, depth, n, per);
+}
+
+static int scan_value(scan_t *s, int depth)
+{
+    if (s->pos >= s->len || ++s->elements > SCAN_MAX_ELEMENTS) return -1;
+    unsigned char b = s->p[s->pos++];
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 0;
-    if ((b & 0xf0) == 0x80) return scan_container(p, len, pos, depth, b & 0x0f, 2);
-    if ((b & 0xf0) == 0x90) return scan_container(p, len, pos, depth, b & 0x0f, 1);
-    if ((b & 0xe0) == 0xa0) return scan_skip(len, pos, b & 0x1f);
+    if ((b & 0xf0) == 0x80) return scan_container(s, depth, b & 0x0f, 2);
+    if ((b & 0xf0) == 0x90) return scan_container(s, depth, b & 0x0f, 1);
+    if ((b & 0xe0) == 0xa0) return scan_skip(s, b & 0x1f);
     switch (b) {
     case 0xc4:
-    case 0xd9: /* bin8, str8 */
-        return scan_len(p, len, pos, 1, &n) ? -1 : scan_skip(len, pos, n);
+    case 0xd9:
+        return scan_sized(s, 1, 0); /* bin8, str8 */
     case 0xc5:
     case 0xda:
-        return scan_len(p, len, pos, 2, &n) ? -1 : scan_skip(len, pos, n);
+        return scan_sized(s, 2, 0);
     case 0xc6:
     case 0xdb:
-        return scan_len(p, len, pos, 4, &n) ? -1 : scan_skip(len, pos, n);
+        return scan_sized(s, 4, 0);
+    case 0xc7:
+        return scan_sized(s, 1, 1); /* ext: length, type byte, data */
+    case 0xc8:
+        return scan_sized(s, 2, 1);
+    case 0xc9:
+        return scan_sized(s, 4, 1);
+    case 0xcc:
+    case 0xd0:
+        return scan_skip(s, 1);
+    case 0xcd:
+    case 0xd1:
+    case 0xd4:
+        return scan_skip(s, 2);
+    case 0xd5:
+        return scan_skip(s, 3);
     case 0xca:
     case 0xce:
     case 0xd2:
-        return scan_skip(len, pos, 4);
+        return scan_skip(s, 4);
+    case 0xd6:
+        return scan_skip(s, 5);
     case 0xcb:
     case 0xcf:
     case 0xd3:
-        return scan_skip(len, pos, 8);
-    case 0xcc:
-    case 0xd0:
-        return scan_skip(len, pos, 1);
-    case 0xcd:
-    case 0xd1:
-        return scan_skip(len, pos, 2);
-    case 0xd4:
-        return scan_skip(len, pos, 2); /* fixext 1 */
-    case 0xd5:
-        return scan_skip(len, pos, 3);
-    case 0xd6:
-        return scan_skip(len, pos, 5);
+        return scan_skip(s, 8);
     case 0xd7:
-        return scan_skip(len, pos, 9);
+        return scan_skip(s, 9);
     case 0xd8:
-        return scan_skip(len, pos, 17);
-    case 0xc7:
-        return scan_len(p, len, pos, 1, &n) ? -1 : scan_skip(len, pos, n + 1);
-    case 0xc8:
-        return scan_len(p, len, pos, 2, &n) ? -1 : scan_skip(len, pos, n + 1);
-    case 0xc9:
-        return scan_len(p, len, pos, 4, &n) ? -1 : scan_skip(len, pos, n + 1);
+        return scan_skip(s, 17);
     case 0xdc:
-        return scan_len(p, len, pos, 2, &n) ? -1 : scan_container(p, len, pos, depth, n, 1);
+        return scan_counted(s, depth, 2, 1);
     case 0xdd:
-        return scan_len(p, len, pos, 4, &n) ? -1 : scan_container(p, len, pos, depth, n, 1);
+        return scan_counted(s, depth, 4, 1);
     case 0xde:
-        return scan_len(p, len, pos, 2, &n) ? -1 : scan_container(p, len, pos, depth, n, 2);
+        return scan_counted(s, depth, 2, 2);
     case 0xdf:
-        return scan_len(p, len, pos, 4, &n) ? -1 : scan_container(p, len, pos, depth, n, 2);
+        return scan_counted(s, depth, 4, 2);
     default:
         return -1; /* 0xc1: never used */
     }
@@ -646,6 +674,11 @@ static int decode_value(lcx_msg_t *self, lcx_field_t field, const msgpack_object
     switch (field_defs[field].type) {
     case LCX_T_STR:
         if (value->type != MSGPACK_OBJECT_STR) break;
+        /* Text is read as C strings everywhere: a NUL inside would cut it silently. */
+        if (memchr(value->via.str.ptr, '\0', value->via.str.size)) {
+            set_err(err, errlen, "field '%s': text contains a NUL byte", name);
+            return -1;
+        }
         return lcx_msg_set_bytes(self, field, value->via.str.ptr, value->via.str.size);
     case LCX_T_BIN:
         if (value->type != MSGPACK_OBJECT_BIN) break;
@@ -744,8 +777,8 @@ lcx_msg_t *lcx_msg_decode(const void *buf, size_t len, char *err, size_t errlen)
         set_err(err, errlen, "frame of %zu bytes is empty or over the limit", len);
         return NULL;
     }
-    size_t pos = 0;
-    if (scan_value(buf, len, &pos, 0) != 0 || pos != len) {
+    scan_t scan = {buf, len, 0, 0};
+    if (scan_value(&scan, 0) != 0 || scan.pos != len) {
         set_err(err, errlen, "frame is truncated, malformed or nested too deep");
         return NULL;
     }
@@ -801,6 +834,7 @@ lcx_msg_t *lcx_msg_recv(zsock_t *sock, char *err, size_t errlen)
 
 int lcx_msg_send(lcx_msg_t **self_p, zsock_t *sock, char *err, size_t errlen)
 {
+    set_err(err, errlen, "%s", "");
     lcx_msg_t *self = *self_p;
     char *buf = NULL;
     size_t len = 0;

@@ -322,6 +322,7 @@ static void handle_runner(broker_t *self, lcx_msg_t **msg_p)
     pool_touch(self->pool, runner);
     switch (msg->cmd) {
     case LCX_CMD_HEARTBEAT:
+    case LCX_CMD_OUTPUT: /* live output is not relayed yet (issue #4) */
         break;
     case LCX_CMD_UPDATE:
         on_runner_update(self, runner, msg_p);
