@@ -209,7 +209,6 @@ static void on_job(broker_t *self, lcx_msg_t **msg_p)
     zframe_destroy(&job->routing_id);
     job->corr = 0;
     jobs_add(self->jobs, &job);
-    dispatch(self);
 }
 
 static void on_cancel(broker_t *self, const lcx_msg_t *msg)
@@ -265,7 +264,6 @@ static void on_ready(broker_t *self, const lcx_msg_t *msg)
     char slots[24];
     lcx_log(LCX_INFO, "runner joined", "runner_id", runner->name, "slots",
             lcx_itoa(runner->slots, slots, sizeof slots), NULL);
-    dispatch(self);
 }
 
 /* Forwards a runner's UPDATE to the store and, when final, frees the slot. */
@@ -294,7 +292,6 @@ static void on_runner_update(broker_t *self, runner_t *runner, lcx_msg_t **msg_p
         lcx_msg_set_int(ack, LCX_F_attempt, u->attempt.v);
         lcx_msg_set_str(ack, LCX_F_status, u->status.ptr);
         send_to(self->runner_sock, &ack, runner->name);
-        dispatch(self);
     }
 }
 
@@ -360,17 +357,13 @@ static void timers(broker_t *self)
 {
     int64_t now = lcx_mono_ms();
     runner_t *dead;
-    bool lost = false;
-    while ((dead = pool_take_expired(self->pool, now))) {
+    while ((dead = pool_take_expired(self->pool, now)))
         runner_lost(self, dead, "heartbeats stopped");
-        lost = true;
-    }
     if (now >= self->next_heartbeat) {
         heartbeat_runners(self);
         self->next_heartbeat = now + self->settings->heartbeat_ms;
     }
     outbox_flush(self->outbox, now);
-    if (lost) dispatch(self);
 }
 
 static void receive(broker_t *self, zsock_t *sock)
@@ -405,6 +398,8 @@ int broker_run(broker_t *self)
         receive(self, self->store_sock);
         receive(self, self->runner_sock);
         timers(self);
+        /* Once per turn, whatever changed: a job re-queued, a runner joined or freed a slot. */
+        dispatch(self);
     }
     zpoller_destroy(&poller);
     lcx_log(LCX_INFO, "dispatcher stopping", NULL);

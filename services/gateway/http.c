@@ -12,6 +12,8 @@
 #include <strings.h>
 
 #define MAX_HEADERS 8
+/* How far past the body limit a client may keep sending before the connection is closed. */
+#define DISCARD_FACTOR 8
 
 struct http_t {
     const lcx_settings_t *settings;
@@ -30,6 +32,7 @@ struct http_request_t {
     char *body;
     size_t body_len;
     bool too_large;
+    size_t received; /* body bytes read, kept or not */
     bool dispatched;
     bool suspended;
     void *suspended_handle; /* our place in http->suspended */
@@ -273,9 +276,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (!req->too_large) return MHD_YES;
     }
     if (*upload_data_size) {
+        /* Past the limit the rest is read and dropped, so the 413 can be sent after it
+         * (MHD sends nothing queued mid-upload); a client that keeps going is cut off. */
+        req->received += *upload_data_size;
         append_body(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        if (!req->too_large) return MHD_YES;
+        if (req->received > DISCARD_FACTOR * (size_t)http->settings->max_body_bytes) return MHD_NO;
+        return MHD_YES;
     }
     if (!req->dispatched) dispatch(req);
     if (req->answered) return queue_answer(req);

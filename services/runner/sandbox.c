@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -146,6 +147,8 @@ __attribute__((noreturn)) static void child_main(const sandbox_spec_t *spec, cha
 {
     child_reset_signals();
     if (setsid() < 0) child_fail(fds->status_fd);
+    /* A runner killed outright takes its program along (its descendants: issue #3). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(fds->status_fd);
     if (child_move_fd(fds->stdin_fd, STDIN_FILENO) != 0 ||
         child_move_fd(fds->out_fd, STDOUT_FILENO) != 0 ||
         child_move_fd(fds->err_fd, STDERR_FILENO) != 0)
