@@ -1,5 +1,6 @@
 /* settings: flags, environment and defaults for every setting in settings.def. */
 #include "settings.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -131,4 +132,17 @@ void lcx_settings_usage(char service, const char *program, FILE *out)
         fprintf(out, "  %-24s %-26s %s (default: %s)\n", flag, env, s->help,
                 *s->def ? s->def : "none");
     }
+}
+
+int lcx_settings_start(lcx_settings_t *self, char service, const char *name, int argc, char **argv)
+{
+    char err[512];
+    lcx_settings_rc_t rc = lcx_settings_load(self, service, argc, argv, stdout, err, sizeof err);
+    if (rc == LCX_SETTINGS_HELP) return 0;
+    if (rc != LCX_SETTINGS_OK) {
+        fprintf(stderr, "lcx-%s: %s\n", name, err);
+        return 2;
+    }
+    lcx_log_init(name);
+    return -1;
 }

@@ -30,6 +30,13 @@ typedef enum {
 lcx_settings_rc_t lcx_settings_load(lcx_settings_t *self, char service, int argc, char **argv,
                                     FILE *out, char *err, size_t errlen);
 
+/*
+ * The start of every service's main(): loads the settings of `service`, names the log after
+ * `name`. Returns -1 to go on, else the status main should exit with: 0 after --help, 2 after
+ * a bad flag or variable (the reason printed on stderr).
+ */
+int lcx_settings_start(lcx_settings_t *self, char service, const char *name, int argc, char **argv);
+
 /* Prints the flags, variables and defaults a service reads. */
 void lcx_settings_usage(char service, const char *program, FILE *out);
 

@@ -36,14 +36,9 @@ static void serve(http_t *http, backend_t *backend)
 int main(int argc, char **argv)
 {
     lcx_settings_t settings;
+    int early = lcx_settings_start(&settings, 'G', "gateway", argc, argv);
+    if (early >= 0) return early;
     char err[512];
-    lcx_settings_rc_t rc = lcx_settings_load(&settings, 'G', argc, argv, stdout, err, sizeof err);
-    if (rc == LCX_SETTINGS_HELP) return 0;
-    if (rc != LCX_SETTINGS_OK) {
-        fprintf(stderr, "lcx-gateway: %s\n", err);
-        return 2;
-    }
-    lcx_log_init("gateway");
     char path[PATH_MAX];
     lcx_languages_t *languages = lcx_languages_load(
         lcx_languages_default_path(settings.languages, path, sizeof path), err, sizeof err);

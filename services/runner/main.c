@@ -56,14 +56,9 @@ static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandb
 int main(int argc, char **argv)
 {
     lcx_settings_t settings;
+    int early = lcx_settings_start(&settings, 'R', "runner", argc, argv);
+    if (early >= 0) return early;
     char err[512];
-    lcx_settings_rc_t rc = lcx_settings_load(&settings, 'R', argc, argv, stdout, err, sizeof err);
-    if (rc == LCX_SETTINGS_HELP) return 0;
-    if (rc != LCX_SETTINGS_OK) {
-        fprintf(stderr, "lcx-runner: %s\n", err);
-        return 2;
-    }
-    lcx_log_init("runner");
     char path[PATH_MAX];
     lcx_languages_t *languages = lcx_languages_load(
         lcx_languages_default_path(settings.languages, path, sizeof path), err, sizeof err);

@@ -9,14 +9,9 @@
 int main(int argc, char **argv)
 {
     lcx_settings_t settings;
+    int early = lcx_settings_start(&settings, 'S', "session", argc, argv);
+    if (early >= 0) return early;
     char err[512];
-    lcx_settings_rc_t rc = lcx_settings_load(&settings, 'S', argc, argv, stdout, err, sizeof err);
-    if (rc == LCX_SETTINGS_HELP) return 0;
-    if (rc != LCX_SETTINGS_OK) {
-        fprintf(stderr, "lcx-session: %s\n", err);
-        return 2;
-    }
-    lcx_log_init("session");
     store_t *store = store_new(settings.data_dir, err, sizeof err);
     if (!store) {
         lcx_log(LCX_ERROR, "cannot open the database", "error", err, NULL);
