@@ -55,7 +55,7 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
     self->to_frontend = zlist_new();
     self->to_dispatcher = zlist_new();
     self->finished = zlist_new();
-    zlist_autofree(self->finished);
+    zlist_autofree(self->finished); /* zlist_append copies each id */
     self->frontend = zsock_new(ZMQ_ROUTER);
     if (self->frontend) {
         zsock_set_router_mandatory(self->frontend, 1);
@@ -248,7 +248,7 @@ static void on_update(server_t *self, const lcx_msg_t *update)
                 update->status.ptr, "reason", update->reason.ptr, "runner_id",
                 update->runner_id.ptr, "attempt",
                 lcx_itoa(update->attempt.v, attempt, sizeof attempt), NULL);
-        if (terminal) zlist_append(self->finished, strdup(update->execution_id.ptr));
+        if (terminal) zlist_append(self->finished, (void *)update->execution_id.ptr);
     }
     lcx_msg_t *ack = lcx_msg_reply(update, LCX_CMD_UPDATE_ACK);
     lcx_msg_set_str(ack, LCX_F_execution_id, update->execution_id.ptr);
@@ -317,7 +317,7 @@ static void on_session(server_t *self, const lcx_msg_t *req)
         lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
         lcx_msg_set_str(cancel, LCX_F_execution_id, cancelled);
         to_dispatcher(self, &cancel);
-        zlist_append(self->finished, strdup(cancelled));
+        zlist_append(self->finished, (void *)cancelled);
     }
     reply(self, &msg);
 }
@@ -432,7 +432,7 @@ static void on_execution_cancel(server_t *self, const lcx_msg_t *req)
     lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
     lcx_msg_set_str(cancel, LCX_F_execution_id, req->execution_id.ptr);
     to_dispatcher(self, &cancel);
-    zlist_append(self->finished, strdup(req->execution_id.ptr));
+    zlist_append(self->finished, (void *)req->execution_id.ptr);
     reply(self, &msg);
 }
 
