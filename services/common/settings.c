@@ -10,7 +10,7 @@
 
 typedef struct {
     const char *name;
-    char type; /* 'S' or 'I' */
+    char type; /* 'S', 'I' or 'B' */
     const char *def;
     const char *services;
     const char *help;
@@ -51,6 +51,10 @@ static int assign(lcx_settings_t *self, const setting_t *s, const char *value, c
     errno = 0;
     char *end = NULL;
     long number = strtol(value, &end, 10);
+    if (s->type == 'B' && (number > 1 || end == value || *end != '\0')) {
+        snprintf(err, errlen, "%s: '%s' is not 0 or 1", origin, value);
+        return -1;
+    }
     if (errno || end == value || *end != '\0' || number < 0) {
         snprintf(err, errlen, "%s: '%s' is not a non-negative integer", origin, value);
         return -1;
@@ -94,7 +98,7 @@ static int load_flags(lcx_settings_t *self, char service, int argc, char **argv,
             snprintf(err, errlen, "unknown flag '%.*s' (see --help)", (int)len, arg);
             return -1;
         }
-        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *value = eq ? eq + 1 : s->type == 'B' ? "1" : (i + 1 < argc ? argv[++i] : NULL);
         if (!value) {
             snprintf(err, errlen, "flag '%s' needs a value", arg);
             return -1;

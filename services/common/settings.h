@@ -8,6 +8,7 @@
 
 #define LCX_SETTING_S const char *
 #define LCX_SETTING_I long
+#define LCX_SETTING_B long
 
 typedef struct {
 #define X(name, type, def, services, help) LCX_SETTING_##type name;

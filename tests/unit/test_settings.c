@@ -78,6 +78,22 @@ static void unknown_and_foreign_flags_are_errors(void **state)
     assert_int_equal(load(&s, 'G', 2, missing, err), LCX_SETTINGS_ERROR);
 }
 
+static void boolean_flag_needs_no_value(void **state)
+{
+    lcx_settings_t s;
+    char err[256];
+    char *plain[] = {"lcx-runner"};
+    assert_int_equal(load(&s, 'R', 1, plain, err), LCX_SETTINGS_OK);
+    assert_int_equal(s.unsafe_no_sandbox, 0);
+    char *bare[] = {"lcx-runner", "--unsafe-no-sandbox", "--runner-slots", "3"};
+    assert_int_equal(load(&s, 'R', 4, bare, err), LCX_SETTINGS_OK);
+    assert_int_equal(s.unsafe_no_sandbox, 1);
+    assert_int_equal(s.runner_slots, 3);
+    setenv("LCX_UNSAFE_NO_SANDBOX", "2", 1);
+    assert_int_equal(load(&s, 'R', 1, plain, err), LCX_SETTINGS_ERROR);
+    unsetenv("LCX_UNSAFE_NO_SANDBOX");
+}
+
 static void help_is_reported(void **state)
 {
     lcx_settings_t s;
@@ -94,6 +110,7 @@ int main(void)
         cmocka_unit_test(flag_overrides_environment),
         cmocka_unit_test(bad_integer_is_an_error),
         cmocka_unit_test(unknown_and_foreign_flags_are_errors),
+        cmocka_unit_test(boolean_flag_needs_no_value),
         cmocka_unit_test(help_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
