@@ -29,7 +29,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ETC        := $(BUILD)/etc/languages.conf
 
-.PHONY: all deps run test unit integration clean format lint
+.PHONY: all deps run test unit integration bench clean format lint
 all: $(BINARIES) $(ETC)
 
 deps:
@@ -83,6 +83,10 @@ test: deps
 
 unit: all $(UNIT_BIN)
 	@./tests/run-all --unit-only
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@./bench/run
 
 clean:
 	rm -rf $(BUILD)

@@ -43,13 +43,14 @@ typedef struct {
 #define OUTCOME_FIELDS                                                                             \
     (F(reason) | F(stdout) | F(stderr) | F(compile_output) | F(exit_code) | F(signal) |            \
      F(execution_time_ms) | F(cpu_time_ms) | F(memory_kb) | F(stdout_truncated) |                  \
-     F(stderr_truncated) | F(started_at) | F(finished_at))
+     F(stderr_truncated) | F(started_at) | F(finished_at) | F(sandbox))
 #define POOL_FIELDS (F(runners) | F(slots) | F(free_slots) | F(queue_depth))
 
 static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_HEALTH] = {0, 0, 0},
     [LCX_CMD_HEALTH_REPLY] = {F(dispatcher_up),
-                              F(instance) | POOL_FIELDS | F(languages) | F(versions), 0},
+                              F(instance) | POOL_FIELDS | F(languages) | F(versions) | F(sandboxes),
+                              0},
     [LCX_CMD_SESSION_CREATE] = {F(language) | F(source_code), 0, 0},
     [LCX_CMD_SESSION_GET] = {F(session_id), 0, 0},
     [LCX_CMD_SESSION_UPDATE] = {F(session_id), F(language) | F(source_code), 0},
@@ -73,8 +74,8 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_ACCEPTED] = {F(execution_id), 0, 0},
     [LCX_CMD_CANCEL] = {F(execution_id), 0, 0},
     [LCX_CMD_HEARTBEAT] = {0, F(free_slots), 0},
-    [LCX_CMD_STATUS] = {F(instance) | POOL_FIELDS, F(languages) | F(versions), 0},
-    [LCX_CMD_READY] = {F(runner_id) | F(slots), F(languages) | F(versions), 0},
+    [LCX_CMD_STATUS] = {F(instance) | POOL_FIELDS, F(languages) | F(versions) | F(sandboxes), 0},
+    [LCX_CMD_READY] = {F(runner_id) | F(slots), F(languages) | F(versions) | F(sandbox), 0},
     [LCX_CMD_UPDATE] = {F(execution_id) | F(attempt) | F(status),
                         OUTCOME_FIELDS | F(runner_id) | F(message), 0},
     [LCX_CMD_UPDATE_ACK] = {F(execution_id) | F(attempt) | F(status), 0, 0},

@@ -89,6 +89,7 @@ typedef enum {
     X(error, STR)                                                                                  \
     X(message, STR)                                                                                \
     X(stream, STR)                                                                                 \
+    X(sandbox, STR)                                                                                \
     X(stdin, BIN)                                                                                  \
     X(stdout, BIN)                                                                                 \
     X(stderr, BIN)                                                                                 \
@@ -123,6 +124,7 @@ typedef enum {
     X(languages, LIST)                                                                             \
     X(versions, LIST)                                                                              \
     X(details, LIST)                                                                               \
+    X(sandboxes, LIST)                                                                             \
     X(items, ITEMS)
 
 typedef enum {

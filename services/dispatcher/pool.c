@@ -27,6 +27,7 @@ void runner_free(runner_t **runner_p)
     zlist_destroy(&runner->languages);
     zlist_destroy(&runner->versions);
     free(runner->name);
+    free(runner->sandbox);
     free(runner);
     *runner_p = NULL;
 }
@@ -73,6 +74,7 @@ runner_t *pool_join(pool_t *self, const lcx_msg_t *ready)
     runner->slots = (int)ready->slots.v;
     runner->languages = string_list(&ready->languages);
     runner->versions = string_list(&ready->versions);
+    runner->sandbox = strdup(ready->sandbox.ptr ? ready->sandbox.ptr : "unknown");
     zlist_append(self->runners, runner);
     pool_touch(self, runner);
     return runner;
@@ -153,6 +155,7 @@ void pool_describe(pool_t *self, lcx_msg_t *status)
     int64_t slots = 0, free_slots = 0;
     lcx_msg_list_touch(status, LCX_F_languages);
     lcx_msg_list_touch(status, LCX_F_versions);
+    lcx_msg_list_touch(status, LCX_F_sandboxes);
     for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners)) {
         slots += r->slots;
         if (!r->draining) free_slots += r->slots - r->assigned > 0 ? r->slots - r->assigned : 0;
@@ -160,6 +163,7 @@ void pool_describe(pool_t *self, lcx_msg_t *status)
             if (!r->draining) append_unique(status, LCX_F_languages, &status->languages, l);
         for (char *v = zlist_first(r->versions); v; v = zlist_next(r->versions))
             append_unique(status, LCX_F_versions, &status->versions, v);
+        append_unique(status, LCX_F_sandboxes, &status->sandboxes, r->sandbox);
     }
     lcx_msg_set_int(status, LCX_F_runners, (int64_t)zlist_size(self->runners));
     lcx_msg_set_int(status, LCX_F_slots, slots);

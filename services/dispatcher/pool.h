@@ -18,6 +18,7 @@ typedef struct {
     bool draining;
     zlist_t *languages; /* of char* */
     zlist_t *versions;  /* of "id=version text" */
+    char *sandbox;      /* how it isolates programs, as it said in READY */
     int64_t expires;    /* monotonic ms */
 } runner_t;
 

@@ -315,6 +315,10 @@ static json_t *health_body(const lcx_msg_t *h, bool *healthy)
     for (size_t i = 0; dispatcher && i < h->languages.n; i++)
         json_array_append_new(langs, json_string(h->languages.v[i]));
     json_object_set_new(r, "languages", langs);
+    json_t *modes = json_array();
+    for (size_t i = 0; dispatcher && i < h->sandboxes.n; i++)
+        json_array_append_new(modes, json_string(h->sandboxes.v[i]));
+    json_object_set_new(r, "sandbox", modes);
     json_object_set_new(components, "runners", r);
     *healthy = store && dispatcher && runners > 0;
     return json_pack("{s:s, s:o}", "status", *healthy ? "ok" : "unavailable", "components",

@@ -27,6 +27,7 @@ static lcx_msg_t *make_ready(const lcx_settings_t *settings, const lcx_languages
     }
     lcx_msg_set_str(ready, LCX_F_runner_id, name);
     lcx_msg_set_int(ready, LCX_F_slots, settings->runner_slots);
+    lcx_msg_set_str(ready, LCX_F_sandbox, sandbox_mode(sandbox));
     toolchain_probe(languages, sandbox, ready);
     return ready;
 }

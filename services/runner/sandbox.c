@@ -652,3 +652,9 @@ void sandbox_destroy(sandbox_t **self_p)
     free(*self_p);
     *self_p = NULL;
 }
+
+const char *sandbox_mode(const sandbox_t *self)
+{
+    (void)self;
+    return "process-group (no isolation yet)";
+}

@@ -60,6 +60,9 @@ typedef struct sandbox_t sandbox_t;
 sandbox_t *sandbox_new(char *err, size_t errlen);
 void sandbox_destroy(sandbox_t **self_p);
 
+/* How programs are isolated here, for /health and logs (e.g. "process-group"). */
+const char *sandbox_mode(const sandbox_t *self);
+
 /* Runs spec to the end. 0 with *result filled, or -1 (and errno) when the program could not be
  * started at all (result then holds nothing to free). */
 int sandbox_run(sandbox_t *self, const sandbox_spec_t *spec, sandbox_result_t *result);

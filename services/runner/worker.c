@@ -209,6 +209,7 @@ static void on_slot_done(worker_t *self, slot_t *slot)
             update->status.ptr, "reason", update->reason.ptr, "cpu_time_ms",
             lcx_itoa(update->cpu_time_ms.v, cpu, sizeof cpu), NULL);
     lcx_msg_set_str(update, LCX_F_runner_id, self->ready->runner_id.ptr);
+    lcx_msg_set_str(update, LCX_F_sandbox, self->ready->sandbox.ptr); /* shown in every result */
     zlistx_add_end(self->unacked, lcx_msg_dup(update));
     send_msg(self, &update);
 }

@@ -13,8 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Schema version 1. PRAGMA user_version records which version a file has. */
-#define SCHEMA_VERSION 1
+/* PRAGMA user_version records which schema version a file has; migrations[v - 1] takes a
+ * file from version v - 1 to v. */
+#define SCHEMA_VERSION 2
 static const char *const schema_v1 =
     "CREATE TABLE sessions ("
     "  id TEXT PRIMARY KEY,"
@@ -53,10 +54,13 @@ static const char *const schema_v1 =
     "  at INTEGER NOT NULL);"
     "CREATE INDEX execution_events_by_execution ON execution_events (execution_id);";
 
+/* Version 2: how the runner isolated the program ("unsafe" shows in every result). */
+static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox TEXT;";
+
 #define EXEC_COLUMNS                                                                               \
     "id, session_id, language, status, attempts, queued_at, reason, exit_code, signal,"            \
     " execution_time_ms, cpu_time_ms, memory_kb, stdout_truncated, stderr_truncated,"              \
-    " started_at, finished_at, stdout, stderr, compile_output"
+    " started_at, finished_at, sandbox, stdout, stderr, compile_output"
 
 #define JOB_COLUMNS                                                                                \
     "id, session_id, language, source_code, stdin, args, time_ms, memory_mb, attempts"
@@ -96,7 +100,8 @@ static const char *const schema_v1 =
                    " execution_time_ms = ?10, cpu_time_ms = ?11, memory_kb = ?12,"                 \
                    " stdout_truncated = ?13, stderr_truncated = ?14,"                              \
                    " started_at = coalesce(started_at, ?15), finished_at = ?16,"                   \
-                   " runner_id = coalesce(?17, runner_id) WHERE id = ?1")                          \
+                   " runner_id = coalesce(?17, runner_id), sandbox = coalesce(?18, sandbox)"       \
+                   " WHERE id = ?1")                                                               \
     X(EXEC_ACTIVE_ALL, "SELECT " JOB_COLUMNS " FROM executions"                                    \
                        " WHERE status IN ('QUEUED', 'RUNNING') ORDER BY queued_at")                \
     X(EXEC_JOB, "SELECT " JOB_COLUMNS " FROM executions WHERE id = ?1")                            \
@@ -145,19 +150,23 @@ static int user_version(store_t *self)
     return version;
 }
 
+/* Brings the file up to SCHEMA_VERSION, one version per transaction. */
 static int migrate(store_t *self, char *err, size_t errlen)
 {
+    static const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2};
     int version = user_version(self);
-    if (version == SCHEMA_VERSION) return 0;
-    if (version != 0) {
+    if (version > SCHEMA_VERSION || version < 0) {
         snprintf(err, errlen, "database schema version %d is newer than this binary (%d)", version,
                  SCHEMA_VERSION);
         return -1;
     }
-    char sql[4096];
-    snprintf(sql, sizeof sql, "BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_v1,
-             SCHEMA_VERSION);
-    return exec_sql(self, sql, err, errlen);
+    for (; version < SCHEMA_VERSION; version++) {
+        char sql[4096];
+        snprintf(sql, sizeof sql, "BEGIN; %s PRAGMA user_version = %d; COMMIT;", steps[version],
+                 version + 1);
+        if (exec_sql(self, sql, err, errlen) != 0) return -1;
+    }
+    return 0;
 }
 
 static int prepare_all(store_t *self, char *err, size_t errlen)

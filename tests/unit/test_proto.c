@@ -32,7 +32,7 @@
 #define OUTCOME                                                                                    \
     (FB(reason) | FB(stdout) | FB(stderr) | FB(compile_output) | FB(exit_code) | FB(signal) |      \
      FB(execution_time_ms) | FB(cpu_time_ms) | FB(memory_kb) | FB(stdout_truncated) |              \
-     FB(stderr_truncated) | FB(started_at) | FB(finished_at))
+     FB(stderr_truncated) | FB(started_at) | FB(finished_at) | FB(sandbox))
 #define POOL (FB(runners) | FB(slots) | FB(free_slots) | FB(queue_depth))
 
 typedef struct {
@@ -43,7 +43,8 @@ typedef struct {
 
 static const spec_t SPEC[] = {
     {LCX_CMD_HEALTH, 0, 0},
-    {LCX_CMD_HEALTH_REPLY, FB(dispatcher_up), FB(instance) | POOL | FB(languages) | FB(versions)},
+    {LCX_CMD_HEALTH_REPLY, FB(dispatcher_up),
+     FB(instance) | POOL | FB(languages) | FB(versions) | FB(sandboxes)},
     {LCX_CMD_SESSION_CREATE, FB(language) | FB(source_code), 0},
     {LCX_CMD_SESSION_GET, FB(session_id), 0},
     {LCX_CMD_SESSION_UPDATE, FB(session_id), FB(language) | FB(source_code)},
@@ -69,8 +70,8 @@ static const spec_t SPEC[] = {
     {LCX_CMD_ACCEPTED, FB(execution_id), 0},
     {LCX_CMD_CANCEL, FB(execution_id), 0},
     {LCX_CMD_HEARTBEAT, 0, FB(free_slots)},
-    {LCX_CMD_STATUS, FB(instance) | POOL, FB(languages) | FB(versions)},
-    {LCX_CMD_READY, FB(runner_id) | FB(slots), FB(languages) | FB(versions)},
+    {LCX_CMD_STATUS, FB(instance) | POOL, FB(languages) | FB(versions) | FB(sandboxes)},
+    {LCX_CMD_READY, FB(runner_id) | FB(slots), FB(languages) | FB(versions) | FB(sandbox)},
     {LCX_CMD_UPDATE, FB(execution_id) | FB(attempt) | FB(status),
      OUTCOME | FB(runner_id) | FB(message)},
     {LCX_CMD_UPDATE_ACK, FB(execution_id) | FB(attempt) | FB(status), 0},
