@@ -67,6 +67,11 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
                                F(queued_at),
                            OUTCOME_FIELDS, 0},
     [LCX_CMD_EXECUTIONS] = {F(items), 0, LCX_CMD_EXECUTION},
+    [LCX_CMD_EVENTS_GET] = {F(execution_id), F(after) | F(wait_ms), 0},
+    [LCX_CMD_EVENTS] = {F(execution_id) | F(items) | F(finished), F(after), LCX_CMD_EVENT},
+    [LCX_CMD_EVENT] = {F(event_id) | F(kind), F(data) | F(status) | F(attempt), 0},
+    [LCX_CMD_METRICS] = {0, 0, 0},
+    [LCX_CMD_METRICS_REPLY] = {F(text), 0, 0},
     [LCX_CMD_ERROR] = {F(error), F(message) | F(details) | F(execution_id) | F(retry_after_ms), 0},
     [LCX_CMD_JOB] = {F(execution_id) | F(session_id) | F(language) | F(source_code) | F(attempt) |
                          F(time_ms) | F(memory_mb),
@@ -325,6 +330,8 @@ void lcx_msg_copy_fields(lcx_msg_t *self, const lcx_msg_t *from)
 {
     if (self == from) return; /* clearing a list before copying it would empty it */
     uint64_t allowed = allowed_mask(self->cmd);
+    /* Records of another kind do not belong in this command's items. */
+    if (schemas[self->cmd].item != schemas[from->cmd].item) allowed &= ~F(items);
     for (int f = 0; f < LCX_F_COUNT; f++)
         if ((allowed & (UINT64_C(1) << f)) && lcx_msg_has(from, (lcx_field_t)f))
             copy_field(self, from, (lcx_field_t)f);
@@ -658,8 +665,10 @@ static int decode_items(lcx_msg_t *self, const msgpack_object *value, char *err,
             return -1;
         }
         lcx_msg_t *item = lcx_msg_new(kind);
-        if (!item || decode_body(item, &array->ptr[i], err, errlen) != 0 ||
+        char reason[200] = "";
+        if (!item || decode_body(item, &array->ptr[i], reason, sizeof reason) != 0 ||
             lcx_msg_items_append(self, &item) != 0) {
+            set_err(err, errlen, "field 'items': element %u: %s", i, reason);
             lcx_msg_destroy(&item);
             return -1;
         }

@@ -46,6 +46,11 @@
     X(EXECUTION_CANCEL)                                                                            \
     X(EXECUTION)                                                                                   \
     X(EXECUTIONS)                                                                                  \
+    X(EVENTS_GET)                                                                                  \
+    X(EVENTS)                                                                                      \
+    X(EVENT)                                                                                       \
+    X(METRICS)                                                                                     \
+    X(METRICS_REPLY)                                                                               \
     X(ERROR)                                                                                       \
     /* session store <-> dispatcher <-> runner */                                                  \
     X(JOB)                                                                                         \
@@ -90,6 +95,8 @@ typedef enum {
     X(message, STR)                                                                                \
     X(stream, STR)                                                                                 \
     X(sandbox, STR)                                                                                \
+    X(kind, STR)                                                                                   \
+    X(text, STR)                                                                                   \
     X(stdin, BIN)                                                                                  \
     X(stdout, BIN)                                                                                 \
     X(stderr, BIN)                                                                                 \
@@ -117,9 +124,12 @@ typedef enum {
     X(queue_depth, INT)                                                                            \
     X(retry_after_ms, INT)                                                                         \
     X(offset, INT)                                                                                 \
+    X(after, INT)                                                                                  \
+    X(event_id, INT)                                                                               \
     X(stdout_truncated, BOOL)                                                                      \
     X(stderr_truncated, BOOL)                                                                      \
     X(dispatcher_up, BOOL)                                                                         \
+    X(finished, BOOL)                                                                              \
     X(args, LIST)                                                                                  \
     X(languages, LIST)                                                                             \
     X(versions, LIST)                                                                              \

@@ -295,6 +295,17 @@ static void on_runner_update(broker_t *self, runner_t *runner, lcx_msg_t **msg_p
     }
 }
 
+/* Live output goes on to the store at once and is not resent: it only feeds live views, and
+ * the final UPDATE carries the whole output anyway. */
+static void forward_output(broker_t *self, lcx_msg_t **msg_p)
+{
+    zframe_destroy(&(*msg_p)->routing_id);
+    (*msg_p)->routing_id = zframe_new(STORE_IDENTITY, strlen(STORE_IDENTITY));
+    char err[128];
+    if (lcx_msg_send(msg_p, self->store_sock, err, sizeof err) != 0)
+        lcx_log(LCX_DEBUG, "output not relayed", "error", err, NULL);
+}
+
 /* A message from a routing id the pool does not know (e.g. after a dispatcher restart). */
 static void on_stranger(broker_t *self, const lcx_msg_t *msg)
 {
@@ -319,7 +330,9 @@ static void handle_runner(broker_t *self, lcx_msg_t **msg_p)
     pool_touch(self->pool, runner);
     switch (msg->cmd) {
     case LCX_CMD_HEARTBEAT:
-    case LCX_CMD_OUTPUT: /* live output is not relayed yet (issue #4) */
+        break;
+    case LCX_CMD_OUTPUT:
+        forward_output(self, msg_p);
         break;
     case LCX_CMD_UPDATE:
         on_runner_update(self, runner, msg_p);

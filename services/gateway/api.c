@@ -4,6 +4,7 @@
 #include "api.h"
 #include "log.h"
 #include "render.h"
+#include "sse.h"
 #include "util.h"
 #include "validate.h"
 
@@ -25,6 +26,7 @@ typedef void(reply_fn)(api_t *api, http_request_t *req, const lcx_msg_t *reply);
 typedef struct {
     api_t *api;
     reply_fn *on_reply;
+    sse_t *sse;                /* an event stream's driver, when the request is one */
     char id[LCX_UUID_LEN + 1]; /* the id in the path, when there is one */
 } call_t;
 
@@ -260,6 +262,21 @@ static void get_execution(api_t *api, http_request_t *req, const char *id)
     ask_store(api, req, &msg, reply_execution, wait);
 }
 
+/* Last-Event-ID: the last event the client saw (0: none or unreadable). */
+static int64_t last_event_id(http_request_t *req)
+{
+    const char *text = http_header(req, "Last-Event-ID");
+    char *end = NULL;
+    long long id = text ? strtoll(text, &end, 10) : 0;
+    return text && *end == '\0' && id > 0 ? id : 0;
+}
+
+static void stream_events(api_t *api, http_request_t *req, const char *id)
+{
+    call_t *call = http_app_data(req);
+    call->sse = sse_new(api->backend, req, id, last_event_id(req), api->settings->sse_keepalive_ms);
+}
+
 static void cancel_execution(api_t *api, http_request_t *req, const char *id)
 {
     lcx_msg_t *msg = msg_with_id(LCX_CMD_EXECUTION_CANCEL, LCX_F_execution_id, id);
@@ -360,6 +377,7 @@ static const route_t routes[] = {
     {"GET", "executions/session/{id}", list_executions},
     {"GET", "executions/{id}", get_execution},
     {"POST", "executions/{id}/cancel", cancel_execution},
+    {"GET", "executions/{id}/events", stream_events},
     {"GET", "languages", get_languages},
     {"GET", "health", get_health},
     {"GET", "health/live", get_live},
@@ -437,6 +455,8 @@ void api_handle(void *app, http_request_t *req)
 void api_closed(void *app, http_request_t *req)
 {
     api_t *api = app;
+    call_t *call = http_app_data(req);
     backend_forget(api->backend, req);
-    free(http_app_data(req));
+    if (call) sse_destroy(&call->sse);
+    free(call);
 }

@@ -44,6 +44,12 @@ struct http_request_t {
     size_t header_count;
     char *header_names[MAX_HEADERS];
     char *header_values[MAX_HEADERS];
+    /* A streamed answer: bytes written and not yet sent are buf[sent..len). */
+    bool streaming;
+    bool stream_ended;
+    char *content_type;
+    char *stream_buf;
+    size_t stream_len, stream_sent, stream_cap;
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -93,6 +99,22 @@ bool http_answered(const http_request_t *req)
 /* ---------------------------------------------------------------------------------------- */
 /* Answers                                                                                   */
 
+static void suspend(http_request_t *req)
+{
+    if (req->suspended) return;
+    req->suspended = true;
+    req->suspended_handle = zlistx_add_end(req->http->suspended, req);
+    MHD_suspend_connection(req->conn);
+}
+
+static void resume(http_request_t *req)
+{
+    if (!req->suspended) return;
+    req->suspended = false;
+    zlistx_delete(req->http->suspended, req->suspended_handle);
+    MHD_resume_connection(req->conn);
+}
+
 void http_add_header(http_request_t *req, const char *name, const char *value)
 {
     if (req->header_count == MAX_HEADERS) return;
@@ -111,11 +133,7 @@ void http_respond(http_request_t *req, unsigned status, json_t *body)
     req->status = status;
     req->payload = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(body);
-    if (req->suspended) {
-        req->suspended = false;
-        zlistx_delete(req->http->suspended, req->suspended_handle);
-        MHD_resume_connection(req->conn);
-    }
+    resume(req);
 }
 
 void http_respond_error(http_request_t *req, unsigned status, const char *message, json_t *details)
@@ -150,8 +168,73 @@ static void add_cors(http_request_t *req, struct MHD_Response *response)
     }
 }
 
+/* MHD asks for the next bytes of a stream; with none yet, the connection sleeps until
+ * http_stream_write or http_stream_end wakes it (returning 0 without suspending would spin). */
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    http_request_t *req = cls;
+    size_t waiting = req->stream_len - req->stream_sent;
+    if (waiting) {
+        size_t n = waiting < max ? waiting : max;
+        memcpy(buf, req->stream_buf + req->stream_sent, n);
+        req->stream_sent += n;
+        if (req->stream_sent == req->stream_len) req->stream_sent = req->stream_len = 0;
+        return (ssize_t)n;
+    }
+    if (req->stream_ended) return MHD_CONTENT_READER_END_OF_STREAM;
+    suspend(req);
+    return 0;
+}
+
+void http_stream_begin(http_request_t *req, unsigned status, const char *content_type)
+{
+    if (req->answered) return;
+    req->streaming = true;
+    req->content_type = strdup(content_type);
+    http_respond(req, status, NULL);
+}
+
+void http_stream_write(http_request_t *req, const char *data, size_t len)
+{
+    if (!req->streaming || req->stream_ended) return;
+    if (req->stream_len + len > req->stream_cap) {
+        size_t cap = (req->stream_len + len) * 2;
+        char *grown = realloc(req->stream_buf, cap);
+        if (!grown) return;
+        req->stream_buf = grown;
+        req->stream_cap = cap;
+    }
+    memcpy(req->stream_buf + req->stream_len, data, len);
+    req->stream_len += len;
+    resume(req);
+}
+
+void http_stream_end(http_request_t *req)
+{
+    if (!req->streaming) return;
+    req->stream_ended = true;
+    resume(req);
+}
+
+static enum MHD_Result queue_stream(http_request_t *req)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, req, NULL);
+    if (!response) return MHD_NO;
+    MHD_add_response_header(response, "Content-Type", req->content_type);
+    MHD_add_response_header(response, "Cache-Control", "no-cache");
+    MHD_add_response_header(response, "X-Accel-Buffering", "no");
+    add_cors(req, response);
+    for (size_t i = 0; i < req->header_count; i++)
+        MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
+    enum MHD_Result rc = MHD_queue_response(req->conn, req->status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
 static enum MHD_Result queue_answer(http_request_t *req)
 {
+    if (req->streaming) return queue_stream(req);
     const char *text = req->payload ? req->payload : "";
     struct MHD_Response *response =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -255,6 +338,8 @@ static void request_free(http_request_t *req)
     free(req->path);
     free(req->body);
     free(req->payload);
+    free(req->content_type);
+    free(req->stream_buf);
     for (size_t i = 0; i < req->header_count; i++) {
         free(req->header_names[i]);
         free(req->header_values[i]);
@@ -286,11 +371,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (!req->dispatched) dispatch(req);
     if (req->answered) return queue_answer(req);
-    if (!req->suspended) {
-        req->suspended = true;
-        req->suspended_handle = zlistx_add_end(http->suspended, req);
-        MHD_suspend_connection(conn);
-    }
+    suspend(req);
     return MHD_YES;
 }
 
@@ -350,8 +431,12 @@ void http_destroy(http_t **self_p)
     http_t *self = *self_p;
     /* MHD must not stop with suspended connections: answer them first. */
     http_request_t *req;
-    while ((req = zlistx_first(self->suspended)))
-        http_respond_error(req, 503, "the gateway is shutting down", NULL);
+    while ((req = zlistx_first(self->suspended))) {
+        if (req->streaming)
+            http_stream_end(req);
+        else
+            http_respond_error(req, 503, "the gateway is shutting down", NULL);
+    }
     if (self->daemon) {
         MHD_run(self->daemon);
         MHD_stop_daemon(self->daemon);

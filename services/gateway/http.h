@@ -53,4 +53,13 @@ void http_respond(http_request_t *req, unsigned status, json_t *body);
 void http_respond_error(http_request_t *req, unsigned status, const char *message, json_t *details);
 bool http_answered(const http_request_t *req);
 
+/*
+ * Streams: an answer whose body is written over time (Server-Sent Events). begin sends the
+ * status and headers; write queues bytes (the connection wakes to send them); end finishes
+ * the body once everything queued is sent. A stream that waits for data costs no thread.
+ */
+void http_stream_begin(http_request_t *req, unsigned status, const char *content_type);
+void http_stream_write(http_request_t *req, const char *data, size_t len);
+void http_stream_end(http_request_t *req);
+
 #endif

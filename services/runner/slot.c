@@ -4,13 +4,18 @@
 #include "log.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 struct slot_t {
     job_context_t ctx;
     zactor_t *actor;
-    lcx_msg_t *running; /* the JOB being executed, owned by the main thread's view */
+    zsock_t *thread_pipe; /* the actor's end, used only on the slot thread */
+    lcx_msg_t *running;   /* the JOB being executed (read-only while it runs) */
+    int64_t sent[2];      /* stdout and stderr bytes relayed for the running job */
+    slot_relay_fn *relay;
+    void *relay_arg;
 };
 
 static void drain_eventfd(int fd)
@@ -20,10 +25,22 @@ static void drain_eventfd(int fd)
     (void)n;
 }
 
-/* The thread: receives "JOB" + pointer, answers "DONE" + pointer to the UPDATE. */
+/* sandbox_output_fn on the slot thread: the chunk goes to the main thread as "OUT". */
+static void on_output(void *arg, int stream, const char *data, size_t len)
+{
+    slot_t *self = arg;
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "OUT");
+    zmsg_addstr(msg, stream == SANDBOX_STDOUT ? "stdout" : "stderr");
+    zmsg_addmem(msg, data, len);
+    zmsg_send(&msg, self->thread_pipe);
+}
+
+/* The thread: receives "JOB" + pointer, sends "OUT" chunks, then "DONE" + the UPDATE. */
 static void slot_actor(zsock_t *pipe, void *arg)
 {
     slot_t *self = arg;
+    self->thread_pipe = pipe;
     zsock_signal(pipe, 0);
     while (true) {
         char *command = NULL;
@@ -38,11 +55,15 @@ static void slot_actor(zsock_t *pipe, void *arg)
     }
 }
 
-slot_t *slot_new(const job_context_t *ctx)
+slot_t *slot_new(const job_context_t *ctx, slot_relay_fn *relay, void *relay_arg)
 {
     slot_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->ctx = *ctx;
+    self->relay = relay;
+    self->relay_arg = relay_arg;
+    self->ctx.on_output = on_output;
+    self->ctx.output_arg = self;
     self->ctx.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (self->ctx.cancel_fd < 0 || !(self->actor = zactor_new(slot_actor, self))) {
         if (self->ctx.cancel_fd >= 0) close(self->ctx.cancel_fd);
@@ -56,9 +77,10 @@ void slot_destroy(slot_t **self_p)
 {
     if (!self_p || !*self_p) return;
     slot_t *self = *self_p;
-    if (self->running) {
+    self->relay = NULL; /* nobody listens any more */
+    while (self->running) {
         slot_cancel(self);
-        lcx_msg_t *update = slot_finish(self);
+        lcx_msg_t *update = slot_receive(self);
         lcx_msg_destroy(&update);
     }
     zactor_destroy(&self->actor);
@@ -81,6 +103,7 @@ int slot_start(slot_t *self, lcx_msg_t **job_p)
 {
     if (self->running) return -1;
     self->running = *job_p;
+    self->sent[0] = self->sent[1] = 0;
     *job_p = NULL;
     return zsock_send(self->actor, "sp", "JOB", self->running);
 }
@@ -97,12 +120,45 @@ zsock_t *slot_socket(slot_t *self)
     return zactor_sock(self->actor);
 }
 
-lcx_msg_t *slot_finish(slot_t *self)
+/* An "OUT" message: [stream, bytes]. */
+static void relay_output(slot_t *self, zmsg_t *msg)
 {
-    char *command = NULL;
-    void *update = NULL;
-    if (zsock_recv(self->actor, "sp", &command, &update) != 0) return NULL;
-    zstr_free(&command);
+    char *stream = zmsg_popstr(msg);
+    zframe_t *data = zmsg_pop(msg);
+    if (stream && data && self->running) {
+        int64_t *sent = &self->sent[strcmp(stream, "stdout") == 0 ? 0 : 1];
+        if (self->relay)
+            self->relay(self->relay_arg, self->running, stream, (const char *)zframe_data(data),
+                        zframe_size(data), *sent);
+        *sent += (int64_t)zframe_size(data);
+    }
+    zstr_free(&stream);
+    zframe_destroy(&data);
+}
+
+/* A "DONE" message: [pointer to the UPDATE] (zsock_send's "p" picture: the pointer's bytes). */
+static lcx_msg_t *take_update(slot_t *self, zmsg_t *msg)
+{
+    zframe_t *frame = zmsg_pop(msg);
+    lcx_msg_t *update = NULL;
+    if (frame && zframe_size(frame) == sizeof update)
+        memcpy(&update, zframe_data(frame), sizeof update);
+    zframe_destroy(&frame);
     lcx_msg_destroy(&self->running);
+    return update;
+}
+
+lcx_msg_t *slot_receive(slot_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->actor);
+    if (!msg) return NULL;
+    char *command = zmsg_popstr(msg);
+    lcx_msg_t *update = NULL;
+    if (command && streq(command, "OUT"))
+        relay_output(self, msg);
+    else if (command && streq(command, "DONE"))
+        update = take_update(self, msg);
+    zstr_free(&command);
+    zmsg_destroy(&msg);
     return update;
 }

@@ -1,17 +1,23 @@
 /*
  * slot: one job at a time on its own thread (a czmq actor), so the runner's main loop keeps
- * heartbeating while programs run. The main loop hands a JOB in, polls the slot's socket and
- * takes the final UPDATE out; cancel() kills the running program from any thread.
+ * heartbeating while programs run. The main loop hands a JOB in and polls the slot's socket;
+ * what comes out is live output (passed to the relay callback, on the main thread) and, at the
+ * end, the final UPDATE. cancel() kills the running program from any thread.
  */
 #ifndef LCX_SLOT_H
 #define LCX_SLOT_H
 
 #include "job.h"
 
+/* Live output of `job` on the main thread: `len` bytes of `stream` ("stdout"/"stderr")
+ * starting at byte `offset` of that stream. */
+typedef void(slot_relay_fn)(void *arg, const lcx_msg_t *job, const char *stream, const char *data,
+                            size_t len, int64_t offset);
+
 typedef struct slot_t slot_t;
 
-/* ctx is copied; its cancel_fd is replaced by the slot's own. */
-slot_t *slot_new(const job_context_t *ctx);
+/* ctx is copied; its cancel_fd and output callback are replaced by the slot's own. */
+slot_t *slot_new(const job_context_t *ctx, slot_relay_fn *relay, void *relay_arg);
 /* Cancels a running job and waits for the thread to end. */
 void slot_destroy(slot_t **self_p);
 
@@ -21,9 +27,10 @@ const char *slot_execution_id(const slot_t *self);
 /* Starts *job_p (taking it) on this idle slot; -1 when busy. */
 int slot_start(slot_t *self, lcx_msg_t **job_p);
 void slot_cancel(slot_t *self);
-/* The socket that becomes readable when the job is done. */
+/* The socket that becomes readable when the slot has something to say. */
 zsock_t *slot_socket(slot_t *self);
-/* After the socket was readable: the job's final UPDATE (the slot is idle again). */
-lcx_msg_t *slot_finish(slot_t *self);
+/* After the socket was readable: the job's final UPDATE (the slot is idle again), or NULL
+ * when the message was live output, already given to the relay callback. */
+lcx_msg_t *slot_receive(slot_t *self);
 
 #endif

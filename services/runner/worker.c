@@ -46,6 +46,22 @@ static int connect_dispatcher(worker_t *self)
     return 0;
 }
 
+/* slot_relay_fn: live output goes to the dispatcher as OUTPUT, best effort. */
+static void relay_output(void *arg, const lcx_msg_t *job, const char *stream, const char *data,
+                         size_t len, int64_t offset)
+{
+    worker_t *self = arg;
+    lcx_msg_t *out = lcx_msg_new(LCX_CMD_OUTPUT);
+    lcx_msg_set_str(out, LCX_F_execution_id, job->execution_id.ptr);
+    lcx_msg_set_int(out, LCX_F_attempt, job->attempt.v);
+    lcx_msg_set_str(out, LCX_F_stream, stream);
+    lcx_msg_set_bytes(out, LCX_F_data, data, len);
+    lcx_msg_set_int(out, LCX_F_offset, offset);
+    char err[128];
+    if (lcx_msg_send(&out, self->sock, err, sizeof err) != 0)
+        lcx_log(LCX_DEBUG, "output not relayed", "error", err, NULL);
+}
+
 worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, lcx_msg_t **ready_p,
                      char *err, size_t errlen)
 {
@@ -59,7 +75,7 @@ worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, l
     self->slot_count = (int)self->ready->slots.v;
     self->slots = calloc((size_t)self->slot_count, sizeof *self->slots);
     for (int i = 0; self->slots && i < self->slot_count; i++) {
-        if (!(self->slots[i] = slot_new(ctx))) {
+        if (!(self->slots[i] = slot_new(ctx, relay_output, self))) {
             snprintf(err, errlen, "cannot start slot %d", i);
             worker_destroy(&self);
             return NULL;
@@ -200,10 +216,10 @@ static void handle_dispatcher(worker_t *self)
 /* ---------------------------------------------------------------------------------------- */
 /* Slots, timers, loop                                                                       */
 
-static void on_slot_done(worker_t *self, slot_t *slot)
+static void on_slot_message(worker_t *self, slot_t *slot)
 {
-    lcx_msg_t *update = slot_finish(slot);
-    if (!update) return;
+    lcx_msg_t *update = slot_receive(slot);
+    if (!update) return; /* live output, already relayed */
     char cpu[24];
     lcx_log(LCX_INFO, "execution finished", "execution_id", update->execution_id.ptr, "status",
             update->status.ptr, "reason", update->reason.ptr, "cpu_time_ms",
@@ -267,9 +283,9 @@ int worker_run(worker_t *self)
                 handle_dispatcher(self);
         }
         for (int i = 0; i < self->slot_count; i++)
-            if (slot_busy(self->slots[i]) &&
-                (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
-                on_slot_done(self, self->slots[i]);
+            while (slot_busy(self->slots[i]) &&
+                   (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
+                on_slot_message(self, self->slots[i]);
         timers(self);
     }
     lcx_log(LCX_INFO, "runner stopping", NULL);

@@ -3,14 +3,16 @@
  * id with a deadline:
  *   HOLD_WAIT    a gateway's EXECUTION_GET with wait_ms, answered when the execution finishes
  *                or the deadline passes;
- *   HOLD_SUBMIT  a gateway's RUN, answered when the dispatcher accepts or refuses the job.
+ *   HOLD_SUBMIT  a gateway's RUN, answered when the dispatcher accepts or refuses the job;
+ *   HOLD_EVENTS  a gateway's EVENTS_GET, answered when the execution has new events or the
+ *                deadline passes (an empty answer: the gateway sends a keep-alive).
  */
 #ifndef LCX_HOLDS_H
 #define LCX_HOLDS_H
 
 #include "lcx_proto.h"
 
-typedef enum { HOLD_WAIT, HOLD_SUBMIT } hold_kind_t;
+typedef enum { HOLD_WAIT, HOLD_SUBMIT, HOLD_EVENTS } hold_kind_t;
 
 typedef struct holds_t holds_t;
 

@@ -2,6 +2,7 @@
  * server: the session store's message loop (see server.h).
  */
 #include "server.h"
+#include "events.h"
 #include "holds.h"
 #include "log.h"
 #include "util.h"
@@ -11,6 +12,7 @@
 
 #define BATCH_MAX 512 /* messages handled in one transaction */
 #define STORE_IDENTITY "lcx-session"
+#define EVENTS_KEEP_MS (5 * 60 * 1000) /* how long a finished execution's live log is kept */
 
 struct server_t {
     const lcx_settings_t *settings;
@@ -18,9 +20,11 @@ struct server_t {
     zsock_t *frontend;   /* ROUTER: gateways */
     zsock_t *dispatcher; /* DEALER: the dispatcher */
     holds_t *holds;
+    events_t *events;        /* live event logs for Server-Sent Events */
     zlist_t *to_frontend;    /* replies waiting for the commit */
     zlist_t *to_dispatcher;  /* messages waiting for the commit */
     zlist_t *finished;       /* ids of executions that became terminal in this batch */
+    zlist_t *touched;        /* ids of executions with new events in this batch */
     lcx_msg_t *status;       /* the dispatcher's latest STATUS, or NULL */
     int64_t dispatcher_seen; /* monotonic ms of its latest message */
     int64_t next_heartbeat;
@@ -52,6 +56,9 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
     self->settings = settings;
     self->store = store;
     self->holds = holds_new();
+    self->events = events_new(EVENTS_KEEP_MS);
+    self->touched = zlist_new();
+    zlist_autofree(self->touched);
     self->to_frontend = zlist_new();
     self->to_dispatcher = zlist_new();
     self->finished = zlist_new();
@@ -90,6 +97,8 @@ void server_destroy(server_t **self_p)
     if (!self_p || !*self_p) return;
     server_t *self = *self_p;
     holds_destroy(&self->holds);
+    events_destroy(&self->events);
+    zlist_destroy(&self->touched);
     if (self->to_frontend) drop_all(self->to_frontend);
     if (self->to_dispatcher) drop_all(self->to_dispatcher);
     zlist_destroy(&self->to_frontend);
@@ -168,6 +177,14 @@ static void send_all(server_t *self, zlist_t *list, zsock_t *sock, const char *p
     }
 }
 
+/* A state change for the live event log; waiting EVENTS_GETs are answered after the commit. */
+static void note_status(server_t *self, const char *execution_id, const char *status,
+                        int64_t attempt)
+{
+    events_status(self->events, execution_id, status, attempt);
+    zlist_append(self->touched, (void *)execution_id);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Dispatcher link                                                                           */
 
@@ -222,6 +239,7 @@ static void on_submit_answer(server_t *self, const lcx_msg_t *msg)
     lcx_msg_t *parked = holds_take(self->holds, HOLD_SUBMIT, msg->execution_id.ptr);
     if (!parked) return; /* an answer to a reconciliation, or too late */
     if (msg->cmd == LCX_CMD_ACCEPTED) {
+        note_status(self, parked->execution_id.ptr, "QUEUED", 1);
         reply(self, &parked);
         return;
     }
@@ -248,6 +266,7 @@ static void on_update(server_t *self, const lcx_msg_t *update)
                 update->status.ptr, "reason", update->reason.ptr, "runner_id",
                 update->runner_id.ptr, "attempt",
                 lcx_itoa(update->attempt.v, attempt, sizeof attempt), NULL);
+        note_status(self, update->execution_id.ptr, update->status.ptr, update->attempt.v);
         if (terminal) zlist_append(self->finished, (void *)update->execution_id.ptr);
     }
     lcx_msg_t *ack = lcx_msg_reply(update, LCX_CMD_UPDATE_ACK);
@@ -271,6 +290,10 @@ static void handle_dispatcher(server_t *self, lcx_msg_t **msg_p)
         break;
     case LCX_CMD_UPDATE:
         on_update(self, msg);
+        break;
+    case LCX_CMD_OUTPUT:
+        if (events_output(self->events, msg))
+            zlist_append(self->touched, (void *)msg->execution_id.ptr);
         break;
     default:
         lcx_log(LCX_WARN, "unexpected command from dispatcher", "command", lcx_cmd_name(msg->cmd),
@@ -318,6 +341,7 @@ static void on_session(server_t *self, const lcx_msg_t *req)
         lcx_msg_set_str(cancel, LCX_F_execution_id, cancelled);
         to_dispatcher(self, &cancel);
         zlist_append(self->finished, (void *)cancelled);
+        note_status(self, cancelled, "CANCELLED", 0);
     }
     reply(self, &msg);
 }
@@ -433,6 +457,62 @@ static void on_execution_cancel(server_t *self, const lcx_msg_t *req)
     lcx_msg_set_str(cancel, LCX_F_execution_id, req->execution_id.ptr);
     to_dispatcher(self, &cancel);
     zlist_append(self->finished, (void *)req->execution_id.ptr);
+    note_status(self, req->execution_id.ptr, "CANCELLED", msg->attempts.v);
+    reply(self, &msg);
+}
+
+/* Fills an EVENTS reply after reply->after.v. Without a live log (a store restart, or a
+ * finished execution's log expired) the database gives the state: a finished execution then
+ * answers with its final status as one event. Returns false when the execution is unknown. */
+static bool fill_events(server_t *self, lcx_msg_t *reply, size_t *count)
+{
+    const char *id = reply->execution_id.ptr;
+    bool known = false, ended = false;
+    *count = events_fill(self->events, id, reply->after.v, reply, &known, &ended);
+    if (!known) {
+        lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION);
+        store_rc_t rc = store_execution_get(self->store, id, exec);
+        if (rc == STORE_OK) {
+            note_status(self, id, exec->status.ptr, exec->attempts.v);
+            *count = events_fill(self->events, id, reply->after.v, reply, &known, &ended);
+        }
+        lcx_msg_destroy(&exec);
+        if (rc != STORE_OK) return false;
+    }
+    lcx_msg_set_bool(reply, LCX_F_finished, ended);
+    return true;
+}
+
+static void on_events_get(server_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_EVENTS);
+    lcx_msg_set_str(msg, LCX_F_execution_id, req->execution_id.ptr);
+    lcx_msg_set_int(msg, LCX_F_after, req->after.set ? req->after.v : 0);
+    size_t count = 0;
+    if (!fill_events(self, msg, &count)) {
+        lcx_msg_destroy(&msg);
+        reply_error(self, req, "not_found", "no execution has this id");
+        return;
+    }
+    if (count == 0 && !msg->finished.v && req->wait_ms.v > 0) {
+        lcx_msg_clear(msg, LCX_F_items);
+        holds_add(self->holds, HOLD_EVENTS, req->execution_id.ptr, &msg,
+                  lcx_mono_ms() + req->wait_ms.v);
+        return;
+    }
+    reply(self, &msg);
+}
+
+static void on_metrics(server_t *self, const lcx_msg_t *req)
+{
+    char *text = store_metrics(self->store);
+    if (!text) {
+        reply_error(self, req, "internal", "metrics are not available");
+        return;
+    }
+    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_METRICS_REPLY);
+    lcx_msg_set_str(msg, LCX_F_text, text);
+    free(text);
     reply(self, &msg);
 }
 
@@ -460,6 +540,12 @@ static void handle_frontend(server_t *self, const lcx_msg_t *req)
     case LCX_CMD_EXECUTION_CANCEL:
         on_execution_cancel(self, req);
         break;
+    case LCX_CMD_EVENTS_GET:
+        on_events_get(self, req);
+        break;
+    case LCX_CMD_METRICS:
+        on_metrics(self, req);
+        break;
     default:
         reply_error(self, req, "invalid", "this command is not served by the session store");
         break;
@@ -483,6 +569,21 @@ static void wake_waiters(server_t *self)
     }
 }
 
+/* Answers every waiting EVENTS_GET of each execution that has new events. */
+static void wake_event_waiters(server_t *self)
+{
+    char *id;
+    while ((id = zlist_pop(self->touched))) {
+        lcx_msg_t *parked;
+        size_t count;
+        while ((parked = holds_take(self->holds, HOLD_EVENTS, id))) {
+            if (fill_events(self, parked, &count)) reply(self, &parked);
+            lcx_msg_destroy(&parked);
+        }
+        free(id);
+    }
+}
+
 /* Deadlines: a waiter gets the execution as it is; an unanswered RUN gets 503. */
 static void expire_holds(server_t *self)
 {
@@ -490,8 +591,11 @@ static void expire_holds(server_t *self)
     char id[LCX_UUID_LEN + 1];
     lcx_msg_t *parked;
     while ((parked = holds_take_expired(self->holds, lcx_mono_ms(), &kind, id))) {
+        size_t count;
         if (kind == HOLD_WAIT) {
             if (store_execution_get(self->store, id, parked) == STORE_OK) reply(self, &parked);
+        } else if (kind == HOLD_EVENTS) {
+            if (fill_events(self, parked, &count)) reply(self, &parked);
         } else {
             store_execution_discard(self->store, id);
             lcx_log(LCX_WARN, "dispatcher did not take the job in time", "execution_id", id, NULL);
@@ -514,6 +618,7 @@ static void timers(server_t *self)
     }
     if (self->status && now >= self->next_reconcile && dispatcher_up(self)) reconcile(self);
     expire_holds(self);
+    events_expire(self->events, now);
 }
 
 /* Reads one message from sock and handles it; false when nothing was waiting. */
@@ -549,6 +654,7 @@ static void turn(server_t *self)
     }
     timers(self);
     wake_waiters(self);
+    wake_event_waiters(self);
     if (store_commit(self->store) != 0) {
         /* Nothing of this batch is durable: answer nothing, so callers retry. */
         store_rollback(self->store);

@@ -746,3 +746,86 @@ store_rc_t store_active_jobs(store_t *self, store_job_fn *fn, void *arg)
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? STORE_OK : fail(self, "active jobs");
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Metrics                                                                                   */
+
+/* Upper bounds (ms) of the execution-time histogram's buckets. */
+static const int time_buckets[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+#define TIME_BUCKETS (sizeof time_buckets / sizeof time_buckets[0])
+
+/* Runs `sql` and prints one "name{labels} value" line per row: columns are label values
+ * (named by `labels`, comma separated) then the value. */
+static int metric_rows(store_t *self, FILE *out, const char *name, const char *labels,
+                       const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    int columns = sqlite3_column_count(st), rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fprintf(out, "%s{", name);
+        const char *label = labels;
+        for (int c = 0; c < columns - 1; c++) {
+            size_t n = strcspn(label, ",");
+            fprintf(out, "%s%.*s=\"%s\"", c ? "," : "", (int)n, label, col_text(st, c));
+            label += n + (label[n] == ',');
+        }
+        fprintf(out, "} %lld\n", (long long)sqlite3_column_int64(st, columns - 1));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int metric_time_histogram(store_t *self, FILE *out)
+{
+    char sql[1024] = "SELECT count(*), coalesce(sum(execution_time_ms), 0)";
+    for (size_t i = 0; i < TIME_BUCKETS; i++) {
+        size_t used = strlen(sql);
+        snprintf(sql + used, sizeof sql - used, ", coalesce(sum(execution_time_ms <= %d), 0)",
+                 time_buckets[i]);
+    }
+    strncat(sql, " FROM executions WHERE execution_time_ms IS NOT NULL",
+            sizeof sql - strlen(sql) - 1);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        fprintf(out, "# HELP lcx_execution_time_ms Wall time of the run step of executions.\n"
+                     "# TYPE lcx_execution_time_ms histogram\n");
+        for (size_t i = 0; i < TIME_BUCKETS; i++)
+            fprintf(out, "lcx_execution_time_ms_bucket{le=\"%d\"} %lld\n", time_buckets[i],
+                    (long long)sqlite3_column_int64(st, 2 + (int)i));
+        long long count = sqlite3_column_int64(st, 0);
+        fprintf(out, "lcx_execution_time_ms_bucket{le=\"+Inf\"} %lld\n", count);
+        fprintf(out, "lcx_execution_time_ms_sum %lld\nlcx_execution_time_ms_count %lld\n",
+                (long long)sqlite3_column_int64(st, 1), count);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+char *store_metrics(store_t *self)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out) return NULL;
+    fprintf(out, "# HELP lcx_sessions Sessions in the store by status.\n"
+                 "# TYPE lcx_sessions gauge\n");
+    int rc = metric_rows(self, out, "lcx_sessions", "status",
+                         "SELECT status, count(*) FROM sessions GROUP BY status");
+    fprintf(out, "# HELP lcx_executions Executions in the store by language and status.\n"
+                 "# TYPE lcx_executions gauge\n");
+    if (rc == 0)
+        rc = metric_rows(self, out, "lcx_executions", "language,status",
+                         "SELECT language, status, count(*) FROM executions"
+                         " GROUP BY language, status");
+    if (rc == 0) rc = metric_time_histogram(self, out);
+    fclose(out);
+    if (rc != 0) {
+        fail(self, "metrics");
+        free(text);
+        return NULL;
+    }
+    return text;
+}

@@ -85,4 +85,8 @@ store_rc_t store_active_jobs(store_t *self, store_job_fn *fn, void *arg);
 
 bool store_status_terminal(const char *status);
 
+/* The store's part of /metrics in Prometheus text format (malloc'd), or NULL on error:
+ * sessions by status, executions by language and status, and a histogram of run wall times. */
+char *store_metrics(store_t *self);
+
 #endif

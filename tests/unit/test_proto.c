@@ -62,6 +62,11 @@ static const spec_t SPEC[] = {
      FB(execution_id) | FB(session_id) | FB(language) | FB(status) | FB(attempts) | FB(queued_at),
      OUTCOME},
     {LCX_CMD_EXECUTIONS, FB(items), 0},
+    {LCX_CMD_EVENTS_GET, FB(execution_id), FB(after) | FB(wait_ms)},
+    {LCX_CMD_EVENTS, FB(execution_id) | FB(items) | FB(finished), FB(after)},
+    {LCX_CMD_EVENT, FB(event_id) | FB(kind), FB(data) | FB(status) | FB(attempt)},
+    {LCX_CMD_METRICS, 0, 0},
+    {LCX_CMD_METRICS_REPLY, FB(text), 0},
     {LCX_CMD_ERROR, FB(error), FB(message) | FB(details) | FB(execution_id) | FB(retry_after_ms)},
     {LCX_CMD_JOB,
      FB(execution_id) | FB(session_id) | FB(language) | FB(source_code) | FB(attempt) |
@@ -113,6 +118,7 @@ static bool has(const lcx_msg_t *m, int f)
 }
 
 static lcx_msg_t *make_msg(lcx_cmd_t cmd, uint64_t mask, uint64_t corr);
+static lcx_cmd_t item_kind(lcx_cmd_t cmd);
 
 /* A distinct sample value per field: negative, extreme and ordinary integers, both booleans. */
 static int64_t sample_int(int f)
@@ -179,9 +185,11 @@ static void fill_field(lcx_msg_t *m, int f)
         assert_int_equal(lcx_msg_list_append(m, field, name), 0);
         break;
     case LCX_T_ITEMS: {
-        const spec_t *exec = spec_of(LCX_CMD_EXECUTION);
-        lcx_msg_t *a = make_msg(LCX_CMD_EXECUTION, exec->req, 0);
-        lcx_msg_t *b = make_msg(LCX_CMD_EXECUTION, exec->req | exec->opt, 0);
+        /* The record kind each ITEMS-carrying command holds. */
+        lcx_cmd_t kind = item_kind(m->cmd) ? item_kind(m->cmd) : LCX_CMD_EXECUTION;
+        const spec_t *rec = spec_of(kind);
+        lcx_msg_t *a = make_msg(kind, rec->req, 0);
+        lcx_msg_t *b = make_msg(kind, rec->req | rec->opt, 0);
         assert_int_equal(lcx_msg_items_append(m, &a), 0);
         assert_int_equal(lcx_msg_items_append(m, &b), 0);
         assert_null(a);
@@ -200,6 +208,14 @@ static lcx_msg_t *make_msg(lcx_cmd_t cmd, uint64_t mask, uint64_t corr)
     for (int f = 0; f < LCX_F_COUNT; f++)
         if (in_mask(mask, f)) fill_field(m, f);
     return m;
+}
+
+/* The record kind a command's items hold (LCX_CMD_NONE when it has none). */
+static lcx_cmd_t item_kind(lcx_cmd_t cmd)
+{
+    if (cmd == LCX_CMD_EXECUTIONS) return LCX_CMD_EXECUTION;
+    if (cmd == LCX_CMD_EVENTS) return LCX_CMD_EVENT;
+    return LCX_CMD_NONE;
 }
 
 static lcx_msg_t *make_full(lcx_cmd_t cmd)
@@ -1729,6 +1745,8 @@ static void test_copy_fields_only_allowed(void **state)
             assert_null(to->routing_id);
             for (int f = 0; f < LCX_F_COUNT; f++) {
                 bool allowed = in_mask(to_spec->req | to_spec->opt, f);
+                /* items move only between commands holding the same record kind */
+                if (f == LCX_F_items && item_kind(to->cmd) != item_kind(from->cmd)) allowed = false;
                 if (allowed && has(from, f)) {
                     assert_true(has(to, f));
                 } else if (f == preset) {
@@ -1742,7 +1760,9 @@ static void test_copy_fields_only_allowed(void **state)
             lcx_msg_t *expect = lcx_msg_new(to_spec->cmd);
             expect->corr = 77;
             for (int f = 0; f < LCX_F_COUNT; f++)
-                if (in_mask(to_spec->req | to_spec->opt, f) && has(from, f)) fill_field(expect, f);
+                if (in_mask(to_spec->req | to_spec->opt, f) && has(from, f) &&
+                    (f != LCX_F_items || item_kind(to->cmd) == item_kind(from->cmd)))
+                    fill_field(expect, f);
             if (preset >= 0 && !has(from, preset))
                 lcx_msg_set_str(expect, (lcx_field_t)preset, "preset");
             assert_msg_equal(expect, to);

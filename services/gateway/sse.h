@@ -1,0 +1,28 @@
+/*
+ * sse: GET /executions/{id}/events as Server-Sent Events. The stream follows the session
+ * store's event log of the execution by long polling it (EVENTS_GET after the last event id):
+ *
+ *   id: 3                         event ids count 1, 2, 3, ... per execution, so a client
+ *   event: stdout                 that reconnects with Last-Event-ID resumes without
+ *   data: {"text":"hello\n"}      duplicates
+ *
+ * `status` events carry {"status", "attempt"}; `stdout`/`stderr` carry {"text"}; the last
+ * event is `result` with the whole execution, then the stream ends. A poll that comes back
+ * empty becomes a comment line (": keep-alive"), which is how a dead client is noticed.
+ */
+#ifndef LCX_SSE_H
+#define LCX_SSE_H
+
+#include "backend.h"
+#include "http.h"
+
+typedef struct sse_t sse_t;
+
+/* Starts following execution_id for req, after event `after` (0: from the start). The first
+ * answer decides: 404/503 as JSON, or the stream. */
+sse_t *sse_new(backend_t *backend, http_request_t *req, const char *execution_id, int64_t after,
+               int64_t keepalive_ms);
+/* The request ended (answered or the client left): stop polling. */
+void sse_destroy(sse_t **self_p);
+
+#endif

@@ -1,0 +1,134 @@
+/* events: per-execution event logs in memory (see events.h). */
+#include "events.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    zlistx_t *events; /* of lcx_msg_t (EVENT records), oldest first */
+    int64_t next_id;
+    int64_t attempt;  /* the attempt whose output is being logged */
+    int64_t bytes[2]; /* stdout and stderr bytes logged in this attempt */
+    int64_t ended_at; /* monotonic ms of the final status, 0 while running */
+} log_t;
+
+struct events_t {
+    zhashx_t *logs; /* execution_id -> log_t */
+    int64_t keep_ms;
+};
+
+static void log_free(void **item)
+{
+    log_t *log = *item;
+    if (!log) return;
+    zlistx_destroy(&log->events);
+    free(log);
+    *item = NULL;
+}
+
+static void event_free(void **item)
+{
+    lcx_msg_destroy((lcx_msg_t **)item);
+}
+
+events_t *events_new(int64_t keep_ms)
+{
+    events_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->logs = zhashx_new();
+    zhashx_set_destructor(self->logs, log_free);
+    self->keep_ms = keep_ms;
+    return self;
+}
+
+void events_destroy(events_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    zhashx_destroy(&(*self_p)->logs);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static log_t *log_of(events_t *self, const char *execution_id)
+{
+    log_t *log = zhashx_lookup(self->logs, execution_id);
+    if (log) return log;
+    log = calloc(1, sizeof *log);
+    if (!log) return NULL;
+    log->events = zlistx_new();
+    zlistx_set_destructor(log->events, event_free);
+    log->next_id = 1;
+    zhashx_insert(self->logs, execution_id, log);
+    return log;
+}
+
+static lcx_msg_t *append(log_t *log, const char *kind)
+{
+    lcx_msg_t *event = lcx_msg_new(LCX_CMD_EVENT);
+    lcx_msg_set_int(event, LCX_F_event_id, log->next_id++);
+    lcx_msg_set_str(event, LCX_F_kind, kind);
+    zlistx_add_end(log->events, event);
+    return event;
+}
+
+void events_status(events_t *self, const char *execution_id, const char *status, int64_t attempt)
+{
+    log_t *log = log_of(self, execution_id);
+    if (!log || log->ended_at) return;
+    if (attempt > 0 && attempt != log->attempt) { /* a new attempt starts its output anew */
+        log->attempt = attempt;
+        log->bytes[0] = log->bytes[1] = 0;
+    }
+    lcx_msg_t *event = append(log, "status");
+    lcx_msg_set_str(event, LCX_F_status, status);
+    lcx_msg_set_int(event, LCX_F_attempt, attempt);
+    if (store_status_terminal(status)) log->ended_at = lcx_mono_ms();
+}
+
+bool events_output(events_t *self, const lcx_msg_t *output)
+{
+    log_t *log = zhashx_lookup(self->logs, output->execution_id.ptr);
+    bool is_stdout = strcmp(output->stream.ptr, "stdout") == 0;
+    if (!log || log->ended_at || output->attempt.v != log->attempt) return false;
+    if (!is_stdout && strcmp(output->stream.ptr, "stderr") != 0) return false;
+    int64_t *bytes = &log->bytes[is_stdout ? 0 : 1];
+    if (output->offset.v != *bytes) return false;
+    lcx_msg_t *event = append(log, output->stream.ptr);
+    lcx_msg_set_bytes(event, LCX_F_data, output->data.ptr, output->data.len);
+    *bytes += (int64_t)output->data.len;
+    return true;
+}
+
+size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_msg_t *reply,
+                   bool *known, bool *ended)
+{
+    log_t *log = zhashx_lookup(self->logs, execution_id);
+    *known = log != NULL;
+    *ended = log && log->ended_at;
+    lcx_msg_list_touch(reply, LCX_F_items);
+    size_t count = 0;
+    for (lcx_msg_t *e = log ? zlistx_first(log->events) : NULL; e; e = zlistx_next(log->events)) {
+        if (e->event_id.v <= after) continue;
+        lcx_msg_t *copy = lcx_msg_dup(e);
+        if (copy && lcx_msg_items_append(reply, &copy) == 0) count++;
+    }
+    return count;
+}
+
+void events_expire(events_t *self, int64_t now)
+{
+    zlistx_t *old = zlistx_new();
+    for (log_t *log = zhashx_first(self->logs); log; log = zhashx_next(self->logs))
+        if (log->ended_at && now - log->ended_at > self->keep_ms)
+            zlistx_add_end(old, (void *)zhashx_cursor(self->logs));
+    for (const char *id = zlistx_first(old); id; id = zlistx_next(old))
+        zhashx_delete(self->logs, id);
+    zlistx_destroy(&old);
+}
+
+size_t events_size(events_t *self)
+{
+    return zhashx_size(self->logs);
+}

@@ -1,0 +1,37 @@
+/*
+ * events: the live event log of each execution, for Server-Sent Events. Every state change and
+ * every chunk of output gets the next event id of its execution (1, 2, 3, ...), so a client
+ * that reconnects with Last-Event-ID misses nothing and sees nothing twice.
+ *
+ * The log lives in memory only: the database keeps the execution's final record, which is what
+ * a client reads after a store restart. A finished execution's log is kept for `keep_ms`.
+ */
+#ifndef LCX_EVENTS_H
+#define LCX_EVENTS_H
+
+#include "lcx_proto.h"
+
+#include <stdbool.h>
+
+typedef struct events_t events_t;
+
+events_t *events_new(int64_t keep_ms);
+void events_destroy(events_t **self_p);
+
+/* A state change (QUEUED, RUNNING, ..., the final status); attempt 0 keeps the current one. */
+void events_status(events_t *self, const char *execution_id, const char *status, int64_t attempt);
+/* An OUTPUT message; kept only when it continues its stream exactly (offset == bytes so far
+ * in this attempt), so a resent or late chunk is never shown twice. True when kept. */
+bool events_output(events_t *self, const lcx_msg_t *output);
+
+/* Appends to `reply` (an EVENTS message) every event after `after`; returns how many.
+ * *known tells whether the log exists; *ended whether its final status is among them or
+ * before them. */
+size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_msg_t *reply,
+                   bool *known, bool *ended);
+
+/* Drops logs finished more than keep_ms ago. */
+void events_expire(events_t *self, int64_t now);
+size_t events_size(events_t *self);
+
+#endif
