@@ -27,7 +27,8 @@ SERVICES   := gateway session dispatcher runner
 BINARIES   := $(SERVICES:%=$(BIN)/lcx-%)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-ETC        := $(BUILD)/etc/languages.conf
+ETC        := $(BUILD)/etc/languages.conf \
+              $(patsubst web/%,$(BUILD)/etc/%,$(wildcard web/openapi.json web/docs.html))
 
 .PHONY: all deps run test unit integration bench clean format lint
 all: $(BINARIES) $(ETC)
@@ -61,7 +62,11 @@ $(eval $(call service_rules,session,))
 $(eval $(call service_rules,dispatcher,))
 $(eval $(call service_rules,runner,))
 
-$(ETC): services/common/languages.conf
+$(BUILD)/etc/languages.conf: services/common/languages.conf
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+$(BUILD)/etc/%: web/%
 	@mkdir -p $(dir $@)
 	@cp $< $@
 

@@ -2,6 +2,10 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -64,4 +68,41 @@ char *lcx_itoa(long long value, char *buf, size_t size)
 {
     snprintf(buf, size, "%lld", value);
     return buf;
+}
+
+char *lcx_etc_path(const char *file, char *buf, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    snprintf(buf, size, "%s/../etc/%s", n > 0 ? dirname(exe) : ".", file);
+    return buf;
+}
+
+char *lcx_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *data = NULL;
+    size_t size = 0, cap = 0, n;
+    char chunk[65536];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (size + n + 1 > cap) {
+            cap = (size + n + 1) * 2;
+            char *grown = realloc(data, cap);
+            if (!grown) {
+                free(data);
+                fclose(f);
+                return NULL;
+            }
+            data = grown;
+        }
+        memcpy(data + size, chunk, n);
+        size += n;
+    }
+    fclose(f);
+    if (!data && !(data = calloc(1, 1))) return NULL;
+    data[size] = '\0';
+    *len = size;
+    return data;
 }

@@ -22,6 +22,11 @@ int64_t lcx_mono_ms(void);
 /* RFC 3339 UTC with milliseconds: "2026-11-21T10:30:00.045Z"; out holds 25 bytes. */
 void lcx_format_time(int64_t epoch_ms, char *out, size_t size);
 
+/* <directory of the running binary>/../etc/<file>: where `make` puts data files. */
+char *lcx_etc_path(const char *file, char *buf, size_t size);
+/* A whole file, NUL-terminated (malloc'd), its length in *len; NULL when unreadable. */
+char *lcx_read_file(const char *path, size_t *len);
+
 /* Decimal text of an integer, in a caller buffer; returns buf. */
 char *lcx_itoa(long long value, char *buf, size_t size);
 

@@ -3,6 +3,7 @@
  */
 #include "api.h"
 #include "log.h"
+#include "metrics.h"
 #include "render.h"
 #include "sse.h"
 #include "util.h"
@@ -13,11 +14,20 @@
 
 #define MAX_SEGMENTS 4
 
+/* A document served as it is (the OpenAPI description, the docs page). */
+typedef struct {
+    char *text;
+    size_t len;
+} document_t;
+
 struct api_t {
     const lcx_settings_t *settings;
     const lcx_languages_t *languages;
     backend_t *backend;
     validate_ctx_t validate;
+    metrics_t *metrics;
+    document_t openapi;
+    document_t docs;
 };
 
 /* What a request waits for: how to turn the store's reply into the HTTP answer. */
@@ -27,6 +37,7 @@ typedef struct {
     api_t *api;
     reply_fn *on_reply;
     sse_t *sse;                /* an event stream's driver, when the request is one */
+    const char *route;         /* the route's pattern, for metrics */
     char id[LCX_UUID_LEN + 1]; /* the id in the path, when there is one */
 } call_t;
 
@@ -42,13 +53,22 @@ api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages,
 {
     api_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    *self = (api_t){settings, languages, backend, {settings, languages}};
+    *self = (api_t){settings, languages, backend, {settings, languages}, metrics_new(), {0}, {0}};
+    char path[4096];
+    self->openapi.text =
+        lcx_read_file(lcx_etc_path("openapi.json", path, sizeof path), &self->openapi.len);
+    self->docs.text = lcx_read_file(lcx_etc_path("docs.html", path, sizeof path), &self->docs.len);
+    if (!self->openapi.text || !self->docs.text)
+        lcx_log(LCX_WARN, "API documents not installed (make copies them to build/etc)", NULL);
     return self;
 }
 
 void api_destroy(api_t **self_p)
 {
     if (!self_p || !*self_p) return;
+    metrics_destroy(&(*self_p)->metrics);
+    free((*self_p)->openapi.text);
+    free((*self_p)->docs.text);
     free(*self_p);
     *self_p = NULL;
 }
@@ -359,6 +379,54 @@ static void get_health(api_t *api, http_request_t *req, const char *id)
     backend_call(api->backend, &msg, 1000, on_health, req);
 }
 
+/* /metrics: the gateway's own, then the store's (with the dispatcher's pool). */
+static void on_store_metrics(void *arg, const lcx_msg_t *reply)
+{
+    http_request_t *req = arg;
+    call_t *call = http_app_data(req);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out) {
+        http_respond_error(req, 500, "out of memory", NULL);
+        return;
+    }
+    metrics_write(call->api->metrics, out);
+    bool store = reply && reply->cmd == LCX_CMD_METRICS_REPLY;
+    fprintf(out,
+            "# HELP lcx_session_store_up Whether the session store answered.\n"
+            "# TYPE lcx_session_store_up gauge\nlcx_session_store_up %d\n",
+            store);
+    if (store) fputs(reply->text.ptr, out);
+    fclose(out);
+    http_respond_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
+    free(text);
+}
+
+static void get_metrics(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_METRICS);
+    backend_call(api->backend, &msg, 2000, on_store_metrics, req);
+}
+
+static void respond_document(http_request_t *req, const document_t *doc, const char *type)
+{
+    if (doc->text)
+        http_respond_text(req, 200, type, doc->text, doc->len);
+    else
+        http_respond_error(req, 404, "this document is not installed", NULL);
+}
+
+static void get_openapi(api_t *api, http_request_t *req, const char *id)
+{
+    respond_document(req, &api->openapi, "application/json");
+}
+
+static void get_docs(api_t *api, http_request_t *req, const char *id)
+{
+    respond_document(req, &api->docs, "text/html; charset=utf-8");
+}
+
 static void get_live(api_t *api, http_request_t *req, const char *id)
 {
     http_respond(req, 200, json_pack("{s:s}", "status", "ok"));
@@ -382,6 +450,9 @@ static const route_t routes[] = {
     {"GET", "health", get_health},
     {"GET", "health/live", get_live},
     {"GET", "health/ready", get_health},
+    {"GET", "metrics", get_metrics},
+    {"GET", "openapi.json", get_openapi},
+    {"GET", "docs", get_docs},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -444,6 +515,7 @@ void api_handle(void *app, http_request_t *req)
             return;
         }
         call->api = api;
+        call->route = route->pattern;
         snprintf(call->id, sizeof call->id, "%s", id);
         http_set_app_data(req, call);
         route->handler(api, req, call->id);
@@ -457,6 +529,10 @@ void api_closed(void *app, http_request_t *req)
     api_t *api = app;
     call_t *call = http_app_data(req);
     backend_forget(api->backend, req);
+    char route[128];
+    snprintf(route, sizeof route, "/%s", call ? call->route : "unmatched");
+    if (http_status(req))
+        metrics_observe(api->metrics, http_method(req), route, http_status(req), http_elapsed(req));
     if (call) sse_destroy(&call->sse);
     free(call);
 }

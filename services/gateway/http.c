@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define MAX_HEADERS 8
 /* How far past the body limit a client may keep sending before the connection is closed. */
@@ -41,6 +42,8 @@ struct http_request_t {
     bool answered;
     unsigned status;
     char *payload;
+    size_t payload_len; /* payload is JSON unless content_type says otherwise */
+    struct timespec arrived;
     size_t header_count;
     char *header_names[MAX_HEADERS];
     char *header_values[MAX_HEADERS];
@@ -132,8 +135,39 @@ void http_respond(http_request_t *req, unsigned status, json_t *body)
     req->answered = true;
     req->status = status;
     req->payload = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    req->payload_len = req->payload ? strlen(req->payload) : 0;
     json_decref(body);
     resume(req);
+}
+
+void http_respond_text(http_request_t *req, unsigned status, const char *content_type,
+                       const char *text, size_t len)
+{
+    if (req->answered) return;
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        http_respond_error(req, 500, "out of memory", NULL);
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    req->content_type = strdup(content_type);
+    http_respond(req, status, NULL);
+    req->payload = copy;
+    req->payload_len = len;
+}
+
+unsigned http_status(const http_request_t *req)
+{
+    return req->answered ? req->status : 0;
+}
+
+double http_elapsed(const http_request_t *req)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - req->arrived.tv_sec) +
+           (double)(now.tv_nsec - req->arrived.tv_nsec) / 1e9;
 }
 
 void http_respond_error(http_request_t *req, unsigned status, const char *message, json_t *details)
@@ -237,9 +271,11 @@ static enum MHD_Result queue_answer(http_request_t *req)
     if (req->streaming) return queue_stream(req);
     const char *text = req->payload ? req->payload : "";
     struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer(req->payload_len, (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!response) return MHD_NO;
-    if (req->payload) MHD_add_response_header(response, "Content-Type", "application/json");
+    if (req->payload)
+        MHD_add_response_header(response, "Content-Type",
+                                req->content_type ? req->content_type : "application/json");
     add_cors(req, response);
     for (size_t i = 0; i < req->header_count; i++)
         MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
@@ -330,6 +366,7 @@ static http_request_t *request_new(http_t *http, struct MHD_Connection *conn, co
     req->conn = conn;
     snprintf(req->method, sizeof req->method, "%s", method);
     req->path = strdup(url);
+    clock_gettime(CLOCK_MONOTONIC, &req->arrived);
     return req;
 }
 

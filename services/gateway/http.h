@@ -52,6 +52,12 @@ void http_respond(http_request_t *req, unsigned status, json_t *body);
 /* {"error": message, "details": details or []}; takes details. */
 void http_respond_error(http_request_t *req, unsigned status, const char *message, json_t *details);
 bool http_answered(const http_request_t *req);
+/* A text answer with its own content type (copied). */
+void http_respond_text(http_request_t *req, unsigned status, const char *content_type,
+                       const char *text, size_t len);
+/* For metrics: the status answered, and seconds since the request arrived. */
+unsigned http_status(const http_request_t *req);
+double http_elapsed(const http_request_t *req);
 
 /*
  * Streams: an answer whose body is written over time (Server-Sent Events). begin sends the

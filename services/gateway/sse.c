@@ -59,7 +59,8 @@ static void start(sse_t *self)
     self->started = true;
     http_stream_begin(self->req, 200, "text/event-stream");
     char retry[48];
-    snprintf(retry, sizeof retry, "retry: %d\n\n", RECONNECT_MS);
+    /* No blank line: the hint joins the first event instead of making an empty one. */
+    snprintf(retry, sizeof retry, "retry: %d\n", RECONNECT_MS);
     write_text(self, retry);
 }
 

@@ -2,18 +2,28 @@
  * process and each message has exactly one owner at a time. */
 #include "slot.h"
 #include "log.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* Output of one stream waiting to be relayed: bytes [offset, offset + len) of the stream. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int64_t offset;
+    int64_t since; /* monotonic ms of the oldest waiting byte */
+} pending_t;
+
 struct slot_t {
     job_context_t ctx;
     zactor_t *actor;
     zsock_t *thread_pipe; /* the actor's end, used only on the slot thread */
     lcx_msg_t *running;   /* the JOB being executed (read-only while it runs) */
-    int64_t sent[2];      /* stdout and stderr bytes relayed for the running job */
+    int64_t sent[2];      /* stdout and stderr bytes received for the running job */
+    pending_t pending[2]; /* stdout and stderr waiting to be relayed */
     slot_relay_fn *relay;
     void *relay_arg;
 };
@@ -85,6 +95,8 @@ void slot_destroy(slot_t **self_p)
     }
     zactor_destroy(&self->actor);
     close(self->ctx.cancel_fd);
+    free(self->pending[0].data);
+    free(self->pending[1].data);
     free(self);
     *self_p = NULL;
 }
@@ -104,6 +116,7 @@ int slot_start(slot_t *self, lcx_msg_t **job_p)
     if (self->running) return -1;
     self->running = *job_p;
     self->sent[0] = self->sent[1] = 0;
+    self->pending[0].len = self->pending[1].len = 0;
     *job_p = NULL;
     return zsock_send(self->actor, "sp", "JOB", self->running);
 }
@@ -120,18 +133,70 @@ zsock_t *slot_socket(slot_t *self)
     return zactor_sock(self->actor);
 }
 
+static const char *const stream_names[2] = {"stdout", "stderr"};
+
+static void relay_pending(slot_t *self, int stream)
+{
+    pending_t *p = &self->pending[stream];
+    if (p->len && self->relay && self->running)
+        self->relay(self->relay_arg, self->running, stream_names[stream], p->data, p->len,
+                    p->offset);
+    p->len = 0;
+}
+
+void slot_flush(slot_t *self, bool all)
+{
+    int64_t now = lcx_mono_ms();
+    for (int s = 0; s < 2; s++) {
+        pending_t *p = &self->pending[s];
+        if (p->len && (all || p->len >= SLOT_FLUSH_BYTES || now - p->since >= SLOT_FLUSH_MS))
+            relay_pending(self, s);
+    }
+}
+
+int64_t slot_pending(const slot_t *self)
+{
+    int64_t wait = -1, now = lcx_mono_ms();
+    for (int s = 0; s < 2; s++) {
+        const pending_t *p = &self->pending[s];
+        if (!p->len) continue;
+        int64_t due = p->since + SLOT_FLUSH_MS - now;
+        if (due < 0) due = 0;
+        if (wait < 0 || due < wait) wait = due;
+    }
+    return wait;
+}
+
+/* Adds bytes to a stream's waiting output (relaying first what would not fit). */
+static void gather(slot_t *self, int stream, const void *data, size_t len)
+{
+    pending_t *p = &self->pending[stream];
+    if (p->len + len > p->cap) {
+        relay_pending(self, stream);
+        if (len > p->cap) {
+            char *grown = realloc(p->data, len > SLOT_FLUSH_BYTES ? len : SLOT_FLUSH_BYTES);
+            if (!grown) return;
+            p->data = grown;
+            p->cap = len > SLOT_FLUSH_BYTES ? len : SLOT_FLUSH_BYTES;
+        }
+    }
+    if (p->len == 0) {
+        p->offset = self->sent[stream];
+        p->since = lcx_mono_ms();
+    }
+    memcpy(p->data + p->len, data, len);
+    p->len += len;
+    self->sent[stream] += (int64_t)len;
+    if (p->len >= SLOT_FLUSH_BYTES) relay_pending(self, stream);
+}
+
 /* An "OUT" message: [stream, bytes]. */
-static void relay_output(slot_t *self, zmsg_t *msg)
+static void take_output(slot_t *self, zmsg_t *msg)
 {
     char *stream = zmsg_popstr(msg);
     zframe_t *data = zmsg_pop(msg);
-    if (stream && data && self->running) {
-        int64_t *sent = &self->sent[strcmp(stream, "stdout") == 0 ? 0 : 1];
-        if (self->relay)
-            self->relay(self->relay_arg, self->running, stream, (const char *)zframe_data(data),
-                        zframe_size(data), *sent);
-        *sent += (int64_t)zframe_size(data);
-    }
+    if (stream && data && self->running)
+        gather(self, strcmp(stream, "stdout") == 0 ? 0 : 1, zframe_data(data), zframe_size(data));
     zstr_free(&stream);
     zframe_destroy(&data);
 }
@@ -144,6 +209,7 @@ static lcx_msg_t *take_update(slot_t *self, zmsg_t *msg)
     if (frame && zframe_size(frame) == sizeof update)
         memcpy(&update, zframe_data(frame), sizeof update);
     zframe_destroy(&frame);
+    slot_flush(self, true); /* live output before the result that ends the stream */
     lcx_msg_destroy(&self->running);
     return update;
 }
@@ -155,7 +221,7 @@ lcx_msg_t *slot_receive(slot_t *self)
     char *command = zmsg_popstr(msg);
     lcx_msg_t *update = NULL;
     if (command && streq(command, "OUT"))
-        relay_output(self, msg);
+        take_output(self, msg);
     else if (command && streq(command, "DONE"))
         update = take_update(self, msg);
     zstr_free(&command);

@@ -260,6 +260,17 @@ static void timers(worker_t *self)
     }
 }
 
+/* The loop sleeps at most 100 ms, and less when live output is due for relaying. */
+static int64_t poll_timeout(const worker_t *self)
+{
+    int64_t timeout = 100;
+    for (int i = 0; i < self->slot_count; i++) {
+        int64_t due = slot_pending(self->slots[i]);
+        if (due >= 0 && due < timeout) timeout = due;
+    }
+    return timeout;
+}
+
 /* The poller is rebuilt each turn: the dispatcher socket changes on reconnection. */
 static zpoller_t *make_poller(worker_t *self)
 {
@@ -274,7 +285,7 @@ int worker_run(worker_t *self)
     while (!zsys_interrupted) {
         zpoller_t *poller = make_poller(self);
         if (!poller) return -1;
-        void *which = zpoller_wait(poller, 100);
+        void *which = zpoller_wait(poller, (int)poll_timeout(self));
         bool stop = zpoller_terminated(poller);
         zpoller_destroy(&poller);
         if (stop) break;
@@ -286,6 +297,8 @@ int worker_run(worker_t *self)
             while (slot_busy(self->slots[i]) &&
                    (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
                 on_slot_message(self, self->slots[i]);
+        for (int i = 0; i < self->slot_count; i++)
+            slot_flush(self->slots[i], false);
         timers(self);
     }
     lcx_log(LCX_INFO, "runner stopping", NULL);

@@ -503,9 +503,32 @@ static void on_events_get(server_t *self, const lcx_msg_t *req)
     reply(self, &msg);
 }
 
+/* The dispatcher's pool as gauges, from its latest STATUS. */
+static char *pool_metrics(const server_t *self)
+{
+    bool up = dispatcher_up(self);
+    const lcx_msg_t *s = self->status;
+    return zsys_sprintf(
+        "# HELP lcx_dispatcher_up Whether the dispatcher answers the session store.\n"
+        "# TYPE lcx_dispatcher_up gauge\nlcx_dispatcher_up %d\n"
+        "# HELP lcx_queue_depth Jobs waiting for a runner.\n"
+        "# TYPE lcx_queue_depth gauge\nlcx_queue_depth %lld\n"
+        "# HELP lcx_runners Runners connected to the dispatcher.\n"
+        "# TYPE lcx_runners gauge\nlcx_runners %lld\n"
+        "# HELP lcx_runner_slots Job slots of all runners.\n"
+        "# TYPE lcx_runner_slots gauge\nlcx_runner_slots %lld\n"
+        "# HELP lcx_runner_free_slots Job slots free now.\n"
+        "# TYPE lcx_runner_free_slots gauge\nlcx_runner_free_slots %lld\n",
+        up, up ? (long long)s->queue_depth.v : 0, up ? (long long)s->runners.v : 0,
+        up ? (long long)s->slots.v : 0, up ? (long long)s->free_slots.v : 0);
+}
+
 static void on_metrics(server_t *self, const lcx_msg_t *req)
 {
-    char *text = store_metrics(self->store);
+    char *pool = pool_metrics(self), *store = store_metrics(self->store);
+    char *text = pool && store ? zsys_sprintf("%s%s", pool, store) : NULL;
+    zstr_free(&pool);
+    free(store);
     if (!text) {
         reply_error(self, req, "internal", "metrics are not available");
         return;
