@@ -119,6 +119,7 @@ json_t *render_execution_summary(const lcx_msg_t *e)
     json_object_set_new(o, "queued_at", render_time(&e->queued_at));
     json_object_set_new(o, "started_at", render_time(&e->started_at));
     json_object_set_new(o, "finished_at", render_time(&e->finished_at));
+    json_object_set_new(o, "sandbox", render_str(&e->sandbox));
     return o;
 }
 

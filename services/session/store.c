@@ -446,10 +446,11 @@ static void row_to_execution(sqlite3_stmt *st, lcx_msg_t *out, bool with_output)
     col_to_bool(out, LCX_F_stderr_truncated, st, 13);
     col_to_int(out, LCX_F_started_at, st, 14);
     col_to_int(out, LCX_F_finished_at, st, 15);
+    col_to_text(out, LCX_F_sandbox, st, 16);
     if (!with_output) return;
-    col_to_bytes(out, LCX_F_stdout, st, 16);
-    col_to_bytes(out, LCX_F_stderr, st, 17);
-    col_to_bytes(out, LCX_F_compile_output, st, 18);
+    col_to_bytes(out, LCX_F_stdout, st, 17);
+    col_to_bytes(out, LCX_F_stderr, st, 18);
+    col_to_bytes(out, LCX_F_compile_output, st, 19);
 }
 
 store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out)
@@ -661,6 +662,7 @@ static store_rc_t finish(store_t *self, const char *execution_id, const char *st
     bind_opt_int(st, 15, &u->started_at);
     sqlite3_bind_int64(st, 16, u->finished_at.set ? u->finished_at.v : now);
     bind_text(st, 17, u->runner_id.ptr);
+    bind_text(st, 18, u->sandbox.ptr);
     store_rc_t rc = step_done(self, st, "execution finish");
     return rc == STORE_OK ? add_event(self, execution_id, status, attempt, u->runner_id.ptr, now)
                           : rc;

@@ -43,6 +43,7 @@ EXECUTION_FIELDS = (
     "execution_id", "session_id", "language", "status", "reason", "stdout", "stderr",
     "compile_output", "exit_code", "signal", "execution_time_ms", "cpu_time_ms", "memory_kb",
     "stdout_truncated", "stderr_truncated", "attempts", "queued_at", "started_at", "finished_at",
+    "sandbox",  # lcx: how the runner isolated the program (issue #3: an unsafe run shows it)
 )
 SESSION_FIELDS = (
     "session_id", "status", "language", "source_code", "version", "created_at", "updated_at",

@@ -75,7 +75,10 @@ static store_rc_t update(fixture_t *f, const char *id, int attempt, const char *
     lcx_msg_set_str(u, LCX_F_execution_id, id);
     lcx_msg_set_int(u, LCX_F_attempt, attempt);
     lcx_msg_set_str(u, LCX_F_status, status);
-    if (strcmp(status, "COMPLETED") == 0) lcx_msg_set_bytes(u, LCX_F_stdout, "hi\n", 3);
+    if (strcmp(status, "COMPLETED") == 0) {
+        lcx_msg_set_bytes(u, LCX_F_stdout, "hi\n", 3);
+        lcx_msg_set_str(u, LCX_F_sandbox, "test-sandbox");
+    }
     bool terminal;
     store_rc_t rc = store_execution_apply(f->store, u, changed, &terminal);
     lcx_msg_destroy(&u);
@@ -141,6 +144,15 @@ static void updates_are_idempotent_and_monotonic(void **state)
     assert_int_equal(update(f, id, 2, "FAILED", &changed), STORE_OK);
     assert_false(changed); /* terminal is final */
     assert_string_equal(status_of(f, id, buf), "COMPLETED");
+    /* The outcome reads back in the right fields. */
+    lcx_msg_t *e = lcx_msg_new(LCX_CMD_EXECUTION);
+    assert_int_equal(store_execution_get(f->store, id, e), STORE_OK);
+    assert_string_equal(e->stdout.ptr, "hi\n");
+    assert_null(e->stderr.ptr);
+    assert_null(e->compile_output.ptr);
+    assert_string_equal(e->sandbox.ptr, "test-sandbox");
+    assert_int_equal(e->attempts.v, 2);
+    lcx_msg_destroy(&e);
     char next[64];
     assert_int_equal(run(f, NULL, next), STORE_OK); /* no longer active */
 }
