@@ -15,6 +15,8 @@
 #define MAX_HEADERS 8
 /* How far past the body limit a client may keep sending before the connection is closed. */
 #define DISCARD_FACTOR 8
+/* Memory for one connection's request line and headers: more gets 431 (or 414 for a URL). */
+#define HEADER_MEMORY 65536
 
 struct http_t {
     const lcx_settings_t *settings;
@@ -451,9 +453,11 @@ http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
         self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)settings->http_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)settings->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
-        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        (unsigned)settings->http_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)settings->http_per_ip_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_END);
     if (!self->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%ld", settings->http_host, settings->http_port);
         http_destroy(&self);
