@@ -172,3 +172,51 @@ def test_lifecycle_log_tells_the_story(stack):
         expect(step in events, "the story of %s lacks %r: %s" % (eid, step, story))
     expect(("session", "execution state", "COMPLETED") in story,
            "the store did not log the final state: %s" % story)
+
+
+@isolated(runner_slots=1, extra_flags={"dispatcher": ["--queue-max", "1"]})
+@timeout(60)
+def test_full_queue_is_503(stack):
+    """One slot busy and one job queued: the next run gets 503 with Retry-After, and nothing
+    of it is left behind (a later run of that session works)."""
+    sleeper = "import time\ntime.sleep(2)\n"
+    first = stack.start_run(stack.create_session("python", sleeper)["session_id"])
+    second = stack.start_run(stack.create_session("python", sleeper)["session_id"])
+    third = stack.create_session("python", "print(3)")["session_id"]
+    r = stack.post("/code-sessions/%s/run" % third, json={})
+    expect_error(r, 503, "a run when the queue is full")
+    expect(r.headers.get("retry-after", "").isdigit(), "503 without Retry-After: %r" % r.headers)
+    for eid in (first, second):
+        expect(stack.wait_execution(eid)["status"] == "COMPLETED", "a queued run did not finish")
+    done = stack.wait_execution(stack.start_run(third))
+    expect(done["stdout"] == "3\n", "the refused session runs later: %r" % done["stdout"])
+
+
+@isolated()
+def test_language_without_runner_is_503(stack):
+    """A language no connected runner serves gets 503 with Retry-After, not a job stuck in a
+    queue."""
+    import os
+    conf = os.path.join(stack.tmp, "python-only.conf")
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "services", "common",
+                           "languages.conf"), encoding="utf-8") as f:
+        text = f.read()
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(text[:text.index("[javascript]")])  # python comes first in languages.conf
+    stack.stop("runner")
+    stack.extra_flags["runner"] = ["--languages", conf]
+    stack.start_service("runner")
+    stack.wait_ready()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the store learns the new runner's languages
+        langs = stack.get("/health").body["components"]["runners"].get("languages", [])
+        if langs == ["python"]:
+            break
+        time.sleep(0.2)
+    s = stack.create_session("bash", "echo hi")
+    r = stack.post("/code-sessions/%s/run" % s["session_id"], json={})
+    expect_error(r, 503, "a run of a language no runner serves")
+    expect(r.headers.get("retry-after", "").isdigit(), "503 without Retry-After")
+    langs = {l["id"]: l["available"] for l in stack.get("/languages").body}
+    expect(langs.get("python") is True and langs.get("bash") is False,
+           "/languages available flags: %s" % langs)
