@@ -78,7 +78,7 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
                      F(stdin) | F(args), 0},
     [LCX_CMD_ACCEPTED] = {F(execution_id), 0, 0},
     [LCX_CMD_CANCEL] = {F(execution_id), 0, 0},
-    [LCX_CMD_HEARTBEAT] = {0, F(free_slots), 0},
+    [LCX_CMD_HEARTBEAT] = {0, F(free_slots) | F(draining), 0},
     [LCX_CMD_STATUS] = {F(instance) | POOL_FIELDS, F(languages) | F(versions) | F(sandboxes), 0},
     [LCX_CMD_READY] = {F(runner_id) | F(slots), F(languages) | F(versions) | F(sandbox), 0},
     [LCX_CMD_UPDATE] = {F(execution_id) | F(attempt) | F(status),

@@ -130,6 +130,7 @@ typedef enum {
     X(stderr_truncated, BOOL)                                                                      \
     X(dispatcher_up, BOOL)                                                                         \
     X(finished, BOOL)                                                                              \
+    X(draining, BOOL)                                                                              \
     X(args, LIST)                                                                                  \
     X(languages, LIST)                                                                             \
     X(versions, LIST)                                                                              \

@@ -330,6 +330,10 @@ static void handle_runner(broker_t *self, lcx_msg_t **msg_p)
     pool_touch(self->pool, runner);
     switch (msg->cmd) {
     case LCX_CMD_HEARTBEAT:
+        if (msg->draining.v && !runner->draining) {
+            runner->draining = true; /* no new jobs; the running ones finish */
+            lcx_log(LCX_INFO, "runner draining", "runner_id", runner->name, NULL);
+        }
         break;
     case LCX_CMD_OUTPUT:
         forward_output(self, msg_p);

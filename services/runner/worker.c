@@ -6,8 +6,12 @@
 #include "slot.h"
 #include "util.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* After the running jobs finish, how long a draining runner waits for its results' acks. */
+#define DRAIN_ACK_WAIT_MS 10000
 
 struct worker_t {
     const lcx_settings_t *settings;
@@ -19,7 +23,36 @@ struct worker_t {
     int64_t dispatcher_seen;
     int64_t next_heartbeat;
     int64_t next_resend;
+    bool draining;      /* SIGTERM: take no new jobs, finish the running ones, leave */
+    int64_t idle_since; /* monotonic ms since a draining runner has had no job */
 };
+
+/* SIGTERM asks for a drain; SIGINT still stops at once (czmq's own flag). */
+static volatile sig_atomic_t drain_requested;
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    drain_requested = 1;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    zsys_interrupted = 1;
+}
+
+/* Must run before the first czmq socket: czmq would install its own handlers then. */
+static void install_signal_handlers(void)
+{
+    zsys_handler_set(NULL);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_sigterm;
+    sigaction(SIGTERM, &action, NULL);
+    action.sa_handler = on_sigint;
+    sigaction(SIGINT, &action, NULL);
+}
 
 static void update_free(void **item)
 {
@@ -67,6 +100,7 @@ worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, l
 {
     worker_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
+    install_signal_handlers();
     self->settings = settings;
     self->ready = *ready_p;
     *ready_p = NULL;
@@ -238,6 +272,37 @@ static void resend_unacked(worker_t *self)
     }
 }
 
+static void send_heartbeat(worker_t *self)
+{
+    lcx_msg_t *beat = lcx_msg_new(LCX_CMD_HEARTBEAT);
+    lcx_msg_set_int(beat, LCX_F_free_slots, self->draining ? 0 : free_slots(self));
+    if (self->draining) lcx_msg_set_bool(beat, LCX_F_draining, true);
+    send_msg(self, &beat);
+}
+
+/* Drain: tell the dispatcher at once, then leave when every job is done and acknowledged
+ * (or the acks do not come: the dispatcher then re-queues those jobs itself). */
+static bool drain_step(worker_t *self)
+{
+    if (drain_requested && !self->draining) {
+        self->draining = true;
+        lcx_log(LCX_INFO, "draining: no new jobs, finishing the running ones", NULL);
+        send_heartbeat(self);
+    }
+    if (!self->draining) return false;
+    if (free_slots(self) < self->slot_count) {
+        self->idle_since = 0;
+        return false;
+    }
+    int64_t now = lcx_mono_ms();
+    if (!self->idle_since) self->idle_since = now;
+    if (zlistx_size(self->unacked) && now - self->idle_since < DRAIN_ACK_WAIT_MS) return false;
+    lcx_msg_t *bye = lcx_msg_new(LCX_CMD_DISCONNECT);
+    lcx_msg_set_str(bye, LCX_F_message, "drained");
+    send_msg(self, &bye);
+    return true;
+}
+
 static void timers(worker_t *self)
 {
     const lcx_settings_t *s = self->settings;
@@ -249,9 +314,7 @@ static void timers(worker_t *self)
         return;
     }
     if (now >= self->next_heartbeat) {
-        lcx_msg_t *beat = lcx_msg_new(LCX_CMD_HEARTBEAT);
-        lcx_msg_set_int(beat, LCX_F_free_slots, free_slots(self));
-        send_msg(self, &beat);
+        send_heartbeat(self);
         self->next_heartbeat = now + s->heartbeat_ms;
     }
     if (now >= self->next_resend) {
@@ -286,7 +349,8 @@ int worker_run(worker_t *self)
         zpoller_t *poller = make_poller(self);
         if (!poller) return -1;
         void *which = zpoller_wait(poller, (int)poll_timeout(self));
-        bool stop = zpoller_terminated(poller);
+        /* zpoller calls any interrupted poll "terminated": SIGTERM (a drain) is not a stop. */
+        bool stop = zsys_interrupted || (zpoller_terminated(poller) && zmq_errno() != EINTR);
         zpoller_destroy(&poller);
         if (stop) break;
         if (which == self->sock) {
@@ -300,6 +364,7 @@ int worker_run(worker_t *self)
         for (int i = 0; i < self->slot_count; i++)
             slot_flush(self->slots[i], false);
         timers(self);
+        if (drain_step(self)) break;
     }
     lcx_log(LCX_INFO, "runner stopping", NULL);
     return 0;

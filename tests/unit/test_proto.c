@@ -74,7 +74,7 @@ static const spec_t SPEC[] = {
      FB(stdin) | FB(args)},
     {LCX_CMD_ACCEPTED, FB(execution_id), 0},
     {LCX_CMD_CANCEL, FB(execution_id), 0},
-    {LCX_CMD_HEARTBEAT, 0, FB(free_slots)},
+    {LCX_CMD_HEARTBEAT, 0, FB(free_slots) | FB(draining)},
     {LCX_CMD_STATUS, FB(instance) | POOL, FB(languages) | FB(versions) | FB(sandboxes)},
     {LCX_CMD_READY, FB(runner_id) | FB(slots), FB(languages) | FB(versions) | FB(sandbox)},
     {LCX_CMD_UPDATE, FB(execution_id) | FB(attempt) | FB(status),
