@@ -48,9 +48,13 @@ typedef struct {
 
 static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_HEALTH] = {0, 0, 0},
+    [LCX_CMD_RUNNER] = {F(runner_id) | F(slots) | F(free_slots) | F(draining),
+                        F(languages) | F(sandbox), 0},
+    [LCX_CMD_DRAIN] = {F(runner_id), 0, 0},
     [LCX_CMD_HEALTH_REPLY] = {F(dispatcher_up),
-                              F(instance) | POOL_FIELDS | F(languages) | F(versions) | F(sandboxes),
-                              0},
+                              F(instance) | POOL_FIELDS | F(languages) | F(versions) |
+                                  F(sandboxes) | F(items),
+                              LCX_CMD_RUNNER},
     [LCX_CMD_SESSION_CREATE] = {F(language) | F(source_code), 0, 0},
     [LCX_CMD_SESSION_GET] = {F(session_id), 0, 0},
     [LCX_CMD_SESSION_UPDATE] = {F(session_id), F(language) | F(source_code), 0},
@@ -79,7 +83,8 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_ACCEPTED] = {F(execution_id), 0, 0},
     [LCX_CMD_CANCEL] = {F(execution_id), 0, 0},
     [LCX_CMD_HEARTBEAT] = {0, F(free_slots) | F(draining), 0},
-    [LCX_CMD_STATUS] = {F(instance) | POOL_FIELDS, F(languages) | F(versions) | F(sandboxes), 0},
+    [LCX_CMD_STATUS] = {F(instance) | POOL_FIELDS,
+                        F(languages) | F(versions) | F(sandboxes) | F(items), LCX_CMD_RUNNER},
     [LCX_CMD_READY] = {F(runner_id) | F(slots), F(languages) | F(versions) | F(sandbox), 0},
     [LCX_CMD_UPDATE] = {F(execution_id) | F(attempt) | F(status),
                         OUTCOME_FIELDS | F(runner_id) | F(message), 0},

@@ -62,7 +62,9 @@
     X(UPDATE)                                                                                      \
     X(UPDATE_ACK)                                                                                  \
     X(OUTPUT)                                                                                      \
-    X(DISCONNECT)
+    X(DISCONNECT)                                                                                  \
+    X(RUNNER)                                                                                      \
+    X(DRAIN)
 
 typedef enum {
     LCX_CMD_NONE = 0,

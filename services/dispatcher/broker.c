@@ -227,6 +227,18 @@ static void on_cancel(broker_t *self, const lcx_msg_t *msg)
     send_to_runner(self, job->runner, &cancel);
 }
 
+/* An operator's drain: no new jobs for that runner, which finishes its jobs and leaves. */
+static void on_drain(broker_t *self, const lcx_msg_t *msg)
+{
+    runner_t *runner = pool_find_name(self->pool, msg->runner_id.ptr);
+    if (!runner) return;
+    runner->draining = true;
+    lcx_log(LCX_INFO, "runner drain requested", "runner_id", runner->name, NULL);
+    lcx_msg_t *drain = lcx_msg_new(LCX_CMD_DRAIN);
+    lcx_msg_set_str(drain, LCX_F_runner_id, runner->name);
+    send_to_runner(self, runner, &drain);
+}
+
 static void handle_store(broker_t *self, lcx_msg_t **msg_p)
 {
     lcx_msg_t *msg = *msg_p;
@@ -242,6 +254,9 @@ static void handle_store(broker_t *self, lcx_msg_t **msg_p)
         break;
     case LCX_CMD_UPDATE_ACK:
         outbox_ack(self->outbox, msg);
+        break;
+    case LCX_CMD_DRAIN:
+        on_drain(self, msg);
         break;
     default:
         lcx_log(LCX_WARN, "unexpected command from session store", "command",

@@ -150,6 +150,29 @@ static void append_unique(lcx_msg_t *msg, lcx_field_t field, const lcx_list_t *l
     lcx_msg_list_append(msg, field, text);
 }
 
+/* One runner as a RUNNER record, for the operator's view. */
+static lcx_msg_t *runner_record(runner_t *r)
+{
+    lcx_msg_t *item = lcx_msg_new(LCX_CMD_RUNNER);
+    if (!item) return NULL;
+    lcx_msg_set_str(item, LCX_F_runner_id, r->name);
+    lcx_msg_set_int(item, LCX_F_slots, r->slots);
+    lcx_msg_set_int(item, LCX_F_free_slots, r->slots > r->assigned ? r->slots - r->assigned : 0);
+    lcx_msg_set_bool(item, LCX_F_draining, r->draining);
+    lcx_msg_set_str(item, LCX_F_sandbox, r->sandbox);
+    lcx_msg_list_touch(item, LCX_F_languages);
+    for (char *l = zlist_first(r->languages); l; l = zlist_next(r->languages))
+        lcx_msg_list_append(item, LCX_F_languages, l);
+    return item;
+}
+
+runner_t *pool_find_name(pool_t *self, const char *name)
+{
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners))
+        if (strcmp(r->name, name) == 0) return r;
+    return NULL;
+}
+
 void pool_describe(pool_t *self, lcx_msg_t *status)
 {
     int64_t slots = 0, free_slots = 0;
@@ -164,6 +187,11 @@ void pool_describe(pool_t *self, lcx_msg_t *status)
         for (char *v = zlist_first(r->versions); v; v = zlist_next(r->versions))
             append_unique(status, LCX_F_versions, &status->versions, v);
         append_unique(status, LCX_F_sandboxes, &status->sandboxes, r->sandbox);
+    }
+    lcx_msg_list_touch(status, LCX_F_items);
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners)) {
+        lcx_msg_t *item = runner_record(r);
+        if (item) lcx_msg_items_append(status, &item);
     }
     lcx_msg_set_int(status, LCX_F_runners, (int64_t)zlist_size(self->runners));
     lcx_msg_set_int(status, LCX_F_slots, slots);

@@ -30,6 +30,8 @@ void pool_destroy(pool_t **self_p);
 /* Registers (or re-registers) the runner behind ready->routing_id. */
 runner_t *pool_join(pool_t *self, const lcx_msg_t *ready);
 runner_t *pool_find(pool_t *self, zframe_t *identity);
+/* By the name it gave in READY (the operator's handle), or NULL. */
+runner_t *pool_find_name(pool_t *self, const char *name);
 /* Any message from a runner proves it alive. */
 void pool_touch(pool_t *self, runner_t *runner);
 /* The live runner serving `language` with the most free slots, or NULL. */
@@ -44,7 +46,8 @@ void runner_free(runner_t **runner_p);
 runner_t *pool_first(pool_t *self);
 runner_t *pool_next(pool_t *self);
 size_t pool_size(pool_t *self);
-/* Fills runners, slots, free_slots, languages and versions of a STATUS message. */
+/* Fills runners, slots, free_slots, languages, versions, sandboxes and one RUNNER record per
+ * runner (items) of a STATUS message. */
 void pool_describe(pool_t *self, lcx_msg_t *status);
 
 #endif

@@ -427,6 +427,50 @@ static void get_docs(api_t *api, http_request_t *req, const char *id)
     respond_document(req, &api->docs, "text/html; charset=utf-8");
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Operator view                                                                             */
+
+static void reply_runners(api_t *api, http_request_t *req, const lcx_msg_t *health)
+{
+    json_t *runners = json_array();
+    for (size_t i = 0; i < health->items.n; i++)
+        json_array_append_new(runners, render_runner(health->items.v[i]));
+    http_respond(req, 200, runners);
+}
+
+static void reply_queue(api_t *api, http_request_t *req, const lcx_msg_t *h)
+{
+    bool up = h->dispatcher_up.v;
+    http_respond(req, up ? 200 : 503,
+                 json_pack("{s:b, s:I, s:I, s:I, s:I}", "dispatcher_up", up, "queue_depth",
+                           (json_int_t)h->queue_depth.v, "runners", (json_int_t)h->runners.v,
+                           "slots", (json_int_t)h->slots.v, "free_slots",
+                           (json_int_t)h->free_slots.v));
+}
+
+static void reply_drained(api_t *api, http_request_t *req, const lcx_msg_t *runner)
+{
+    http_respond(req, 202, render_runner(runner));
+}
+
+static void get_admin_runners(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_HEALTH);
+    ask_store(api, req, &msg, reply_runners, 0);
+}
+
+static void get_admin_queue(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_HEALTH);
+    ask_store(api, req, &msg, reply_queue, 0);
+}
+
+static void drain_runner(api_t *api, http_request_t *req, const char *name)
+{
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_DRAIN, LCX_F_runner_id, name);
+    ask_store(api, req, &msg, reply_drained, 0);
+}
+
 static void get_live(api_t *api, http_request_t *req, const char *id)
 {
     http_respond(req, 200, json_pack("{s:s}", "status", "ok"));
@@ -453,17 +497,21 @@ static const route_t routes[] = {
     {"GET", "metrics", get_metrics},
     {"GET", "openapi.json", get_openapi},
     {"GET", "docs", get_docs},
+    {"GET", "admin/runners", get_admin_runners},
+    {"POST", "admin/runners/{name}/drain", drain_runner},
+    {"GET", "admin/queue", get_admin_queue},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
-/* Matches path against pattern; a "{id}" segment is copied into id (whatever it holds). */
+/* Matches path against pattern; a "{id}" or "{name}" segment is copied into id (whatever it
+ * holds: the caller checks it). */
 static bool match(const char *pattern, const char *path, char *id, size_t id_size)
 {
     while (*path == '/')
         path++;
     while (*pattern && *path) {
         size_t p = strcspn(pattern, "/"), s = strcspn(path, "/");
-        if (strncmp(pattern, "{id}", p) == 0 && p == 4)
+        if (pattern[0] == '{')
             snprintf(id, id_size, "%.*s", (int)s, path);
         else if (p != s || strncmp(pattern, path, p) != 0)
             return false;
@@ -496,6 +544,14 @@ static bool method_not_allowed(http_request_t *req)
     return true;
 }
 
+/* Runner names: 1 to 64 of [A-Za-z0-9._-]. */
+static bool valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 1 && n <= 64 &&
+           strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
 void api_handle(void *app, http_request_t *req)
 {
     api_t *api = app;
@@ -507,6 +563,10 @@ void api_handle(void *app, http_request_t *req)
             continue;
         if (strstr(route->pattern, "{id}") && !lcx_uuid_valid(id)) {
             respond_not_found(req, "no such id (ids are UUIDs)");
+            return;
+        }
+        if (strstr(route->pattern, "{name}") && !valid_name(id)) {
+            respond_not_found(req, "no such name");
             return;
         }
         call_t *call = calloc(1, sizeof *call);

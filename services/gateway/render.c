@@ -176,3 +176,14 @@ json_t *render_languages(const lcx_languages_t *languages, const lcx_msg_t *heal
     }
     return array;
 }
+
+json_t *render_runner(const lcx_msg_t *r)
+{
+    json_t *langs = json_array();
+    for (size_t i = 0; i < r->languages.n; i++)
+        json_array_append_new(langs, json_string(r->languages.v[i]));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "runner_id", render_str(&r->runner_id),
+                     "slots", render_int(&r->slots), "free_slots", render_int(&r->free_slots),
+                     "draining", render_bool(&r->draining), "languages", langs, "sandbox",
+                     render_str(&r->sandbox));
+}

@@ -19,6 +19,8 @@ json_t *render_execution_summary(const lcx_msg_t *execution);
 json_t *render_executions(const lcx_msg_t *executions);
 /* health may be NULL (store unreachable): versions are then null. */
 json_t *render_languages(const lcx_languages_t *languages, const lcx_msg_t *health);
+/* {runner_id, slots, free_slots, draining, languages, sandbox}: the operator's view. */
+json_t *render_runner(const lcx_msg_t *runner);
 json_t *render_time(const lcx_int_t *epoch_ms);
 json_t *render_text(const lcx_buf_t *buf);
 

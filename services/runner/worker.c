@@ -236,6 +236,9 @@ static void handle_dispatcher(worker_t *self)
         break;
     case LCX_CMD_HEARTBEAT:
         break;
+    case LCX_CMD_DRAIN:
+        drain_requested = 1; /* as SIGTERM: an operator drains this runner */
+        break;
     case LCX_CMD_DISCONNECT:
         lcx_log(LCX_INFO, "dispatcher asked us to register again", NULL);
         connect_dispatcher(self);

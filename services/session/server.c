@@ -523,6 +523,27 @@ static char *pool_metrics(const server_t *self)
         up ? (long long)s->slots.v : 0, up ? (long long)s->free_slots.v : 0);
 }
 
+/* An operator's drain of one runner: forwarded when the dispatcher's latest STATUS knows it;
+ * the answer is that runner's record, now draining. */
+static void on_drain(server_t *self, const lcx_msg_t *req)
+{
+    const lcx_items_t *runners = self->status && dispatcher_up(self) ? &self->status->items : NULL;
+    for (size_t i = 0; runners && i < runners->n; i++) {
+        if (strcmp(runners->v[i]->runner_id.ptr, req->runner_id.ptr) != 0) continue;
+        lcx_msg_t *drain = lcx_msg_new(LCX_CMD_DRAIN);
+        lcx_msg_set_str(drain, LCX_F_runner_id, req->runner_id.ptr);
+        to_dispatcher(self, &drain);
+        lcx_msg_t *record = lcx_msg_dup(runners->v[i]);
+        zframe_destroy(&record->routing_id);
+        record->routing_id = zframe_dup(req->routing_id);
+        record->corr = req->corr;
+        lcx_msg_set_bool(record, LCX_F_draining, true);
+        reply(self, &record);
+        return;
+    }
+    reply_error(self, req, "not_found", "no connected runner has this name");
+}
+
 static void on_metrics(server_t *self, const lcx_msg_t *req)
 {
     char *pool = pool_metrics(self), *store = store_metrics(self->store);
@@ -568,6 +589,9 @@ static void handle_frontend(server_t *self, const lcx_msg_t *req)
         break;
     case LCX_CMD_METRICS:
         on_metrics(self, req);
+        break;
+    case LCX_CMD_DRAIN:
+        on_drain(self, req);
         break;
     default:
         reply_error(self, req, "invalid", "this command is not served by the session store");

@@ -37,3 +37,37 @@ def test_sigterm_drains_runner(stack):
     except Exception:
         code = None
     expect(code == 0, "the drained runner did not exit by itself with 0 (exit %r)" % code)
+
+
+@isolated()
+@timeout(60)
+def test_operator_lists_and_drains_runners(stack):
+    """The operator view: runners with their load and languages, the queue, and a drain by
+    name that makes the runner finish and leave."""
+    deadline = time.monotonic() + 10
+    while True:
+        r = stack.get("/admin/runners")
+        expect(r.status == 200, "GET /admin/runners: %r" % r)
+        if r.body or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    expect(len(r.body) == 1, "one runner expected: %s" % r.body)
+    runner = r.body[0]
+    for key in ("runner_id", "slots", "free_slots", "draining", "languages", "sandbox"):
+        expect(key in runner, "runner record lacks %r: %s" % (key, runner))
+    expect("python" in runner["languages"] and runner["draining"] is False,
+           "runner record: %s" % runner)
+    q = stack.get("/admin/queue")
+    expect(q.status == 200 and q.body["queue_depth"] == 0 and q.body["runners"] == 1,
+           "GET /admin/queue: %r" % q)
+    expect_error(stack.post("/admin/runners/no-such-runner/drain", json={}), 404,
+                 "drain of an unknown runner")
+    expect_error(stack.post("/admin/runners/bad%20name/drain", json={}), 404,
+                 "drain of a malformed name")
+    d = stack.post("/admin/runners/%s/drain" % runner["runner_id"], json={})
+    expect(d.status == 202 and d.body["draining"] is True, "drain: %r" % d)
+    try:
+        code = stack.procs["runner"].wait(15)
+    except Exception:
+        code = None
+    expect(code == 0, "the drained runner did not leave by itself (exit %r)" % code)

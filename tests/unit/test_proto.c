@@ -44,7 +44,7 @@ typedef struct {
 static const spec_t SPEC[] = {
     {LCX_CMD_HEALTH, 0, 0},
     {LCX_CMD_HEALTH_REPLY, FB(dispatcher_up),
-     FB(instance) | POOL | FB(languages) | FB(versions) | FB(sandboxes)},
+     FB(instance) | POOL | FB(languages) | FB(versions) | FB(sandboxes) | FB(items)},
     {LCX_CMD_SESSION_CREATE, FB(language) | FB(source_code), 0},
     {LCX_CMD_SESSION_GET, FB(session_id), 0},
     {LCX_CMD_SESSION_UPDATE, FB(session_id), FB(language) | FB(source_code)},
@@ -75,13 +75,16 @@ static const spec_t SPEC[] = {
     {LCX_CMD_ACCEPTED, FB(execution_id), 0},
     {LCX_CMD_CANCEL, FB(execution_id), 0},
     {LCX_CMD_HEARTBEAT, 0, FB(free_slots) | FB(draining)},
-    {LCX_CMD_STATUS, FB(instance) | POOL, FB(languages) | FB(versions) | FB(sandboxes)},
+    {LCX_CMD_STATUS, FB(instance) | POOL, FB(languages) | FB(versions) | FB(sandboxes) | FB(items)},
     {LCX_CMD_READY, FB(runner_id) | FB(slots), FB(languages) | FB(versions) | FB(sandbox)},
     {LCX_CMD_UPDATE, FB(execution_id) | FB(attempt) | FB(status),
      OUTCOME | FB(runner_id) | FB(message)},
     {LCX_CMD_UPDATE_ACK, FB(execution_id) | FB(attempt) | FB(status), 0},
     {LCX_CMD_OUTPUT, FB(execution_id) | FB(attempt) | FB(stream) | FB(data) | FB(offset), 0},
     {LCX_CMD_DISCONNECT, 0, FB(message)},
+    {LCX_CMD_RUNNER, FB(runner_id) | FB(slots) | FB(free_slots) | FB(draining),
+     FB(languages) | FB(sandbox)},
+    {LCX_CMD_DRAIN, FB(runner_id), 0},
 };
 #define NSPEC (sizeof SPEC / sizeof SPEC[0])
 
@@ -215,6 +218,7 @@ static lcx_cmd_t item_kind(lcx_cmd_t cmd)
 {
     if (cmd == LCX_CMD_EXECUTIONS) return LCX_CMD_EXECUTION;
     if (cmd == LCX_CMD_EVENTS) return LCX_CMD_EVENT;
+    if (cmd == LCX_CMD_STATUS || cmd == LCX_CMD_HEALTH_REPLY) return LCX_CMD_RUNNER;
     return LCX_CMD_NONE;
 }
 
