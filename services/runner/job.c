@@ -5,9 +5,11 @@
  *       <file>      the source, as the language names it
  *       .stdin      the job's stdin, when it has one
  *
- * The directory is created with mkdirat and filled with openat(O_CREAT | O_EXCL | O_NOFOLLOW),
- * and removed with openat/unlinkat without following links, so a program that leaves symlinks
- * behind cannot make the runner touch anything outside it.
+ * The directory is created with mkdirat, gets a size-capped tmpfs of its own when the sandbox
+ * isolates (sandbox_workdir_mount: the run's writes are capped and vanish with the unmount), is
+ * filled with openat(O_CREAT | O_EXCL | O_NOFOLLOW), and removed with openat/unlinkat without
+ * following links, so a program that leaves symlinks behind cannot make the runner touch
+ * anything outside it.
  */
 #include "job.h"
 
@@ -45,6 +47,7 @@ typedef struct {
     char dir[PATH_MAX]; /* its absolute path */
     char stdin_path[PATH_MAX];
     bool has_stdin;
+    bool mounted;      /* the sandbox's tmpfs is on dir */
     char *compile_out; /* stdout and stderr of the compiler, interleaved, capped */
     size_t compile_len;
     size_t compile_size;
@@ -183,6 +186,9 @@ static int scratch_create(job_t *j)
     }
     if (snprintf(j->dir, sizeof j->dir, "%s/%s", parent, j->name) >= (int)sizeof j->dir)
         return internal(j, "scratch path too long");
+    if (sandbox_workdir_mount(j->ctx->sandbox, j->parent_fd, j->name) != 0)
+        return internal(j, "cannot mount the work directory %s: %s", j->dir, strerror(errno));
+    j->mounted = true;
     j->dir_fd = openat(j->parent_fd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (j->dir_fd < 0) return internal(j, "cannot open %s: %s", j->dir, strerror(errno));
     return 0;
@@ -309,6 +315,9 @@ static void scratch_remove(job_t *j)
 {
     if (j->dir_fd >= 0) close(j->dir_fd);
     j->dir_fd = -1;
+    if (j->mounted && sandbox_workdir_unmount(j->ctx->sandbox, j->parent_fd, j->name) != 0)
+        lcx_log(LCX_ERROR, "cannot unmount scratch directory", "path", j->dir, "error",
+                strerror(errno), NULL);
     if (j->parent_fd >= 0 && j->name[0] && remove_tree(j->parent_fd, j->name, 0) != 0)
         lcx_log(LCX_ERROR, "cannot remove scratch directory", "path", j->dir, "error",
                 strerror(errno), NULL);

@@ -32,6 +32,19 @@ static lcx_msg_t *make_ready(const lcx_settings_t *settings, const lcx_languages
     return ready;
 }
 
+/* The sandbox settings: one slot per job slot, so a job never waits for isolation. */
+static sandbox_config_t sandbox_config(const lcx_settings_t *settings)
+{
+    sandbox_config_t config;
+    sandbox_config_defaults(&config);
+    config.unsafe_no_sandbox = settings->unsafe_no_sandbox != 0;
+    config.slots = settings->runner_slots > 0 ? settings->runner_slots : 1;
+    config.uid_base = settings->sandbox_uid;
+    config.scratch_mb = settings->sandbox_scratch_mb;
+    config.tmp_mb = settings->sandbox_tmp_mb;
+    return config;
+}
+
 static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandbox_t *sandbox)
 {
     char err[512];
@@ -67,12 +80,15 @@ int main(int argc, char **argv)
         lcx_log(LCX_ERROR, "cannot load languages", "error", err, NULL);
         return 1;
     }
-    sandbox_t *sandbox = sandbox_new(err, sizeof err);
+    sandbox_config_t config = sandbox_config(&settings);
+    sandbox_t *sandbox = sandbox_new(&config, err, sizeof err);
     if (!sandbox) {
         lcx_log(LCX_ERROR, "cannot sandbox on this machine", "error", err, NULL);
         lcx_languages_destroy(&languages);
         return 1;
     }
+    if (config.unsafe_no_sandbox)
+        lcx_log(LCX_WARN, "programs run WITHOUT isolation (--unsafe-no-sandbox)", NULL);
     int status = run(&settings, languages, sandbox);
     sandbox_destroy(&sandbox);
     lcx_languages_destroy(&languages);

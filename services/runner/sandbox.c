@@ -1,48 +1,79 @@
 /*
- * sandbox: issue #2 isolation. The program runs in a forked child that is the leader of its own
- * session and process group, with rlimits, an explicit environment and its stdout and stderr on
- * pipes. The parent watches the pipes, a pidfd of the child and the cancel fd with poll() (where
- * the kernel has no pidfd_open it checks waitid(WNOWAIT) every few milliseconds instead), kills
- * the whole group on the wall deadline, on too much output, on too much memory (a watchdog that
- * samples the resident set of the child) or on cancel, and reaps the child with wait4 for its
- * resource usage.
+ * sandbox: starting a run (jail.h in the isolated mode, plain.h in the unsafe one), watching it
+ * and collecting what it did.
  *
- * Threads: sandbox_run keeps all its state on the stack and every descriptor it opens is
- * O_CLOEXEC, so several threads may run programs at once without sharing pipes. Between fork and
- * execve the child only makes async-signal-safe calls.
+ * The parent watches the output pipes, the end of the run and the cancel fd with poll(), kills
+ * the whole run on the wall deadline, on too much output or on cancel. In the isolated mode the
+ * end of the run is init's report on a pipe (the program's wait status), killing the run is
+ * SIGKILL to init (the kernel then kills its PID namespace), and the figures come from the
+ * slot's cgroup. In the unsafe mode the end is a pidfd of the child (where the kernel has no
+ * pidfd_open, waitid(WNOWAIT) every few milliseconds), killing is SIGKILL to the process group,
+ * the figures come from wait4 and a watchdog samples the resident set against the limit.
  *
- * Not enforced yet (issue #3: cgroups and namespaces): max_processes, a hard memory ceiling and
- * processes that leave the group with setsid().
+ * Threads: sandbox_run keeps its state on the stack, every descriptor it opens is O_CLOEXEC,
+ * and slots are taken under a mutex, so several threads may run programs at once.
  */
 #include "sandbox.h"
 
+#include "cgroup.h"
+#include "jail.h"
 #include "log.h"
+#include "nsfd.h"
+#include "plain.h"
+#include "rootfs.h"
+#include "seccomp_policy.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SANDBOX_CHUNK (64 * 1024) /* one read from a pipe */
-#define SANDBOX_NOFILE 256        /* open files of the program */
-#define SANDBOX_DRAIN_MS 200      /* after the exit, how long leftover writers may hold pipes */
-#define SANDBOX_SAMPLE_MS 50      /* memory watchdog period */
-#define SANDBOX_EXEC_FAILED 127   /* exit status of a child that could not exec */
-#define SANDBOX_REAP_POLL_MS 10   /* without pidfds (valgrind, Linux < 5.3): waitid period */
+#define SANDBOX_CHUNK (64 * 1024)   /* one read from a pipe */
+#define SANDBOX_DRAIN_MS 200        /* after the exit, how long leftover writers may hold pipes */
+#define SANDBOX_SAMPLE_MS 50        /* unsafe mode: memory watchdog period */
+#define SANDBOX_EXEC_FAILED 127     /* exit status of a child that could not exec */
+#define SANDBOX_REAP_POLL_MS 10     /* without pidfds (valgrind, Linux < 5.3): waitid period */
+#define SANDBOX_EMPTY_WAIT_MS 2000  /* teardown: how long a slot's cgroup may take to empty */
+#define SANDBOX_WORKDIR_INODES 8192 /* files a work directory may hold */
+#define SANDBOX_UNSAFE_MODE "UNSAFE: no isolation, process group only (--unsafe-no-sandbox)"
+#define SANDBOX_HINT                                                                               \
+    " (pass --unsafe-no-sandbox to run programs without isolation, for development only)"
+
+typedef struct {
+    int index;
+    uid_t uid;
+    cgroup_t *cgroup;
+    int netns_fd;
+    bool busy;
+} slot_t;
 
 struct sandbox_t {
+    sandbox_config_t config;
+    bool isolated;
     long page_size;
+    char mode[256];
+    cgroup_host_t cgroups;
+    rootfs_t *rootfs;
+    seccomp_policy_t *seccomp;
+    slot_t *slots;
+    long nslots;
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
 };
 
 /* One output pipe and what we keep of it. */
@@ -55,20 +86,28 @@ typedef struct {
     bool truncated;
 } stream_t;
 
-/* The descriptors the child receives. */
+/* The descriptors the child receives (child ends) and the parent keeps (parent ends). */
 typedef struct {
     int stdin_fd;
     int out_fd;
     int err_fd;
-    int status_fd; /* CLOEXEC pipe: the child writes errno here when it cannot exec */
+    int error_fd;  /* child: failures before exec */
+    int status_fd; /* child (init): the program's wait status */
+    int alive_fd;  /* child: EOF when the supervisor is gone */
+    int workdir_fd;
 } child_fds_t;
 
-/* One run, from fork to reaping. */
+/* One run, from the start to reaping. */
 typedef struct {
-    const sandbox_t *sandbox;
+    sandbox_t *sandbox;
     const sandbox_spec_t *spec;
-    pid_t pid;
+    slot_t *slot; /* isolated mode */
+    pid_t pid;    /* init (isolated) or the program (unsafe) */
     int pidfd;
+    int status_fd; /* isolated: read end of init's report */
+    int alive_fd;  /* isolated: write end, held until the end of the run */
+    int status;    /* the program's wait status, when have_status */
+    bool have_status;
     stream_t streams[2];
     int64_t start_ms;
     int64_t deadline_ms;
@@ -82,94 +121,15 @@ typedef struct {
     bool cancelled;
 } run_t;
 
-/* --------------------------------------------------------------------------------------------
- * Child side: async-signal-safe only.
- */
-
-/* Reports errno to the parent and ends the child. */
-__attribute__((noreturn)) static void child_fail(int status_fd)
-{
-    int code = errno;
-    ssize_t written = write(status_fd, &code, sizeof code);
-    (void)written;
-    _exit(SANDBOX_EXEC_FAILED);
-}
-
-/* Every signal back to its default action and none blocked: the runner's dispositions (an
- * ignored SIGPIPE, handlers, a blocked mask) must not leak into the program. */
-static void child_reset_signals(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &action, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, reserved */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* Places `from` at `to` without close-on-exec. */
-static int child_move_fd(int from, int to)
-{
-    if (from == to) return fcntl(from, F_SETFD, 0);
-    return dup2(from, to) < 0 ? -1 : 0;
-}
-
-/* Sets one limit, never above the hard limit we already have (raising it needs privilege). */
-static int child_limit(int resource, rlim_t soft, rlim_t hard)
-{
-    struct rlimit now;
-    if (getrlimit(resource, &now) != 0) return -1;
-    if (now.rlim_max != RLIM_INFINITY && hard > now.rlim_max) hard = now.rlim_max;
-    struct rlimit limit = {.rlim_cur = soft < hard ? soft : hard, .rlim_max = hard};
-    return setrlimit(resource, &limit);
-}
-
-static int child_limits(const sandbox_spec_t *spec)
-{
-    if (spec->cpu_ms > 0) {
-        rlim_t seconds = (rlim_t)((spec->cpu_ms + 999) / 1000);
-        if (child_limit(RLIMIT_CPU, seconds, seconds + 1) != 0) return -1;
-    }
-    if (spec->file_bytes > 0) {
-        rlim_t bytes = (rlim_t)spec->file_bytes;
-        if (child_limit(RLIMIT_FSIZE, bytes, bytes) != 0) return -1;
-    }
-    if (child_limit(RLIMIT_CORE, 0, 0) != 0) return -1;
-    if (child_limit(RLIMIT_NOFILE, SANDBOX_NOFILE, SANDBOX_NOFILE) == 0) return 0;
-    /* Some hosts (valgrind) only let the soft limit move. */
-    return child_limit(RLIMIT_NOFILE, SANDBOX_NOFILE, RLIM_INFINITY);
-}
-
-__attribute__((noreturn)) static void child_main(const sandbox_spec_t *spec, char *const *env,
-                                                 const child_fds_t *fds)
-{
-    child_reset_signals();
-    if (setsid() < 0) child_fail(fds->status_fd);
-    /* A runner killed outright takes its program along (its descendants: issue #3). */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(fds->status_fd);
-    if (child_move_fd(fds->stdin_fd, STDIN_FILENO) != 0 ||
-        child_move_fd(fds->out_fd, STDOUT_FILENO) != 0 ||
-        child_move_fd(fds->err_fd, STDERR_FILENO) != 0)
-        child_fail(fds->status_fd);
-    /* Everything else closes at exec; the status pipe stays open until then. */
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(fds->status_fd);
-    if (spec->workdir && chdir(spec->workdir) != 0) child_fail(fds->status_fd);
-    if (child_limits(spec) != 0) child_fail(fds->status_fd);
-    execve(spec->argv[0], spec->argv, env);
-    child_fail(fds->status_fd);
-}
-
-/* --------------------------------------------------------------------------------------------
- * Descriptors
- */
-
 static void close_fd(int *fd)
 {
     if (*fd >= 0) close(*fd);
     *fd = -1;
 }
+
+/* --------------------------------------------------------------------------------------------
+ * Descriptors
+ */
 
 /* Moves a descriptor above stdin/stdout/stderr so the child's dup2 calls cannot clobber it. */
 static int above_stdio(int fd)
@@ -199,9 +159,21 @@ fail:;
     return -1;
 }
 
+/* stdin: a regular file, opened without following a link and without blocking on a FIFO (in
+ * the isolated mode a compile step's program could have replaced the file in the work
+ * directory before the run step). */
 static int open_stdin(const char *path)
 {
-    int fd = open(path ? path : "/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    int fd =
+        open(path ? path : "/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (path && !S_ISREG(st.st_mode)) || fcntl(fd, F_SETFL, 0) != 0) {
+        int saved = fd >= 0 && errno ? errno : EINVAL;
+        close(fd);
+        errno = path && !S_ISREG(st.st_mode) ? EINVAL : saved;
+        return -1;
+    }
     return above_stdio(fd);
 }
 
@@ -233,17 +205,22 @@ static int stream_reserve(stream_t *s, size_t need)
     return 0;
 }
 
-/* Kills the whole process group (and the child itself, should it not lead a group yet). */
-static void signal_group(pid_t pid)
+/* Kills the whole run: init (isolated: its PID namespace dies with it), or the process group
+ * and the child itself, should it not lead a group yet. */
+static void kill_run(const run_t *run)
 {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
+    if (run->slot) {
+        kill(run->pid, SIGKILL);
+        return;
+    }
+    kill(-run->pid, SIGKILL);
+    kill(run->pid, SIGKILL);
 }
 
 static void run_kill(run_t *run)
 {
     if (run->killed) return;
-    signal_group(run->pid);
+    kill_run(run);
     run->killed = true;
 }
 
@@ -289,7 +266,7 @@ static void stream_read(run_t *run, stream_t *s)
  * Watching the run
  */
 
-/* Resident set of the child in KiB, from /proc/<pid>/statm; -1 when unknown. */
+/* Unsafe mode: resident set of the child in KiB, from /proc/<pid>/statm; -1 when unknown. */
 static long child_rss_kb(const run_t *run)
 {
     char path[64];
@@ -306,9 +283,15 @@ static long child_rss_kb(const run_t *run)
     return resident_pages * (run->sandbox->page_size / 1024);
 }
 
+/* Unsafe mode only: the isolated one has the memory cgroup. */
+static bool samples_memory(const run_t *run)
+{
+    return !run->slot && run->spec->memory_mb > 0;
+}
+
 static void check_memory(run_t *run, int64_t now)
 {
-    if (run->spec->memory_mb <= 0 || now < run->next_sample_ms) return;
+    if (!samples_memory(run) || now < run->next_sample_ms) return;
     run->next_sample_ms = now + SANDBOX_SAMPLE_MS;
     long rss = child_rss_kb(run);
     if (rss > run->spec->memory_mb * 1024) {
@@ -317,34 +300,60 @@ static void check_memory(run_t *run, int64_t now)
     }
 }
 
+/* The descriptor that becomes readable when the run ends. */
+static int done_fd(const run_t *run)
+{
+    return run->slot ? run->status_fd : run->pidfd;
+}
+
 /* How long poll may sleep: until the deadline or the next memory sample; -1 once killed. */
 static int poll_timeout(const run_t *run, int64_t now)
 {
-    if (run->pidfd < 0) return SANDBOX_REAP_POLL_MS;
+    if (done_fd(run) < 0) return SANDBOX_REAP_POLL_MS;
     if (run->killed) return -1;
     int64_t until = run->deadline_ms;
-    if (run->spec->memory_mb > 0 && run->next_sample_ms < until) until = run->next_sample_ms;
+    if (samples_memory(run) && run->next_sample_ms < until) until = run->next_sample_ms;
     int64_t wait = until - now;
     return wait < 0 ? 0 : wait > INT32_MAX ? INT32_MAX : (int)wait;
 }
 
-/* Fills pfd with the open streams, then (when present) the pidfd and the cancel fd. */
+/* Fills pfd with the open streams, then (when present) the end-of-run fd and the cancel fd. */
 static nfds_t poll_set(const run_t *run, struct pollfd *pfd, bool with_child)
 {
     nfds_t n = 0;
     for (int i = 0; i < 2; i++)
         pfd[n++] = (struct pollfd){.fd = run->streams[i].fd, .events = POLLIN};
     if (!with_child) return n;
-    pfd[n++] = (struct pollfd){.fd = run->pidfd, .events = POLLIN};
+    pfd[n++] = (struct pollfd){.fd = done_fd(run), .events = POLLIN};
     int cancel_fd = run->killed ? -1 : run->spec->cancel_fd;
     pfd[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
     return n;
 }
 
-/* True once the child has exited; it stays a zombie (WNOWAIT) until finish() reaps it. */
-static bool child_exited(const run_t *run, const struct pollfd *pidfd_poll)
+/* Isolated mode: init's report is readable: the program's status, or EOF when init died
+ * without one (killed). */
+static void read_status(run_t *run)
 {
-    if (run->pidfd >= 0) return pidfd_poll->revents & POLLIN;
+    int status;
+    ssize_t n;
+    do
+        n = read(run->status_fd, &status, sizeof status);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof status) {
+        run->status = status;
+        run->have_status = true;
+    }
+}
+
+/* True once the child has exited; it stays a zombie until finish() reaps it. */
+static bool child_exited(run_t *run, const struct pollfd *done)
+{
+    if (run->slot) {
+        if (!(done->revents & (POLLIN | POLLHUP | POLLERR))) return false;
+        read_status(run);
+        return true;
+    }
+    if (run->pidfd >= 0) return done->revents & POLLIN;
     siginfo_t info;
     memset(&info, 0, sizeof info);
     return waitid(P_PID, (id_t)run->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
@@ -376,7 +385,7 @@ static void watch_once(run_t *run)
         run_kill(run);
     }
     int64_t now = lcx_mono_ms();
-    if (child_exited(run, &pfd[2])) {
+    if (!run->exited && child_exited(run, &pfd[2])) {
         run->exited = true;
         run->exit_ms = now;
     }
@@ -388,7 +397,7 @@ static void watch_once(run_t *run)
 }
 
 /* After the exit: read what is left in the pipes, but give writers that outlived the child
- * (and escaped the group kill) only a short grace. */
+ * (and escaped the kill) only a short grace. */
 static void drain(run_t *run)
 {
     int64_t until = lcx_mono_ms() + SANDBOX_DRAIN_MS;
@@ -423,29 +432,57 @@ static void fill_status(sandbox_result_t *r, int status)
         r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Reaps the child and moves everything into the result. */
-static void finish(run_t *run, sandbox_result_t *r)
+/* Reaps the child: init (isolated; its PID namespace is empty once it is reaped) or the
+ * program. */
+static int reap(const run_t *run, struct rusage *usage)
 {
     int status = 0;
-    struct rusage usage;
-    memset(&usage, 0, sizeof usage);
+    memset(usage, 0, sizeof *usage);
     pid_t waited;
     do
-        waited = wait4(run->pid, &status, 0, &usage);
+        waited = wait4(run->pid, &status, 0, usage);
     while (waited < 0 && errno == EINTR);
     if (waited < 0) {
         lcx_log(LCX_ERROR, "sandbox wait4 failed", "error", strerror(errno), NULL);
         status = SANDBOX_EXEC_FAILED << 8;
     }
-    fill_status(r, status);
+    return status;
+}
+
+/* Isolated mode: the figures of every process of the run, from the slot's cgroup, and a
+ * check that nothing of the run is left in it. */
+static void slot_figures(run_t *run, sandbox_result_t *r)
+{
+    cgroup_t *cg = run->slot->cgroup;
+    cgroup_stats_t stats;
+    if (cgroup_end(cg, &stats) == 0) {
+        r->cpu_ms = stats.cpu_ms;
+        r->memory_kb = stats.memory_kb;
+        r->memory_limit = stats.oom_killed;
+    }
+    if (cgroup_count(cg) != 0 && cgroup_kill_all(cg, SANDBOX_EMPTY_WAIT_MS) != 0)
+        lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", "slot", NULL);
+}
+
+/* Moves everything into the result. */
+static void finish(run_t *run, sandbox_result_t *r)
+{
+    struct rusage usage;
+    int status = reap(run, &usage);
     const sandbox_spec_t *spec = run->spec;
     r->wall_ms = (long)(run->exit_ms - run->start_ms);
-    r->cpu_ms = timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
-    r->memory_kb = usage.ru_maxrss;
+    if (run->slot) {
+        fill_status(r, run->have_status ? run->status : status);
+        slot_figures(run, r);
+    } else {
+        fill_status(r, status);
+        r->cpu_ms = timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
+        r->memory_kb = usage.ru_maxrss;
+        r->memory_limit = spec->memory_mb > 0 && r->memory_kb > spec->memory_mb * 1024;
+    }
+    r->memory_limit = r->memory_limit || run->memory_limit;
     r->timed_out = run->timed_out || (r->signaled && r->signal == SIGXCPU) ||
                    (spec->cpu_ms > 0 && r->cpu_ms > spec->cpu_ms);
-    r->memory_limit =
-        run->memory_limit || (spec->memory_mb > 0 && r->memory_kb > spec->memory_mb * 1024);
     r->output_limit = run->output_limit;
     r->cancelled = run->cancelled;
     stream_t *out = &run->streams[0], *err = &run->streams[1];
@@ -459,6 +496,38 @@ static void finish(run_t *run, sandbox_result_t *r)
 }
 
 /* --------------------------------------------------------------------------------------------
+ * Slots
+ */
+
+/* The slot this thread used last: a job's compile and run steps then share a uid. */
+static _Thread_local long preferred_slot = -1;
+
+static slot_t *slot_acquire(sandbox_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    slot_t *slot = NULL;
+    while (!slot) {
+        long p = preferred_slot;
+        if (p >= 0 && p < self->nslots && !self->slots[p].busy) slot = &self->slots[p];
+        for (long i = 0; !slot && i < self->nslots; i++)
+            if (!self->slots[i].busy) slot = &self->slots[i];
+        if (!slot) pthread_cond_wait(&self->freed, &self->lock);
+    }
+    slot->busy = true;
+    pthread_mutex_unlock(&self->lock);
+    preferred_slot = slot->index;
+    return slot;
+}
+
+static void slot_release(sandbox_t *self, slot_t *slot)
+{
+    pthread_mutex_lock(&self->lock);
+    slot->busy = false;
+    pthread_cond_signal(&self->freed);
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* --------------------------------------------------------------------------------------------
  * Starting a run
  */
 
@@ -467,13 +536,16 @@ static void close_child_fds(child_fds_t *fds)
     close_fd(&fds->stdin_fd);
     close_fd(&fds->out_fd);
     close_fd(&fds->err_fd);
+    close_fd(&fds->error_fd);
     close_fd(&fds->status_fd);
+    close_fd(&fds->alive_fd);
+    close_fd(&fds->workdir_fd);
 }
 
-/* Opens stdin and the three pipes; the parent ends go to the run, the child ends to fds. */
-static int open_fds(run_t *run, child_fds_t *fds, int *status_read)
+/* Opens stdin and the pipes; the parent ends go to the run, the child ends to fds. */
+static int open_fds(run_t *run, child_fds_t *fds, int *error_read)
 {
-    int out[2], err[2], status[2];
+    int out[2], err[2], error[2], status[2], alive[2];
     fds->stdin_fd = open_stdin(run->spec->stdin_path);
     if (fds->stdin_fd < 0) return -1;
     if (make_pipe(out, true) != 0) return -1;
@@ -482,89 +554,195 @@ static int open_fds(run_t *run, child_fds_t *fds, int *status_read)
     if (make_pipe(err, true) != 0) return -1;
     run->streams[1].fd = err[0];
     fds->err_fd = err[1];
+    if (make_pipe(error, false) != 0) return -1;
+    *error_read = error[0];
+    fds->error_fd = error[1];
+    if (!run->slot) return 0;
     if (make_pipe(status, false) != 0) return -1;
-    *status_read = status[0];
+    run->status_fd = status[0];
     fds->status_fd = status[1];
+    if (make_pipe(alive, false) != 0) return -1;
+    fds->alive_fd = alive[0];
+    run->alive_fd = alive[1];
     return 0;
 }
 
-/* Blocks until the child has exec'd (EOF) or reported why it could not (its errno). */
-static int read_exec_status(int status_fd)
+/* Blocks until the child has exec'd (EOF) or reported why it could not: 0, or its errno. */
+static int read_exec_error(int error_fd, const char *program)
 {
-    int code;
+    jail_error_t e;
     ssize_t n;
     do
-        n = read(status_fd, &code, sizeof code);
+        n = read(error_fd, &e, sizeof e);
     while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof code ? code : 0;
+    if (n != (ssize_t)sizeof e) return 0;
+    e.stage[sizeof e.stage - 1] = '\0';
+    if (strcmp(e.stage, "execve") != 0)
+        lcx_log(LCX_ERROR, "sandbox setup failed", "stage", e.stage, "error", strerror(e.code),
+                "program", program, NULL);
+    return e.code ? e.code : EINVAL;
 }
 
-/* Forks the child; after it, the parent holds only its own ends. 0, or -1 with errno. */
-static int start(run_t *run, char *const *env)
+/* The work directory, made the slot user's (only the directory itself: never a file in it). */
+static int open_workdir(const run_t *run)
 {
-    child_fds_t fds = {-1, -1, -1, -1};
-    int status_read = -1;
-    if (open_fds(run, &fds, &status_read) != 0) {
+    if (strcmp(run->spec->workdir, "/") == 0) { /* never the host's root */
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = open(run->spec->workdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    uid_t uid = run->slot->uid;
+    if (fchown(fd, uid, uid) != 0) {
         int saved = errno;
-        close_child_fds(&fds);
+        close(fd);
         errno = saved;
         return -1;
     }
-    run->start_ms = lcx_mono_ms();
-    run->pid = fork();
-    if (run->pid == 0) child_main(run->spec, env, &fds);
-    int saved = errno;
-    close_child_fds(&fds);
-    if (run->pid < 0) {
-        close(status_read);
-        errno = saved;
-        return -1;
-    }
-    int code = read_exec_status(status_read);
-    close(status_read);
-    if (code != 0) {
-        waitpid(run->pid, NULL, 0);
-        errno = code;
+    return fd;
+}
+
+/* argv[0] as the program sees it: a path inside the work directory moves to /work. */
+static int inner_program(const run_t *run, char *out, size_t size)
+{
+    const char *prog = run->spec->argv[0];
+    const char *dir = run->spec->workdir;
+    size_t len = dir ? strlen(dir) : 0;
+    const char *rest = dir && strncmp(prog, dir, len) == 0 && prog[len] == '/' ? prog + len : NULL;
+    int n =
+        rest ? snprintf(out, size, "%s%s", ROOTFS_WORKDIR, rest) : snprintf(out, size, "%s", prog);
+    if (n < 0 || (size_t)n >= size) {
+        errno = ENAMETOOLONG;
         return -1;
     }
     return 0;
 }
 
-/* A pidfd for the child; a kernel without pidfd_open leaves -1 (see child_exited). */
-static int open_pidfd(run_t *run)
+static int clone_jail(run_t *run, child_fds_t *fds, char *const *argv)
 {
+    const sandbox_spec_t *spec = run->spec;
+    const slot_t *slot = run->slot;
+    static char *const empty_env[] = {NULL};
+    jail_spec_t js = {
+        .argv = argv,
+        .env = spec->env ? spec->env : empty_env,
+        .stdin_fd = fds->stdin_fd,
+        .out_fd = fds->out_fd,
+        .err_fd = fds->err_fd,
+        .cpu_ms = spec->cpu_ms,
+        .file_bytes = spec->file_bytes,
+        .uid = slot->uid,
+        .seccomp = run->sandbox->seccomp,
+        .cgroup_dir_fd = cgroup_dir_fd(slot->cgroup),
+        .netns_fd = slot->netns_fd,
+        .error_fd = fds->error_fd,
+        .status_fd = fds->status_fd,
+        .alive_fd = fds->alive_fd,
+    };
+    if (js.cgroup_dir_fd < 0) js.cgroup_nfds = cgroup_procs_fds(slot->cgroup, js.cgroup_fds);
+    rootfs_enter_prepare(run->sandbox->rootfs, fds->workdir_fd, run->sandbox->config.tmp_mb,
+                         &js.root);
+    run->pid = jail_start(&js, &run->pidfd);
+    return run->pid < 0 ? -1 : 0;
+}
+
+static int clone_plain(run_t *run, child_fds_t *fds)
+{
+    static char *const empty_env[] = {NULL};
+    plain_spec_t ps = {
+        .argv = run->spec->argv,
+        .env = run->spec->env ? run->spec->env : empty_env,
+        .workdir = run->spec->workdir,
+        .stdin_fd = fds->stdin_fd,
+        .out_fd = fds->out_fd,
+        .err_fd = fds->err_fd,
+        .error_fd = fds->error_fd,
+        .cpu_ms = run->spec->cpu_ms,
+        .file_bytes = run->spec->file_bytes,
+    };
+    run->pid = plain_start(&ps);
+    if (run->pid < 0) return -1;
     run->pidfd = (int)syscall(SYS_pidfd_open, run->pid, 0);
-    if (run->pidfd >= 0 || errno == ENOSYS) return 0;
+    return 0; /* without a pidfd (ENOSYS), child_exited polls with waitid */
+}
+
+/* Isolated mode: the child's argv, limits of the slot, work directory. */
+static int prepare_jail(run_t *run, child_fds_t *fds, char **argv, char *prog, size_t size)
+{
+    const sandbox_spec_t *spec = run->spec;
+    if (inner_program(run, prog, size) != 0) return -1;
+    argv[0] = prog;
+    if (cgroup_limit(run->slot->cgroup, spec->memory_mb, spec->max_processes) != 0 ||
+        cgroup_begin(run->slot->cgroup) != 0) {
+        lcx_log(LCX_ERROR, "sandbox cannot set the slot's cgroup", "error", strerror(errno), NULL);
+        return -1;
+    }
+    if (spec->workdir && (fds->workdir_fd = open_workdir(run)) < 0) return -1;
+    return 0;
+}
+
+/* Starts the child; after it, the parent holds only its own ends. 0, or -1 with errno. */
+static int start(run_t *run, char **argv, char *prog, size_t size)
+{
+    child_fds_t fds = {-1, -1, -1, -1, -1, -1, -1};
+    int error_read = -1;
+    int rc = open_fds(run, &fds, &error_read);
+    if (rc == 0 && run->slot) rc = prepare_jail(run, &fds, argv, prog, size);
+    run->start_ms = lcx_mono_ms();
+    if (rc == 0) rc = run->slot ? clone_jail(run, &fds, argv) : clone_plain(run, &fds);
     int saved = errno;
-    signal_group(run->pid);
-    waitpid(run->pid, NULL, 0);
+    close_child_fds(&fds);
+    if (rc == 0) saved = read_exec_error(error_read, run->spec->argv[0]);
+    if (error_read >= 0) close(error_read);
+    if (rc == 0 && saved != 0) {
+        kill_run(run);
+        struct rusage usage;
+        reap(run, &usage);
+        rc = -1;
+    }
     errno = saved;
-    return -1;
+    return rc;
 }
 
 static void run_cleanup(run_t *run)
 {
     close_fd(&run->pidfd);
+    close_fd(&run->status_fd);
+    close_fd(&run->alive_fd);
     for (int i = 0; i < 2; i++) {
         close_fd(&run->streams[i].fd);
         free(run->streams[i].data);
         run->streams[i].data = NULL;
     }
+    if (run->slot) slot_release(run->sandbox, run->slot);
+    run->slot = NULL;
 }
 
-static int run_init(run_t *run, const sandbox_t *self, const sandbox_spec_t *spec)
+static int run_init(run_t *run, sandbox_t *self, const sandbox_spec_t *spec)
 {
     memset(run, 0, sizeof *run);
     run->sandbox = self;
     run->spec = spec;
-    run->pidfd = -1;
+    run->pidfd = run->status_fd = run->alive_fd = -1;
     if (stream_init(&run->streams[0], SANDBOX_STDOUT) != 0 ||
         stream_init(&run->streams[1], SANDBOX_STDERR) != 0) {
         run_cleanup(run);
         errno = ENOMEM;
         return -1;
     }
+    if (self->isolated) run->slot = slot_acquire(self);
     return 0;
+}
+
+/* argv copied so that argv[0] can change. */
+static char **copy_argv(char *const *argv)
+{
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    char **copy = calloc(n + 1, sizeof *copy);
+    if (copy) memcpy(copy, argv, n * sizeof *copy);
+    return copy;
 }
 
 int sandbox_run(sandbox_t *self, const sandbox_spec_t *spec, sandbox_result_t *result)
@@ -574,21 +752,28 @@ int sandbox_run(sandbox_t *self, const sandbox_spec_t *spec, sandbox_result_t *r
         errno = EINVAL;
         return -1;
     }
-    static char *const empty_env[] = {NULL};
+    char **argv = copy_argv(spec->argv);
+    char prog[PATH_MAX];
     run_t run;
-    if (run_init(&run, self, spec) != 0) return -1;
-    if (start(&run, spec->env ? spec->env : empty_env) != 0 || open_pidfd(&run) != 0) {
+    if (!argv || run_init(&run, self, spec) != 0) {
+        free(argv);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (start(&run, argv, prog, sizeof prog) != 0) {
         int saved = errno;
         run_cleanup(&run);
+        free(argv);
         errno = saved;
         return -1;
     }
+    free(argv);
     run.deadline_ms = run.start_ms + (spec->wall_ms > 0 ? spec->wall_ms : INT32_MAX);
     run.next_sample_ms = lcx_mono_ms() + SANDBOX_SAMPLE_MS;
     while (!run.exited)
         watch_once(&run);
     if (run.exit_ms == 0) run.exit_ms = lcx_mono_ms();
-    signal_group(run.pid); /* whatever the program left running in its group */
+    kill_run(&run); /* whatever the program left running */
     drain(&run);
     finish(&run, result);
     run_cleanup(&run);
@@ -604,11 +789,53 @@ void sandbox_result_free(sandbox_result_t *result)
 }
 
 /* --------------------------------------------------------------------------------------------
+ * Work directories
+ */
+
+int sandbox_workdir_mount(sandbox_t *self, int parent_fd, const char *name)
+{
+    if (!self->isolated) return 0;
+    int fd = openat(parent_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char path[64], options[96];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    long mb = self->config.scratch_mb > 0 ? self->config.scratch_mb : 64;
+    snprintf(options, sizeof options, "size=%ldm,nr_inodes=%d,mode=0700", mb,
+             SANDBOX_WORKDIR_INODES);
+    int rc = mount("lcx-work", path, "tmpfs", MS_NOSUID | MS_NODEV, options);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int sandbox_workdir_unmount(sandbox_t *self, int parent_fd, const char *name)
+{
+    if (!self->isolated) return 0;
+    /* Through a descriptor: the path is the runner's, but nothing is looked up twice. */
+    int fd = openat(parent_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int rc = umount2(path, MNT_DETACH);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc == 0 || errno == EINVAL ? 0 : -1; /* EINVAL: not mounted */
+}
+
+/* --------------------------------------------------------------------------------------------
  * Lifecycle
  */
 
-/* Forks a child that exits at once. */
-static int probe(char *err, size_t errlen)
+void sandbox_config_defaults(sandbox_config_t *config)
+{
+    *config = (sandbox_config_t){
+        .unsafe_no_sandbox = false, .slots = 1, .uid_base = 61000, .scratch_mb = 64, .tmp_mb = 64};
+}
+
+/* Forks a child that exits at once: the unsafe mode's only check. */
+static int probe_fork(char *err, size_t errlen)
 {
     pid_t pid = fork();
     if (pid == 0) _exit(0);
@@ -628,33 +855,159 @@ static int probe(char *err, size_t errlen)
     return 0;
 }
 
-sandbox_t *sandbox_new(char *err, size_t errlen)
+static long count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+/* The runner's own mount namespace: work directory mounts stay out of the host's. */
+static int private_mounts(char *err, size_t errlen)
+{
+    if (count_threads() != 1) {
+        snprintf(err, errlen, "sandbox_new must run before other threads start");
+        return -1;
+    }
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        snprintf(err, errlen, "no mount namespace: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int make_slots(sandbox_t *self, char *err, size_t errlen)
+{
+    self->nslots = self->config.slots > 0 ? self->config.slots : 1;
+    self->slots = calloc((size_t)self->nslots, sizeof *self->slots);
+    if (!self->slots) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (long i = 0; i < self->nslots; i++)
+        self->slots[i].netns_fd = -1;
+    for (long i = 0; i < self->nslots; i++) {
+        slot_t *slot = &self->slots[i];
+        char name[32];
+        snprintf(name, sizeof name, "slot%ld", i);
+        slot->index = (int)i;
+        slot->uid = (uid_t)(self->config.uid_base + i);
+        slot->cgroup = cgroup_create(&self->cgroups, name, err, errlen);
+        if (!slot->cgroup) return -1;
+        slot->netns_fd = nsfd_create(CLONE_NEWNET, NULL, NULL, err, errlen);
+        if (slot->netns_fd < 0) return -1;
+    }
+    return 0;
+}
+
+/* A first run: /bin/true (or any true) must start and end cleanly in the sandbox. */
+static int self_test(sandbox_t *self, char *err, size_t errlen)
+{
+    char *argv[] = {"/usr/bin/true", NULL};
+    if (access(argv[0], X_OK) != 0) argv[0] = "/bin/true";
+    sandbox_spec_t spec = {.argv = argv, .wall_ms = 10000, .output_bytes = 4096, .cancel_fd = -1};
+    sandbox_result_t r;
+    if (sandbox_run(self, &spec, &r) != 0) {
+        snprintf(err, errlen, "a test run of %s failed: %s", argv[0], strerror(errno));
+        return -1;
+    }
+    bool ok = !r.signaled && r.exit_code == 0;
+    if (!ok)
+        snprintf(err, errlen, "a test run of %s exited with %d/%d", argv[0], r.exit_code, r.signal);
+    sandbox_result_free(&r);
+    return ok ? 0 : -1;
+}
+
+static int isolated_init(sandbox_t *self, char *err, size_t errlen)
+{
+    if (geteuid() != 0) {
+        snprintf(err, errlen, "not root");
+        return -1;
+    }
+    if (private_mounts(err, errlen) != 0) return -1;
+    if (cgroup_detect(&self->cgroups, err, errlen) != 0) return -1;
+    cgroup_remove_stale(&self->cgroups);
+    rootfs_config_t rc = {.uid_base = self->config.uid_base, .users = self->config.slots};
+    self->rootfs = rootfs_new(&rc, err, errlen);
+    if (!self->rootfs) return -1;
+    self->seccomp = seccomp_policy_new(err, errlen);
+    if (!self->seccomp || make_slots(self, err, errlen) != 0) return -1;
+    snprintf(self->mode, sizeof self->mode, "namespaces+pivot_root+seccomp, %s, uid %ld-%ld",
+             self->cgroups.description, self->config.uid_base,
+             self->config.uid_base + self->nslots - 1);
+    return self_test(self, err, errlen);
+}
+
+static bool valid_config(const sandbox_config_t *c, char *err, size_t errlen)
+{
+    if (c->unsafe_no_sandbox) return true;
+    if (c->slots < 1 || c->slots > 4096 || c->uid_base < 1000 ||
+        c->uid_base + c->slots > 0x7fffffff) {
+        snprintf(err, errlen, "bad sandbox configuration (slots %ld, uid base %ld)", c->slots,
+                 c->uid_base);
+        return false;
+    }
+    return true;
+}
+
+sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen)
 {
     char ignored[1];
     if (!err || errlen == 0) {
         err = ignored;
         errlen = sizeof ignored;
     }
-    if (probe(err, errlen) != 0) return NULL;
+    sandbox_config_t defaults;
+    sandbox_config_defaults(&defaults);
+    if (!config) config = &defaults;
+    if (!valid_config(config, err, errlen)) return NULL;
     sandbox_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    self->config = *config;
     self->page_size = sysconf(_SC_PAGESIZE);
     if (self->page_size < 1024) self->page_size = 4096;
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_cond_init(&self->freed, NULL);
+    self->isolated = !config->unsafe_no_sandbox;
+    int rc;
+    if (self->isolated) {
+        rc = isolated_init(self, err, errlen);
+        size_t len = strlen(err);
+        if (rc != 0 && len + 1 < errlen) snprintf(err + len, errlen - len, "%s", SANDBOX_HINT);
+    } else {
+        snprintf(self->mode, sizeof self->mode, "%s", SANDBOX_UNSAFE_MODE);
+        rc = probe_fork(err, errlen);
+    }
+    if (rc != 0) sandbox_destroy(&self);
     return self;
 }
 
 void sandbox_destroy(sandbox_t **self_p)
 {
     if (!self_p || !*self_p) return;
-    free(*self_p);
+    sandbox_t *self = *self_p;
+    for (long i = 0; self->slots && i < self->nslots; i++) {
+        cgroup_destroy(&self->slots[i].cgroup);
+        if (self->slots[i].netns_fd >= 0) close(self->slots[i].netns_fd);
+    }
+    free(self->slots);
+    rootfs_destroy(&self->rootfs);
+    seccomp_policy_destroy(&self->seccomp);
+    pthread_cond_destroy(&self->freed);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
     *self_p = NULL;
 }
 
 const char *sandbox_mode(const sandbox_t *self)
 {
-    (void)self;
-    return "process-group (no isolation yet)";
+    return self ? self->mode : "none";
 }

@@ -1,12 +1,20 @@
 /*
  * sandbox: runs one program under limits and collects what it did. The one interface through
- * which the runner starts user code, so a stronger isolation can replace the body without
- * touching callers.
+ * which the runner starts user code.
  *
- * Today (issue #2): a child in its own session and process group, an empty environment except
- * spec->env, rlimits (CPU, file size, open files, no core dumps), a wall-time deadline that kills
- * the whole group, output caps. Issue #3 adds namespaces, cgroups and seccomp behind the same
- * calls.
+ * Isolated mode (issue #3, the default; needs root, namespaces and cgroups): each run gets new
+ * PID, mount, IPC, UTS and cgroup namespaces, the network namespace of its slot (empty, made
+ * once), the prepared minimal root (rootfs.h) with its work directory on /work and a private
+ * /tmp, a uid and gid of its slot (uid_base + slot) with no capabilities and no_new_privs, the
+ * seccomp filter (seccomp_policy.h), rlimits, and the slot's cgroup for memory, processes and
+ * CPU accounting. See jail.h for the processes and cgroup.h for the accounting. Up to `slots`
+ * runs go at once; more wait for a free slot.
+ *
+ * Unsafe mode (--unsafe-no-sandbox, development only): a child in its own session and process
+ * group with rlimits, a memory watchdog sampling its resident set, nothing more.
+ *
+ * Both: an explicit environment (spec->env only), stdin from a file, a wall-time deadline that
+ * kills the whole run, output caps, cancellation.
  */
 #ifndef LCX_SANDBOX_H
 #define LCX_SANDBOX_H
@@ -22,9 +30,10 @@ typedef void(sandbox_output_fn)(void *arg, int stream, const char *data, size_t 
 typedef struct {
     char *const *argv;      /* argv[0] is an absolute path; no shell, no PATH search */
     char *const *env;       /* the whole environment */
-    const char *workdir;    /* the program's working directory */
+    const char *workdir;    /* the program's working directory (isolated: mounted on /work, and
+                               an argv[0] inside it is translated); NULL: an empty one */
     const char *stdin_path; /* file opened read-only as stdin; NULL means /dev/null */
-    long wall_ms;           /* wall-clock limit; the whole process group is killed past it */
+    long wall_ms;           /* wall-clock limit; the whole run is killed past it */
     long cpu_ms;            /* CPU time limit (0: none) */
     long memory_mb;         /* memory limit (0: none) */
     long max_processes;     /* processes and threads (0: none) */
@@ -45,7 +54,7 @@ typedef struct {
     bool cancelled;
     long wall_ms;
     long cpu_ms;
-    long memory_kb; /* peak resident set */
+    long memory_kb; /* peak: the run's cgroup (isolated), the resident set (unsafe) */
     char *out;      /* stdout kept (at most output_bytes), NUL-terminated */
     size_t out_len;
     bool out_truncated;
@@ -56,12 +65,33 @@ typedef struct {
 
 typedef struct sandbox_t sandbox_t;
 
-/* NULL with a reason when the machine cannot run programs this way. */
-sandbox_t *sandbox_new(char *err, size_t errlen);
+typedef struct {
+    bool unsafe_no_sandbox; /* the process-group mode, no isolation */
+    long slots;             /* runs at once (a cgroup, a uid and a network namespace each) */
+    long uid_base;          /* slot i runs as uid and gid uid_base + i */
+    long scratch_mb;        /* size of a work directory (sandbox_workdir_mount) */
+    long tmp_mb;            /* size of a run's /tmp */
+} sandbox_config_t;
+
+/* unsafe_no_sandbox false, 1 slot, uid 61000, 64 MiB each. */
+void sandbox_config_defaults(sandbox_config_t *config);
+
+/* NULL with a reason when the machine cannot run programs this way (isolated mode: not root,
+ * no namespaces, no cgroups). Isolated mode moves the calling process into a mount namespace
+ * of its own, so call it before starting threads. config NULL: the defaults. */
+sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen);
 void sandbox_destroy(sandbox_t **self_p);
 
-/* How programs are isolated here, for /health and logs (e.g. "process-group"). */
+/* How programs are isolated here, for /health and every result; starts with "UNSAFE" in the
+ * unsafe mode. */
 const char *sandbox_mode(const sandbox_t *self);
+
+/* Isolated mode: mounts a tmpfs of scratch_mb MiB (nosuid, nodev) on the directory `name` of
+ * parent_fd, so that what a run writes in its work directory is capped and vanishes at
+ * sandbox_workdir_unmount. The mounts live in the runner's own mount namespace. No-ops in the
+ * unsafe mode. 0, or -1 with errno. */
+int sandbox_workdir_mount(sandbox_t *self, int parent_fd, const char *name);
+int sandbox_workdir_unmount(sandbox_t *self, int parent_fd, const char *name);
 
 /* Runs spec to the end. 0 with *result filled, or -1 (and errno) when the program could not be
  * started at all (result then holds nothing to free). */

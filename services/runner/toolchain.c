@@ -25,7 +25,7 @@ static bool read_version(const lcx_language_t *lang, sandbox_t *sandbox, char *o
     sandbox_spec_t spec = {
         .argv = lang->version,
         .env = lang->env,
-        .workdir = "/",
+        .workdir = NULL, /* isolated: an empty /work; unsafe: the runner's directory */
         .wall_ms = VERSION_TIMEOUT_MS,
         .output_bytes = 4096,
         .cancel_fd = -1,

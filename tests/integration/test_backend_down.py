@@ -6,7 +6,6 @@ import random
 import signal
 import time
 
-from harness import pending
 from harness import (check_keys, describe, error_shape_problem, expect, expect_error,
                      expect_status, isolated, short, timeout)
 
@@ -249,7 +248,6 @@ def _processes_with(needle):
 
 @isolated()
 @timeout(60)
-@pending(3, "a PID namespace per run, so that no process outlives a killed runner")
 def test_runner_death_kills_its_programs(stack):
     """kill -9 of a runner does not leave the user's program running (no orphan outlives its
     job)."""

@@ -70,7 +70,10 @@ static int group_setup(void **state)
     fx.settings.file_bytes = 16 * 1024 * 1024;
     fx.settings.max_processes = 64;
     fx.languages = lcx_languages_load(SHIPPED, err, sizeof err);
-    fx.sandbox = sandbox_new(err, sizeof err);
+    sandbox_config_t config;
+    sandbox_config_defaults(&config);
+    config.slots = 4;
+    fx.sandbox = sandbox_new(&config, err, sizeof err);
     if (!fx.languages || !fx.sandbox) {
         fprintf(stderr, "setup: %s\n", err);
         return -1;

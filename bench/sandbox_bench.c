@@ -1,0 +1,162 @@
+/*
+ * sandbox_bench: what isolation costs. Runs each program N times bare (fork, execve, waitpid)
+ * and N times through sandbox_run (namespaces, prepared root, seccomp, slot cgroup, as a job's
+ * run step: with a work directory on its own tmpfs), interleaved, and prints the medians, the
+ * time added at the median and the ratio.
+ *
+ *   sandbox_bench [N]      (root; default N = 200)
+ */
+#include "sandbox.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_RUNS 200
+#define MAX_RUNS 100000
+
+static char *const bench_env[] = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", NULL};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* fork + execve + waitpid, stdout and stderr on /dev/null; the time in ms, -1 on failure. */
+static double bare_once(char *const *argv)
+{
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(126);
+        execve(argv[0], argv, bench_env);
+        _exit(127);
+    }
+    if (pid < 0) return -1;
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return now_ms() - t0;
+}
+
+static double sandbox_once(sandbox_t *sb, char *const *argv, const char *workdir)
+{
+    sandbox_spec_t spec = {.argv = argv,
+                           .env = bench_env,
+                           .workdir = workdir,
+                           .wall_ms = 10000,
+                           .cpu_ms = 10000,
+                           .memory_mb = 256,
+                           .max_processes = 64,
+                           .output_bytes = 1 << 20,
+                           .file_bytes = 16 << 20,
+                           .cancel_fd = -1};
+    sandbox_result_t r;
+    double t0 = now_ms();
+    if (sandbox_run(sb, &spec, &r) != 0) return -1;
+    double took = now_ms() - t0;
+    bool ok = !r.signaled && r.exit_code == 0;
+    sandbox_result_free(&r);
+    return ok ? took : -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i];
+}
+
+/* Interleaved runs of one program; prints one table row. 0, or -1 when a run failed. */
+static int bench(sandbox_t *sb, const char *label, char *const *argv, const char *workdir, int n)
+{
+    double *bare = calloc((size_t)n, sizeof *bare), *boxed = calloc((size_t)n, sizeof *boxed);
+    if (!bare || !boxed) return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        bare[i] = bare_once(argv);
+        boxed[i] = sandbox_once(sb, argv, workdir);
+        if (bare[i] < 0 || boxed[i] < 0) {
+            fprintf(stderr, "sandbox_bench: run %d of %s failed\n", i, label);
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        double b50 = percentile(bare, n, 0.5), s50 = percentile(boxed, n, 0.5);
+        double b90 = percentile(bare, n, 0.9), s90 = percentile(boxed, n, 0.9);
+        printf("%-22s %5d %9.3f %9.3f %11.3f %11.3f %9.3f %7.2fx\n", label, n, b50, b90, s50, s90,
+               s50 - b50, s50 / b50);
+    }
+    free(bare);
+    free(boxed);
+    return rc;
+}
+
+/* A work directory with its tmpfs, as the runner's jobs have. */
+static int make_workdir(sandbox_t *sb, char *path, size_t size, int *parent_fd)
+{
+    snprintf(path, size, "/tmp/lcx-bench-XXXXXX");
+    if (!mkdtemp(path)) return -1;
+    *parent_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*parent_fd < 0 || mkdirat(*parent_fd, "w", 0700) != 0) return -1;
+    if (sandbox_workdir_mount(sb, *parent_fd, "w") != 0) return -1;
+    size_t len = strlen(path);
+    snprintf(path + len, size - len, "/w");
+    return 0;
+}
+
+static void remove_workdir(sandbox_t *sb, char *path, int parent_fd)
+{
+    sandbox_workdir_unmount(sb, parent_fd, "w");
+    unlinkat(parent_fd, "w", AT_REMOVEDIR);
+    close(parent_fd);
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : DEFAULT_RUNS;
+    if (n < 1 || n > MAX_RUNS) n = DEFAULT_RUNS;
+    char err[512];
+    sandbox_config_t config;
+    sandbox_config_defaults(&config);
+    sandbox_t *sb = sandbox_new(&config, err, sizeof err);
+    if (!sb) {
+        fprintf(stderr, "sandbox_bench: %s\n", err);
+        return 1;
+    }
+    char workdir[64];
+    int parent_fd = -1;
+    if (make_workdir(sb, workdir, sizeof workdir, &parent_fd) != 0) {
+        fprintf(stderr, "sandbox_bench: work directory: %s\n", strerror(errno));
+        sandbox_destroy(&sb);
+        return 1;
+    }
+    printf("sandbox: %s\n", sandbox_mode(sb));
+    printf("%-22s %5s %9s %9s %11s %11s %9s %8s\n", "program (ms)", "runs", "bare p50", "bare p90",
+           "sandbox p50", "sandbox p90", "added", "ratio");
+    char *true_argv[] = {"/bin/true", NULL};
+    char *py_argv[] = {"/usr/bin/python3", "-c", "pass", NULL};
+    int rc = bench(sb, "/bin/true", true_argv, workdir, n);
+    if (rc == 0) rc = bench(sb, "python3 -c pass", py_argv, workdir, n);
+    remove_workdir(sb, workdir, parent_fd);
+    sandbox_destroy(&sb);
+    return rc == 0 ? 0 : 1;
+}

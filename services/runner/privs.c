@@ -1,0 +1,69 @@
+/* privs: dropping every privilege before exec (see privs.h). */
+#include "privs.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PRIVS_MAX_CAP 63 /* beyond any kernel's CAP_LAST_CAP; EINVAL marks the end */
+
+#define STEP(name, call)                                                                           \
+    do {                                                                                           \
+        if ((call) != 0) {                                                                         \
+            *stage = name;                                                                         \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+int privs_clear_caps(void)
+{
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+/* Removes every capability from the bounding set (needs CAP_SETPCAP, so before setuid). */
+static int drop_bounding(void)
+{
+    for (int cap = 0; cap <= PRIVS_MAX_CAP; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+        return errno == EINVAL && cap > 0 ? 0 : -1;
+    }
+    return 0;
+}
+
+/* Locks the securebits so that root has no special meaning for capabilities, and setuid keeps
+ * clearing them. */
+static int lock_securebits(void)
+{
+    unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                         SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                         SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    return prctl(PR_SET_SECUREBITS, bits, 0, 0, 0);
+}
+
+int privs_drop(uid_t id, const char **stage)
+{
+    STEP("drop bounding set", drop_bounding());
+    STEP("clear ambient capabilities", prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+    STEP("lock securebits", lock_securebits());
+    /* Raw system calls: glibc's wrappers signal every thread of the process it remembers, and
+     * a process made by a raw clone inherits that memory of threads it does not have. */
+    STEP("setgroups", (int)syscall(SYS_setgroups, 0, NULL));
+    STEP("setresgid", (int)syscall(SYS_setresgid, id, id, id));
+    STEP("setresuid", (int)syscall(SYS_setresuid, id, id, id));
+    STEP("clear capabilities", privs_clear_caps());
+    STEP("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    /* Paranoia: root must be unreachable now. */
+    if (syscall(SYS_setresuid, 0, 0, 0) == 0 || geteuid() == 0) {
+        *stage = "verify uid";
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}

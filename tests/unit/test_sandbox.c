@@ -1,0 +1,508 @@
+/*
+ * test_sandbox: the isolated sandbox and its modules (cgroup, seccomp policy, root, privileges)
+ * with real programs. Needs root (skipped otherwise). Every run must leave nothing behind: no
+ * process, no file in its work directory's parent, an empty slot cgroup, and after
+ * sandbox_destroy no cgroup of ours at all.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "sandbox.h"
+#include "seccomp_policy.h"
+#include "util.h"
+
+#define PY "/usr/bin/python3"
+#define UID_BASE 61000
+
+typedef struct {
+    sandbox_t *sandbox;
+    cgroup_host_t host;
+    char parent[64]; /* holds the work directories */
+    int parent_fd;
+    char workdir[128];
+    char name[32];
+} fixture_t;
+
+static fixture_t fx;
+static char *const test_env[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", NULL};
+
+static int group_setup(void **state)
+{
+    if (geteuid() != 0) return 0; /* every test skips */
+    char err[512] = "";
+    if (cgroup_detect(&fx.host, err, sizeof err) != 0) {
+        fprintf(stderr, "cgroup_detect: %s\n", err);
+        return -1;
+    }
+    sandbox_config_t config;
+    sandbox_config_defaults(&config);
+    config.slots = 2;
+    config.uid_base = UID_BASE;
+    config.scratch_mb = 8;
+    config.tmp_mb = 8;
+    fx.sandbox = sandbox_new(&config, err, sizeof err);
+    if (!fx.sandbox) {
+        fprintf(stderr, "sandbox_new: %s\n", err);
+        return -1;
+    }
+    snprintf(fx.parent, sizeof fx.parent, "/tmp/lcx-test-sandbox-XXXXXX");
+    if (!mkdtemp(fx.parent)) return -1;
+    fx.parent_fd = open(fx.parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fx.parent_fd >= 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    if (fx.parent_fd <= 0) return 0;
+    sandbox_destroy(&fx.sandbox);
+    close(fx.parent_fd);
+    return rmdir(fx.parent);
+}
+
+/* A fresh work directory with its tmpfs, as job.c makes them. */
+static int setup(void **state)
+{
+    if (!fx.sandbox) return 0;
+    static int counter;
+    snprintf(fx.name, sizeof fx.name, "w%d", counter++);
+    if (mkdirat(fx.parent_fd, fx.name, 0700) != 0) return -1;
+    if (sandbox_workdir_mount(fx.sandbox, fx.parent_fd, fx.name) != 0) return -1;
+    snprintf(fx.workdir, sizeof fx.workdir, "%s/%s", fx.parent, fx.name);
+    return 0;
+}
+
+static void assert_parent_empty(void)
+{
+    DIR *d = opendir(fx.parent);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            fail_msg("left behind in the scratch parent: %s", e->d_name);
+    closedir(d);
+}
+
+static int teardown(void **state)
+{
+    if (!fx.sandbox) return 0;
+    if (sandbox_workdir_unmount(fx.sandbox, fx.parent_fd, fx.name) != 0) return -1;
+    if (unlinkat(fx.parent_fd, fx.name, AT_REMOVEDIR) != 0) return -1;
+    assert_parent_empty();
+    return 0;
+}
+
+#define SKIP_UNLESS_ROOT()                                                                         \
+    do {                                                                                           \
+        if (!fx.sandbox) skip();                                                                   \
+    } while (0)
+
+/* Runs argv in the sandbox in the fixture's work directory. */
+static sandbox_result_t run_argv(char *const *argv, long wall_ms, long memory_mb)
+{
+    sandbox_spec_t spec = {.argv = argv,
+                           .env = test_env,
+                           .workdir = fx.workdir,
+                           .wall_ms = wall_ms,
+                           .cpu_ms = wall_ms,
+                           .memory_mb = memory_mb,
+                           .max_processes = 32,
+                           .output_bytes = 65536,
+                           .file_bytes = 1 << 20,
+                           .cancel_fd = -1};
+    sandbox_result_t r;
+    if (sandbox_run(fx.sandbox, &spec, &r) != 0) fail_msg("sandbox_run: %s", strerror(errno));
+    return r;
+}
+
+static sandbox_result_t run_py(const char *code)
+{
+    char *argv[] = {PY, "-c", (char *)code, NULL};
+    return run_argv(argv, 10000, 256);
+}
+
+static sandbox_result_t run_sh(const char *script)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+    return run_argv(argv, 10000, 256);
+}
+
+static void expect_output(sandbox_result_t *r, const char *out)
+{
+    if (r->signaled || r->exit_code != 0 || strcmp(r->out, out) != 0)
+        fail_msg("exit %d signal %d, stdout '%s' (expected '%s'), stderr '%s'", r->exit_code,
+                 r->signaled ? r->signal : 0, r->out, out, r->err);
+    sandbox_result_free(r);
+}
+
+/* The pids of the host whose command line contains `marker`. */
+static int host_processes_with(const char *marker)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300], cmd[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, cmd, sizeof cmd - 1);
+        close(fd);
+        for (ssize_t i = 0; i < n; i++)
+            if (cmd[i] == '\0') cmd[i] = ' ';
+        cmd[n > 0 ? n : 0] = '\0';
+        if (strstr(cmd, marker)) found++;
+    }
+    closedir(d);
+    return found;
+}
+
+/* The number of processes in slot `slot`'s pids cgroup. */
+static long slot_processes(int slot)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/lcx-%d/slot%d/cgroup.procs", fx.host.base[CGROUP_PIDS],
+             (int)getpid(), slot);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    long n = 0, pid;
+    while (fscanf(f, "%ld", &pid) == 1)
+        n++;
+    fclose(f);
+    return n;
+}
+
+/* --------------------------------------------------------------------------------------------
+ * cgroup module
+ */
+
+static void test_cgroup_detect(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    assert_true(fx.host.version == CGROUP_V1 || fx.host.version == CGROUP_V2);
+    assert_true(fx.host.has[CGROUP_MEMORY] && fx.host.has[CGROUP_PIDS]);
+    assert_non_null(strstr(fx.host.description, "memory"));
+    assert_non_null(strstr(sandbox_mode(fx.sandbox), fx.host.description));
+    assert_non_null(strstr(sandbox_mode(fx.sandbox), "namespaces+pivot_root+seccomp"));
+}
+
+static void test_cgroup_create_limit_remove(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char err[256];
+    cgroup_t *cg = cgroup_create(&fx.host, "unit", err, sizeof err);
+    if (!cg) fail_msg("cgroup_create: %s", err);
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/lcx-%d/unit", fx.host.base[CGROUP_MEMORY], (int)getpid());
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(cgroup_limit(cg, 64, 10), 0);
+    assert_int_equal(cgroup_limit(cg, 128, 0), 0); /* raise, then unlimited processes */
+    assert_int_equal(cgroup_limit(cg, 32, 5), 0);  /* lower again */
+    assert_int_equal(cgroup_limit(cg, 0, 5), 0);   /* no memory limit */
+    assert_int_equal(cgroup_begin(cg), 0);
+    cgroup_stats_t stats;
+    assert_int_equal(cgroup_end(cg, &stats), 0);
+    assert_false(stats.oom_killed);
+    assert_int_equal(cgroup_count(cg), 0);
+    cgroup_destroy(&cg);
+    assert_null(cg);
+    assert_int_not_equal(stat(path, &st), 0); /* removed */
+}
+
+/* --------------------------------------------------------------------------------------------
+ * Isolation
+ */
+
+static void test_runs_unprivileged(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_result_t r = run_py("import os\n"
+                                "print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\n"
+                                "s = open('/proc/self/status').read()\n"
+                                "print([l.split()[1] for l in s.splitlines()\n"
+                                "       if l.split(':')[0] in ('CapEff', 'CapPrm', 'CapBnd',\n"
+                                "                              'NoNewPrivs', 'Seccomp')])\n");
+    char expected[256];
+    snprintf(expected, sizeof expected,
+             "%d %d %d []\n['0000000000000000', '0000000000000000', '0000000000000000', '1', "
+             "'2']\n",
+             UID_BASE, UID_BASE, UID_BASE);
+    /* slot 0 or 1: accept either uid */
+    if (strstr(r.out, "61001")) {
+        snprintf(expected, sizeof expected,
+                 "%d %d %d []\n['0000000000000000', '0000000000000000', '0000000000000000', "
+                 "'1', '2']\n",
+                 UID_BASE + 1, UID_BASE + 1, UID_BASE + 1);
+    }
+    expect_output(&r, expected);
+}
+
+static void test_host_secrets_invisible(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_result_t r = run_sh("for f in /etc/shadow /root /home /var /run /sys/fs/cgroup; do "
+                                "test -e $f && echo visible $f; done; "
+                                "cat /etc/shadow 2>/dev/null || echo no-shadow; "
+                                "echo x > /usr/x 2>/dev/null || echo usr-ro; "
+                                "echo x > /x 2>/dev/null || echo root-ro; "
+                                "echo x > /etc/passwd 2>/dev/null || echo etc-ro");
+    expect_output(&r, "no-shadow\nusr-ro\nroot-ro\netc-ro\n");
+}
+
+static void test_proc_shows_only_the_run(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_result_t r =
+        run_py("import os\n"
+               "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+               "print(pids == [os.getpid()], os.getpid())\n");
+    expect_output(&r, "True 2\n");
+}
+
+static void test_no_network(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    /* A listening socket on the host's loopback: the program must not reach it. */
+    int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(server >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(server, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(server, 1), 0);
+    socklen_t len = sizeof addr;
+    assert_int_equal(getsockname(server, (struct sockaddr *)&addr, &len), 0);
+    char code[512];
+    snprintf(code, sizeof code,
+             "import socket\n"
+             "for host in ('127.0.0.1', '192.0.2.1'):\n"
+             "    s = socket.socket()\n"
+             "    s.settimeout(2)\n"
+             "    try:\n"
+             "        s.connect((host, %d))\n"
+             "        print('connected', host)\n"
+             "    except OSError as e:\n"
+             "        print('refused', host)\n",
+             ntohs(addr.sin_port));
+    sandbox_result_t r = run_py(code);
+    close(server);
+    expect_output(&r, "refused 127.0.0.1\nrefused 192.0.2.1\n");
+}
+
+static void test_seccomp_blocks(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_result_t r =
+        run_py("import ctypes, os, socket\n"
+               "libc = ctypes.CDLL(None, use_errno=True)\n"
+               "def err(rc):\n"
+               "    return os.strerror(ctypes.get_errno()) if rc != 0 else 'allowed'\n"
+               "print('unshare', err(libc.unshare(0x20000000)))\n"      /* CLONE_NEWUTS */
+               "print('unshare-user', err(libc.unshare(0x10000000)))\n" /* CLONE_NEWUSER */
+               "print('ptrace', err(libc.ptrace(16, 1, 0, 0)))\n"       /* PTRACE_ATTACH */
+               "print('mount', err(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))\n"
+               "for fam in (40, 16, 17):\n" /* VSOCK NETLINK PACKET */
+               "    try:\n"
+               "        socket.socket(fam, socket.SOCK_DGRAM)\n"
+               "        print(fam, 'allowed')\n"
+               "    except OSError as e:\n"
+               "        print(fam, e.errno == 97)\n" /* EAFNOSUPPORT */
+               "socket.socket(socket.AF_UNIX).close()\n"
+               "print('unix ok')\n");
+    expect_output(&r, "unshare Operation not permitted\n"
+                      "unshare-user Operation not permitted\n"
+                      "ptrace Operation not permitted\n"
+                      "mount Operation not permitted\n"
+                      "40 True\n16 True\n17 True\nunix ok\n");
+}
+
+static void test_seccomp_policy_builds(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char err[256];
+    seccomp_policy_t *p = seccomp_policy_new(err, sizeof err);
+    if (!p) fail_msg("seccomp_policy_new: %s", err);
+    seccomp_policy_destroy(&p);
+    assert_null(p);
+}
+
+/* --------------------------------------------------------------------------------------------
+ * Limits and accounting
+ */
+
+static void test_memory_limit_is_oom(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char *argv[] = {PY, "-c", "b = bytearray(300 * 1024 * 1024)\nprint('alive')\n", NULL};
+    sandbox_result_t r = run_argv(argv, 10000, 64);
+    assert_true(r.memory_limit);
+    assert_true(r.signaled && r.signal == SIGKILL);
+    assert_string_equal(r.out, "");
+    assert_true(r.memory_kb > 32 * 1024 && r.memory_kb <= 64 * 1024 + 64);
+    sandbox_result_free(&r);
+}
+
+static void test_cpu_covers_children(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    /* Two child processes spin ~400 ms each; the parent shell itself uses nothing. */
+    sandbox_result_t r = run_sh("spin() { " PY " -c 'import time\n"
+                                "t = time.process_time()\n"
+                                "while time.process_time() - t < 0.4: pass'; }; "
+                                "spin & spin & wait; echo done");
+    assert_string_equal(r.out, "done\n");
+    if (r.cpu_ms < 700) fail_msg("cpu_ms %ld, expected >= 700 for two 400 ms children", r.cpu_ms);
+    sandbox_result_free(&r);
+}
+
+static void test_fork_bomb_contained(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char *argv[] = {"/bin/bash", "-c", "f() { f | f & }; f; sleep 1; echo survived", NULL};
+    int64_t start = lcx_mono_ms();
+    sandbox_result_t r = run_argv(argv, 2000, 256);
+    assert_true(lcx_mono_ms() - start < 5000);
+    sandbox_result_free(&r);
+    assert_int_equal(slot_processes(0), 0);
+    assert_int_equal(slot_processes(1), 0);
+}
+
+static void test_daemon_does_not_outlive_the_run(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    const char *marker = "31.4159265";
+    char script[256];
+    snprintf(script, sizeof script, "setsid sleep %s </dev/null >/dev/null 2>&1 & echo started",
+             marker);
+    int64_t start = lcx_mono_ms();
+    sandbox_result_t r = run_sh(script);
+    assert_true(lcx_mono_ms() - start < 3000);
+    expect_output(&r, "started\n");
+    assert_int_equal(host_processes_with(marker), 0);
+    assert_int_equal(slot_processes(0), 0);
+    assert_int_equal(slot_processes(1), 0);
+}
+
+static void test_scratch_space_is_capped(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    /* The work directory and /tmp hold 8 MiB each (config); files of 1 MB (under the file size
+     * limit of 1 MiB) fill them. */
+    sandbox_result_t r = run_sh("fill() { for i in $(seq 20); do "
+                                "head -c 1000000 /dev/zero > $1/f$i 2>/dev/null || "
+                                "{ echo $1 full; return; }; done; echo $1 not full; }; "
+                                "fill . ; fill /tmp");
+    expect_output(&r, ". full\n/tmp full\n");
+}
+
+static void test_workdir_files_and_cleanup(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_result_t r = run_sh("echo hi > f && ln -s /etc/passwd link && mkdir -p a/b && "
+                                "chmod 0 a && cat f && pwd");
+    expect_output(&r, "hi\n/work\n");
+    /* teardown unmounts and removes; the parent must then be empty */
+}
+
+static void test_argv0_in_workdir(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char path[256];
+    snprintf(path, sizeof path, "%s/prog.sh", fx.workdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\necho \"$0\"\n", f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, 0755), 0);
+    char *argv[] = {path, NULL};
+    sandbox_result_t r = run_argv(argv, 5000, 64);
+    expect_output(&r, "/work/prog.sh\n");
+}
+
+static void test_missing_program_is_an_error(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char *argv[] = {"/usr/bin/no-such-program", NULL};
+    sandbox_spec_t spec = {.argv = argv, .workdir = fx.workdir, .wall_ms = 1000, .cancel_fd = -1};
+    sandbox_result_t r;
+    assert_int_equal(sandbox_run(fx.sandbox, &spec, &r), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(slot_processes(0), 0);
+}
+
+/* The unsafe mode says so, and still runs programs (no isolation). */
+static void test_unsafe_mode(void **state)
+{
+    char err[256];
+    sandbox_config_t config;
+    sandbox_config_defaults(&config);
+    config.unsafe_no_sandbox = true;
+    sandbox_t *sb = sandbox_new(&config, err, sizeof err);
+    if (!sb) fail_msg("sandbox_new: %s", err);
+    assert_int_equal(strncmp(sandbox_mode(sb), "UNSAFE", 6), 0);
+    assert_int_equal(sandbox_workdir_mount(sb, AT_FDCWD, "/nonexistent"), 0); /* no-op */
+    char *argv[] = {"/bin/sh", "-c", "echo plain", NULL};
+    sandbox_spec_t spec = {.argv = argv, .wall_ms = 5000, .output_bytes = 4096, .cancel_fd = -1};
+    sandbox_result_t r;
+    assert_int_equal(sandbox_run(sb, &spec, &r), 0);
+    assert_string_equal(r.out, "plain\n");
+    sandbox_result_free(&r);
+    sandbox_destroy(&sb);
+}
+
+/* Last: sandbox_destroy removes every cgroup this process made. */
+static void test_destroy_removes_cgroups(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_destroy(&fx.sandbox);
+    for (int c = 0; c < CGROUP_CONTROLLERS; c++) {
+        if (!fx.host.has[c]) continue;
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/lcx-%d", fx.host.base[c], (int)getpid());
+        struct stat st;
+        if (stat(path, &st) == 0) fail_msg("%s is left behind", path);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cgroup_detect),
+        cmocka_unit_test(test_cgroup_create_limit_remove),
+        cmocka_unit_test(test_seccomp_policy_builds),
+        cmocka_unit_test_setup_teardown(test_runs_unprivileged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_secrets_invisible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_shows_only_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_network, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seccomp_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_limit_is_oom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_covers_children, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fork_bomb_contained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_does_not_outlive_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scratch_space_is_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workdir_files_and_cleanup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_argv0_in_workdir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_program_is_an_error, setup, teardown),
+        cmocka_unit_test(test_unsafe_mode),
+        cmocka_unit_test(test_destroy_removes_cgroups),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
