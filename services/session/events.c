@@ -14,6 +14,8 @@ typedef struct {
     int64_t ended_at; /* monotonic ms of the final status, 0 while running */
 } log_t;
 
+#define EVENTS_REPLY_BYTES (4 * 1024 * 1024) /* output bytes in one EVENTS reply, at most */
+
 struct events_t {
     zhashx_t *logs; /* execution_id -> log_t */
     int64_t keep_ms;
@@ -108,11 +110,16 @@ size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_
     *known = log != NULL;
     *ended = log && log->ended_at;
     lcx_msg_list_touch(reply, LCX_F_items);
-    size_t count = 0;
+    size_t count = 0, bytes = 0;
     for (lcx_msg_t *e = log ? zlistx_first(log->events) : NULL; e; e = zlistx_next(log->events)) {
         if (e->event_id.v <= after) continue;
+        /* One reply stays well inside a frame; the rest comes with the next poll. */
+        if (count == LCX_PROTO_MAX_LIST || bytes + e->data.len > EVENTS_REPLY_BYTES) {
+            *ended = false;
+            break;
+        }
         lcx_msg_t *copy = lcx_msg_dup(e);
-        if (copy && lcx_msg_items_append(reply, &copy) == 0) count++;
+        if (copy && lcx_msg_items_append(reply, &copy) == 0) count++, bytes += e->data.len;
     }
     return count;
 }
@@ -126,6 +133,13 @@ void events_expire(events_t *self, int64_t now)
     for (const char *id = zlistx_first(old); id; id = zlistx_next(old))
         zhashx_delete(self->logs, id);
     zlistx_destroy(&old);
+}
+
+void events_resume_at(events_t *self, const char *execution_id, int64_t next_id)
+{
+    if (zhashx_lookup(self->logs, execution_id)) return;
+    log_t *log = log_of(self, execution_id);
+    if (log && next_id > 1) log->next_id = next_id;
 }
 
 size_t events_size(events_t *self)

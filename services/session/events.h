@@ -26,9 +26,15 @@ bool events_output(events_t *self, const lcx_msg_t *output);
 
 /* Appends to `reply` (an EVENTS message) every event after `after`; returns how many.
  * *known tells whether the log exists; *ended whether its final status is among them or
- * before them. */
+ * before them. A reply holds at most LCX_PROTO_MAX_LIST events and about 4 MiB of output;
+ * *ended is false while more remain. */
 size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_msg_t *reply,
                    bool *known, bool *ended);
+
+/* A log rebuilt from the database (after a store restart, or expired) numbers its events from
+ * next_id on, so a client resuming after event next_id - 1 sees the new ones. No effect when
+ * the log exists. */
+void events_resume_at(events_t *self, const char *execution_id, int64_t next_id);
 
 /* Drops logs finished more than keep_ms ago. */
 void events_expire(events_t *self, int64_t now);

@@ -473,6 +473,7 @@ static bool fill_events(server_t *self, lcx_msg_t *reply, size_t *count)
         lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION);
         store_rc_t rc = store_execution_get(self->store, id, exec);
         if (rc == STORE_OK) {
+            events_resume_at(self->events, id, reply->after.v + 1);
             note_status(self, id, exec->status.ptr, exec->attempts.v);
             *count = events_fill(self->events, id, reply->after.v, reply, &known, &ended);
         }

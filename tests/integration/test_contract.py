@@ -220,3 +220,24 @@ def test_language_without_runner_is_503(stack):
     langs = {l["id"]: l["available"] for l in stack.get("/languages").body}
     expect(langs.get("python") is True and langs.get("bash") is False,
            "/languages available flags: %s" % langs)
+
+
+@isolated()
+@timeout(60)
+def test_sse_resume_after_store_restart(stack):
+    """The store keeps live logs in memory only: after its restart a client resuming with
+    Last-Event-ID still gets the final status and result, numbered after what it saw."""
+    s = stack.create_session("python", "print('kept')")
+    eid = stack.start_run(s["session_id"])
+    stack.wait_execution(eid)
+    seen = list(_events(stack.http_port, "/executions/%s/events" % eid))
+    last = int(seen[-1]["id"])
+    stack.restart("session", kill=True)
+    stack.wait_ready()
+    rest = list(_events(stack.http_port, "/executions/%s/events" % eid,
+                        headers={"Last-Event-ID": str(last)}))
+    expect([e["event"] for e in rest] == ["status", "result"],
+           "after the restart: %s" % [(e["id"], e["event"]) for e in rest])
+    expect(all(int(e["id"]) > last for e in rest), "ids do not continue after %d: %s"
+           % (last, [e["id"] for e in rest]))
+    expect(json.loads(rest[-1]["data"])["stdout"] == "kept\n", "the result lost its output")
