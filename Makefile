@@ -23,14 +23,14 @@ MISSING   = $(shell for p in $(DEB_PKGS); do \
 
 COMMON_SRC := $(wildcard proto/*.c services/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
-SERVICES   := gateway session dispatcher runner
+SERVICES   := gateway session dispatcher runner keygen
 BINARIES   := $(SERVICES:%=$(BIN)/lcx-%)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ETC        := $(BUILD)/etc/languages.conf \
               $(patsubst web/%,$(BUILD)/etc/%,$(wildcard web/openapi.json web/docs.html))
 
-.PHONY: all deps run test unit integration bench clean format lint
+.PHONY: all deps run test unit integration bench keygen clean format lint
 all: $(BINARIES) $(ETC)
 
 deps:
@@ -61,6 +61,7 @@ $(eval $(call service_rules,gateway,))
 $(eval $(call service_rules,session,))
 $(eval $(call service_rules,dispatcher,))
 $(eval $(call service_rules,runner,))
+$(eval $(call service_rules,keygen,))
 
 $(BUILD)/etc/languages.conf: services/common/languages.conf
 	@mkdir -p $(dir $@)
@@ -72,6 +73,11 @@ $(BUILD)/etc/%: web/%
 
 # Unit tests link the module under test (service modules without main.c) and cmocka.
 UNIT_MODULES := $(filter-out %/main.o,$(gateway_OBJ) $(session_OBJ) $(dispatcher_OBJ) $(runner_OBJ))
+
+# CURVE keys for the services (see README "Security between hosts"): make keygen KEYS=dir
+KEYS ?= keys
+keygen: all
+	@$(BIN)/lcx-keygen $(KEYS)
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_MODULES) $(BUILD)/liblcx.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"

@@ -2,6 +2,7 @@
  * broker: the dispatcher's loop (see broker.h).
  */
 #include "broker.h"
+#include "curve.h"
 #include "jobs.h"
 #include "log.h"
 #include "outbox.h"
@@ -20,21 +21,30 @@ struct broker_t {
     pool_t *pool;
     jobs_t *jobs;
     outbox_t *outbox;
+    curve_t *curve;
     char instance[LCX_UUID_LEN + 1];
     int64_t next_heartbeat;
 };
 
-static zsock_t *bind_router(const char *endpoint, bool handover)
+static zsock_t *bind_router(curve_t *curve, const char *endpoint, bool handover, char *err,
+                            size_t errlen)
 {
     zsock_t *sock = zsock_new(ZMQ_ROUTER);
     if (!sock) return NULL;
+    if (curve_server(curve, sock, endpoint, err, errlen) != 0) {
+        zsock_destroy(&sock);
+        return NULL;
+    }
     zsock_set_router_mandatory(sock, 1);
     if (handover) zsock_set_router_handover(sock, 1);
     zsock_set_sndhwm(sock, 100000);
     zsock_set_rcvhwm(sock, 100000);
     zsock_set_maxmsgsize(sock, LCX_PROTO_MAX_FRAME + 1024);
     zsock_set_linger(sock, 500);
-    if (zsock_bind(sock, "%s", endpoint) < 0) zsock_destroy(&sock);
+    if (zsock_bind(sock, "%s", endpoint) < 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+    }
     return sock;
 }
 
@@ -44,12 +54,14 @@ broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
     if (!self) return NULL;
     self->settings = settings;
     lcx_uuid4(self->instance);
+    self->curve = curve_new(settings->curve_dir, "dispatcher", true, err, errlen);
     /* The store reconnects under the same routing id; the newest connection takes it over. */
-    self->store_sock = bind_router(settings->dispatcher_endpoint, true);
-    self->runner_sock = bind_router(settings->runner_endpoint, false);
+    if (self->curve)
+        self->store_sock =
+            bind_router(self->curve, settings->dispatcher_endpoint, true, err, errlen);
+    if (self->store_sock)
+        self->runner_sock = bind_router(self->curve, settings->runner_endpoint, false, err, errlen);
     if (!self->store_sock || !self->runner_sock) {
-        snprintf(err, errlen, "cannot bind %s or %s: %s", settings->dispatcher_endpoint,
-                 settings->runner_endpoint, zmq_strerror(zmq_errno()));
         broker_destroy(&self);
         return NULL;
     }
@@ -68,6 +80,7 @@ void broker_destroy(broker_t **self_p)
     pool_destroy(&self->pool);
     zsock_destroy(&self->store_sock);
     zsock_destroy(&self->runner_sock);
+    curve_destroy(&self->curve);
     free(self);
     *self_p = NULL;
 }

@@ -1,5 +1,6 @@
 /* backend: calls to the session store (see backend.h). */
 #include "backend.h"
+#include "curve.h"
 #include "log.h"
 #include "util.h"
 
@@ -13,6 +14,7 @@ typedef struct {
 } call_t;
 
 struct backend_t {
+    curve_t *curve;
     zsock_t *sock;
     uint64_t next_corr;
     zhashx_t *calls; /* corr (as key) -> call_t */
@@ -34,7 +36,7 @@ static void call_free(void **item)
     *item = NULL;
 }
 
-backend_t *backend_new(const char *endpoint, char *err, size_t errlen)
+backend_t *backend_new(const char *endpoint, const char *curve_dir, char *err, size_t errlen)
 {
     backend_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
@@ -45,7 +47,12 @@ backend_t *backend_new(const char *endpoint, char *err, size_t errlen)
     zhashx_set_key_duplicator(self->calls, NULL);
     zhashx_set_key_destructor(self->calls, NULL);
     zhashx_set_destructor(self->calls, call_free);
-    self->sock = zsock_new(ZMQ_DEALER);
+    self->curve = curve_new(curve_dir, "gateway", false, err, errlen);
+    self->sock = self->curve ? zsock_new(ZMQ_DEALER) : NULL;
+    if (self->sock && curve_client(self->curve, self->sock, "session", err, errlen) != 0) {
+        backend_destroy(&self);
+        return NULL;
+    }
     if (self->sock) {
         zsock_set_immediate(self->sock, 1); /* fail fast while the store is away */
         zsock_set_linger(self->sock, 0);
@@ -55,7 +62,8 @@ backend_t *backend_new(const char *endpoint, char *err, size_t errlen)
         zsock_set_reconnect_ivl_max(self->sock, 1000);
     }
     if (!self->sock || zsock_connect(self->sock, "%s", endpoint) != 0) {
-        snprintf(err, errlen, "cannot connect to the session store at %s", endpoint);
+        if (self->curve)
+            snprintf(err, errlen, "cannot connect to the session store at %s", endpoint);
         backend_destroy(&self);
     }
     return self;
@@ -67,6 +75,7 @@ void backend_destroy(backend_t **self_p)
     backend_t *self = *self_p;
     zhashx_destroy(&self->calls);
     zsock_destroy(&self->sock);
+    curve_destroy(&self->curve);
     free(self);
     *self_p = NULL;
 }

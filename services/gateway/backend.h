@@ -14,7 +14,8 @@ typedef void(backend_fn)(void *arg, const lcx_msg_t *reply);
 
 typedef struct backend_t backend_t;
 
-backend_t *backend_new(const char *endpoint, char *err, size_t errlen);
+/* curve_dir: the CURVE key directory, or "" (see curve.h). */
+backend_t *backend_new(const char *endpoint, const char *curve_dir, char *err, size_t errlen);
 void backend_destroy(backend_t **self_p);
 
 /* Sends *request_p (taking it). The callback runs exactly once: with the reply, or with NULL

@@ -2,6 +2,7 @@
  * worker: the runner's loop (see worker.h).
  */
 #include "worker.h"
+#include "curve.h"
 #include "log.h"
 #include "slot.h"
 #include "util.h"
@@ -17,6 +18,7 @@ struct worker_t {
     const lcx_settings_t *settings;
     lcx_msg_t *ready; /* READY, re-sent on every (re)connection */
     zsock_t *sock;    /* DEALER to the dispatcher; replaced on reconnection */
+    curve_t *curve;
     slot_t **slots;
     int slot_count;
     zlistx_t *unacked; /* final UPDATEs not yet acknowledged */
@@ -64,12 +66,16 @@ static int connect_dispatcher(worker_t *self)
     zsock_destroy(&self->sock);
     self->sock = zsock_new(ZMQ_DEALER);
     if (!self->sock) return -1;
+    char err[256];
+    if (curve_client(self->curve, self->sock, "dispatcher", err, sizeof err) != 0) {
+        lcx_log(LCX_ERROR, "CURVE", "error", err, NULL);
+        return -1;
+    }
     zsock_set_linger(self->sock, 0);
     zsock_set_maxmsgsize(self->sock, LCX_PROTO_MAX_FRAME + 1024);
     zsock_set_sndhwm(self->sock, 10000);
     if (zsock_connect(self->sock, "%s", self->settings->runner_endpoint) != 0) return -1;
     lcx_msg_t *ready = lcx_msg_dup(self->ready);
-    char err[256];
     if (!ready || lcx_msg_send(&ready, self->sock, err, sizeof err) != 0)
         lcx_log(LCX_WARN, "READY not sent", "error", err, NULL);
     self->dispatcher_seen = lcx_mono_ms();
@@ -102,6 +108,11 @@ worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, l
     if (!self) return NULL;
     install_signal_handlers();
     self->settings = settings;
+    if (!(self->curve = curve_new(settings->curve_dir, "runner", false, err, errlen))) {
+        lcx_msg_destroy(ready_p);
+        free(self);
+        return NULL;
+    }
     self->ready = *ready_p;
     *ready_p = NULL;
     self->unacked = zlistx_new();
@@ -132,6 +143,7 @@ void worker_destroy(worker_t **self_p)
     free(self->slots);
     zlistx_destroy(&self->unacked);
     zsock_destroy(&self->sock);
+    curve_destroy(&self->curve);
     lcx_msg_destroy(&self->ready);
     free(self);
     *self_p = NULL;

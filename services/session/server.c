@@ -2,6 +2,7 @@
  * server: the session store's message loop (see server.h).
  */
 #include "server.h"
+#include "curve.h"
 #include "events.h"
 #include "holds.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 struct server_t {
     const lcx_settings_t *settings;
     store_t *store;
+    curve_t *curve;
     zsock_t *frontend;   /* ROUTER: gateways */
     zsock_t *dispatcher; /* DEALER: the dispatcher */
     holds_t *holds;
@@ -35,17 +37,25 @@ struct server_t {
 /* ---------------------------------------------------------------------------------------- */
 /* Set-up                                                                                    */
 
-static zsock_t *open_dispatcher_socket(const char *endpoint)
+static zsock_t *open_dispatcher_socket(curve_t *curve, const char *endpoint, char *err,
+                                       size_t errlen)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock) return NULL;
+    if (curve_client(curve, sock, "dispatcher", err, errlen) != 0) {
+        zsock_destroy(&sock);
+        return NULL;
+    }
     zsock_set_identity(sock, STORE_IDENTITY);
     zsock_set_immediate(sock, 1); /* never queue toward a dispatcher that is not there */
     zsock_set_linger(sock, 0);
     zsock_set_sndhwm(sock, 10000);
     zsock_set_maxmsgsize(sock, LCX_PROTO_MAX_FRAME + 1024);
     zsock_set_reconnect_ivl_max(sock, 2000);
-    if (zsock_connect(sock, "%s", endpoint) != 0) zsock_destroy(&sock);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to %s", endpoint);
+        zsock_destroy(&sock);
+    }
     return sock;
 }
 
@@ -63,7 +73,17 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
     self->to_dispatcher = zlist_new();
     self->finished = zlist_new();
     zlist_autofree(self->finished); /* zlist_append copies each id */
+    self->curve = curve_new(settings->curve_dir, "session", true, err, errlen);
+    if (!self->curve) {
+        server_destroy(&self);
+        return NULL;
+    }
     self->frontend = zsock_new(ZMQ_ROUTER);
+    if (self->frontend &&
+        curve_server(self->curve, self->frontend, settings->session_endpoint, err, errlen) != 0) {
+        server_destroy(&self);
+        return NULL;
+    }
     if (self->frontend) {
         zsock_set_router_mandatory(self->frontend, 1);
         zsock_set_sndhwm(self->frontend, 100000);
@@ -76,9 +96,9 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
         server_destroy(&self);
         return NULL;
     }
-    self->dispatcher = open_dispatcher_socket(settings->dispatcher_endpoint);
+    self->dispatcher =
+        open_dispatcher_socket(self->curve, settings->dispatcher_endpoint, err, errlen);
     if (!self->dispatcher) {
-        snprintf(err, errlen, "cannot connect to %s", settings->dispatcher_endpoint);
         server_destroy(&self);
         return NULL;
     }
@@ -107,6 +127,7 @@ void server_destroy(server_t **self_p)
     lcx_msg_destroy(&self->status);
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->dispatcher);
+    curve_destroy(&self->curve);
     free(self);
     *self_p = NULL;
 }

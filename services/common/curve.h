@@ -1,0 +1,35 @@
+/*
+ * curve: CURVE encryption and authentication of the sockets between services.
+ *
+ * Keys come from `lcx-keygen DIR`: DIR/public/<name>.cert holds each service's public key,
+ * DIR/secret/<name>.cert_secret its secret one (mode 0600). A server socket accepts only
+ * clients whose public key is in DIR/public/ (checked by a zauth actor); a client socket
+ * authenticates with its own certificate and pins the server's public key.
+ *
+ * Without a key directory every call is a no-op, and binding an address other than loopback
+ * is refused: traffic between hosts is never in the clear.
+ */
+#ifndef LCX_CURVE_H
+#define LCX_CURVE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+typedef struct curve_t curve_t;
+
+/* dir: the key directory, or "" for none. name: this service's certificate ("session",
+ * "dispatcher", "gateway", "runner"). A service with server sockets passes serves=true, which
+ * starts the authenticator. NULL with a reason when keys are missing or unreadable. */
+curve_t *curve_new(const char *dir, const char *name, bool serves, char *err, size_t errlen);
+void curve_destroy(curve_t **self_p);
+
+bool curve_enabled(const curve_t *self);
+/* Call before zsock_bind: 0, or -1 with a reason (e.g. a public address without CURVE). */
+int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, char *err, size_t errlen);
+/* Call before zsock_connect, with the server's certificate name. */
+int curve_client(curve_t *self, zsock_t *sock, const char *server, char *err, size_t errlen);
+
+/* True for tcp://127.x.x.x, tcp://localhost, tcp://[::1], ipc:// and inproc:// endpoints. */
+bool curve_endpoint_is_local(const char *endpoint);
+
+#endif
