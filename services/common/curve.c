@@ -9,7 +9,8 @@ struct curve_t {
     zactor_t *auth; /* zauth: checks clients against DIR/public */
 };
 
-curve_t *curve_new(const char *dir, const char *name, bool serves, char *err, size_t errlen)
+curve_t *curve_new(const char *dir, const char *name, const char *secret, bool serves, char *err,
+                   size_t errlen)
 {
     curve_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
@@ -21,11 +22,14 @@ curve_t *curve_new(const char *dir, const char *name, bool serves, char *err, si
         return NULL;
     }
     char path[1200];
-    snprintf(path, sizeof path, "%s/secret/%s.cert", dir, name);
-    self->cert = zcert_load(path); /* reads path_secret */
+    if (secret && *secret)
+        snprintf(path, sizeof path, "%s", secret);
+    else
+        snprintf(path, sizeof path, "%s/secret/%s.cert_secret", dir, name);
+    self->cert = zcert_load(path); /* a secret certificate file holds both keys */
     if (!self->cert || !*zcert_secret_txt(self->cert) ||
         strcmp(zcert_secret_txt(self->cert), "0000000000000000000000000000000000000000") == 0) {
-        snprintf(err, errlen, "no secret key at %s_secret (run lcx-keygen %s)", path, dir);
+        snprintf(err, errlen, "no secret key at %s (run lcx-keygen %s)", path, dir);
         curve_destroy(&self);
         return NULL;
     }

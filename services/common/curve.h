@@ -18,9 +18,12 @@
 typedef struct curve_t curve_t;
 
 /* dir: the key directory, or "" for none. name: this service's certificate ("session",
- * "dispatcher", "gateway", "runner"). A service with server sockets passes serves=true, which
- * starts the authenticator. NULL with a reason when keys are missing or unreadable. */
-curve_t *curve_new(const char *dir, const char *name, bool serves, char *err, size_t errlen);
+ * "dispatcher", "gateway", "runner"). secret: its secret key file, or "" for
+ * dir/secret/<name>.cert_secret (a container gets it as a secret file elsewhere). A service with
+ * server sockets passes serves=true, which starts the authenticator. NULL with a reason when
+ * keys are missing or unreadable. */
+curve_t *curve_new(const char *dir, const char *name, const char *secret, bool serves, char *err,
+                   size_t errlen);
 void curve_destroy(curve_t **self_p);
 
 bool curve_enabled(const curve_t *self);

@@ -54,7 +54,8 @@ broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
     if (!self) return NULL;
     self->settings = settings;
     lcx_uuid4(self->instance);
-    self->curve = curve_new(settings->curve_dir, "dispatcher", true, err, errlen);
+    self->curve =
+        curve_new(settings->curve_dir, "dispatcher", settings->curve_secret, true, err, errlen);
     /* The store reconnects under the same routing id; the newest connection takes it over. */
     if (self->curve)
         self->store_sock =

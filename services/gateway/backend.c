@@ -36,7 +36,8 @@ static void call_free(void **item)
     *item = NULL;
 }
 
-backend_t *backend_new(const char *endpoint, const char *curve_dir, char *err, size_t errlen)
+backend_t *backend_new(const char *endpoint, const char *curve_dir, const char *curve_secret,
+                       char *err, size_t errlen)
 {
     backend_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
@@ -47,7 +48,7 @@ backend_t *backend_new(const char *endpoint, const char *curve_dir, char *err, s
     zhashx_set_key_duplicator(self->calls, NULL);
     zhashx_set_key_destructor(self->calls, NULL);
     zhashx_set_destructor(self->calls, call_free);
-    self->curve = curve_new(curve_dir, "gateway", false, err, errlen);
+    self->curve = curve_new(curve_dir, "gateway", curve_secret, false, err, errlen);
     self->sock = self->curve ? zsock_new(ZMQ_DEALER) : NULL;
     if (self->sock && curve_client(self->curve, self->sock, "session", err, errlen) != 0) {
         backend_destroy(&self);

@@ -14,8 +14,9 @@ typedef void(backend_fn)(void *arg, const lcx_msg_t *reply);
 
 typedef struct backend_t backend_t;
 
-/* curve_dir: the CURVE key directory, or "" (see curve.h). */
-backend_t *backend_new(const char *endpoint, const char *curve_dir, char *err, size_t errlen);
+/* curve_dir, curve_secret: the CURVE keys, or "" (see curve.h). */
+backend_t *backend_new(const char *endpoint, const char *curve_dir, const char *curve_secret,
+                       char *err, size_t errlen);
 void backend_destroy(backend_t **self_p);
 
 /* Sends *request_p (taking it). The callback runs exactly once: with the reply, or with NULL

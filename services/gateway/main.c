@@ -42,9 +42,9 @@ int main(int argc, char **argv)
     char path[PATH_MAX];
     lcx_languages_t *languages = lcx_languages_load(
         lcx_languages_default_path(settings.languages, path, sizeof path), err, sizeof err);
-    backend_t *backend =
-        languages ? backend_new(settings.session_endpoint, settings.curve_dir, err, sizeof err)
-                  : NULL;
+    backend_t *backend = languages ? backend_new(settings.session_endpoint, settings.curve_dir,
+                                                 settings.curve_secret, err, sizeof err)
+                                   : NULL;
     api_t *api = backend ? api_new(&settings, languages, backend) : NULL;
     http_t *http = api ? http_new(&settings, api_handle, api_closed, api, err, sizeof err) : NULL;
     int status = 1;

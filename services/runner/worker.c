@@ -108,7 +108,8 @@ worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, l
     if (!self) return NULL;
     install_signal_handlers();
     self->settings = settings;
-    if (!(self->curve = curve_new(settings->curve_dir, "runner", false, err, errlen))) {
+    if (!(self->curve = curve_new(settings->curve_dir, "runner", settings->curve_secret, false, err,
+                                  errlen))) {
         lcx_msg_destroy(ready_p);
         free(self);
         return NULL;

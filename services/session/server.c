@@ -73,7 +73,8 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
     self->to_dispatcher = zlist_new();
     self->finished = zlist_new();
     zlist_autofree(self->finished); /* zlist_append copies each id */
-    self->curve = curve_new(settings->curve_dir, "session", true, err, errlen);
+    self->curve =
+        curve_new(settings->curve_dir, "session", settings->curve_secret, true, err, errlen);
     if (!self->curve) {
         server_destroy(&self);
         return NULL;
