@@ -18,3 +18,22 @@ def test_readme_lists_every_setting(stack):
     missing = [n for n in names if "`LCX_%s`" % n.upper() not in readme]
     expect(names, "no settings found in settings.def")
     expect(not missing, "README.md's configuration table lacks: %s" % ", ".join(missing))
+
+
+def test_compose_uses_real_flags(stack):
+    """compose.yaml is not run here (no Docker engine), so check what can be checked: every
+    service command names an lcx binary, and every flag it passes is one that binary accepts."""
+    import subprocess
+    from harness import BIN_DIR
+    text = _read("compose.yaml")
+    commands = re.findall(r'command: \[([^\]]*)\]', text, re.S)
+    expect(len(commands) == 4, "compose.yaml should start the four services: %d" % len(commands))
+    for command in commands:
+        words = re.findall(r'"([^"]*)"', command)
+        binary = os.path.join(BIN_DIR, words[0])
+        expect(os.path.exists(binary), "compose.yaml starts %r, which is not built" % words[0])
+        usage = subprocess.run([binary, "--help"], capture_output=True, text=True,
+                               timeout=10).stdout
+        for flag in (w for w in words[1:] if w.startswith("--")):
+            expect(flag in usage, "compose.yaml passes %s to %s, which does not take it"
+                   % (flag, words[0]))
