@@ -16,7 +16,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 # Debian packages: the libraries we link and the toolchains the languages need.
 DEB_PKGS := pkg-config gcc g++ make bash python3 nodejs default-jdk-headless \
             libzmq3-dev libczmq-dev libmicrohttpd-dev libsqlite3-dev libmsgpack-dev \
-            libjansson-dev libcmocka-dev libseccomp-dev iproute2 curl procps
+            libjansson-dev libcmocka-dev libseccomp-dev iproute2 curl procps wrk
 # A package is missing when dpkg does not know it as installed.
 MISSING   = $(shell for p in $(DEB_PKGS); do \
               dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)

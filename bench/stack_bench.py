@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Benchmarks of the whole lcx stack (issue #6). Starts the real services on free loopback
+ports, measures, and prints each figure next to its baseline measured in the same run.
+
+    bench/stack_bench.py api|e2e|throughput|memory ...
+
+api         requests/s and p50/p99 latency at 64 connections (wrk): session create, get,
+            autosave spread over sessions and on one session; baseline: GET /health/live, the
+            gateway alone (no backend), on the same machine at the same moment
+e2e         run + GET ?wait of a python hello world, median of 30; baseline: a bare python3
+throughput  python hello worlds per second at saturation; baseline: two parallel loops of bare
+            python3 (the machine has 2 cores)
+memory      resident memory of each service idle and after load
+
+Every timed figure is the median of repeated runs (the machine is small and noisy).
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+BIN = os.path.join(ROOT, "build", "bin")
+PYTHON = "/usr/bin/python3"
+HELLO = 'print("Hello, World!")'
+REPEATS = int(os.environ.get("LCX_BENCH_REPEATS", "3"))
+
+
+def free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Stack:
+    """The four services with loopback endpoints and the run guards lifted."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="lcx-bench-")
+        p = free_ports(4)
+        self.http_port = p[3]
+        ep = lambda port: "tcp://127.0.0.1:%d" % port
+        self.commands = {
+            "session": ["lcx-session", "--session-endpoint", ep(p[0]), "--dispatcher-endpoint",
+                        ep(p[1]), "--data-dir", os.path.join(self.tmp, "data"),
+                        "--run-cooldown-ms", "0", "--runs-per-minute", "100000000",
+                        "--runs-per-session", "100000000"],
+            "dispatcher": ["lcx-dispatcher", "--dispatcher-endpoint", ep(p[1]),
+                           "--runner-endpoint", ep(p[2])],
+            "runner": ["lcx-runner", "--runner-endpoint", ep(p[2]), "--scratch-dir",
+                       os.path.join(self.tmp, "scratch")],
+            "gateway": ["lcx-gateway", "--session-endpoint", ep(p[0]), "--http-port",
+                        str(self.http_port)],
+        }
+        self.procs = {}
+
+    def start(self):
+        log = open(os.path.join(self.tmp, "services.log"), "w")
+        for name, cmd in self.commands.items():
+            self.procs[name] = subprocess.Popen([os.path.join(BIN, cmd[0])] + cmd[1:],
+                                                stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/health")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the stack did not become healthy; see " + self.tmp)
+
+    def stop(self):
+        for p in self.procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def request(self, method, path, body=None, timeout=40):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            data = json.dumps(body) if body is not None else None
+            conn.request(method, path, data, {"Content-Type": "application/json"} if data else {})
+            r = conn.getresponse()
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+        finally:
+            conn.close()
+
+    def session(self, language="python", source=HELLO):
+        status, body = self.request("POST", "/code-sessions",
+                                    {"language": language, "source_code": source})
+        assert status == 201, (status, body)
+        return body["session_id"]
+
+    def run(self, session_id):
+        status, body = self.request("POST", "/code-sessions/%s/run" % session_id, {})
+        assert status == 202, (status, body)
+        status, e = self.request("GET", "/executions/%s?wait=30000" % body["execution_id"])
+        assert status == 200 and e["status"] == "COMPLETED", e
+        return e
+
+    def rss_kb(self):
+        out = {}
+        for name, p in self.procs.items():
+            with open("/proc/%d/status" % p.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        out[name] = int(line.split()[1])
+        return out
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+# ---- api -----------------------------------------------------------------------------------
+
+WRK_LUA = """
+ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+counter = 0
+request = function()
+  counter = counter + 1
+  %(body)s
+end
+"""
+
+
+def wrk(stack, lua_body, seconds=3):
+    """Runs wrk at 64 connections; returns (requests/s, p50 ms, p99 ms)."""
+    script = os.path.join(stack.tmp, "bench.lua")
+    with open(script, "w") as f:
+        f.write(WRK_LUA % {"ids": os.path.join(stack.tmp, "ids"), "body": lua_body})
+    out = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds, "--latency", "-s", script,
+                          "http://127.0.0.1:%d" % stack.http_port],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = p50 = p99 = float("nan")
+    errors = 0
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(parts[1])
+        elif parts[:1] == ["50%"]:
+            p50 = to_ms(parts[1])
+        elif parts[:1] == ["99%"]:
+            p99 = to_ms(parts[1])
+        elif "Non-2xx" in line or "Socket errors" in line:
+            errors += 1
+    if errors:
+        print("  (wrk reported errors: %s)" % " ".join(l for l in out.splitlines()
+                                                     if "Non-2xx" in l or "Socket" in l))
+    return rps, p50, p99
+
+
+def to_ms(text):
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[:-len(unit)]) * scale
+    return float("nan")
+
+
+API_CASES = [
+    ("GET /health/live (baseline)",
+     'return wrk.format("GET", "/health/live")'),
+    ("POST /code-sessions",
+     'return wrk.format("POST", "/code-sessions", {["Content-Type"]="application/json"},'
+     ' \'{"language":"python","source_code":"print(1)"}\')'),
+    ("GET /code-sessions/{id}",
+     'return wrk.format("GET", "/code-sessions/" .. ids[counter % #ids + 1])'),
+    ("PATCH, spread over 1000 sessions",
+     'return wrk.format("PATCH", "/code-sessions/" .. ids[counter % #ids + 1],'
+     ' {["Content-Type"]="application/json"}, \'{"source_code":"print(\' .. counter .. \')"}\')'),
+    ("PATCH, all on one session",
+     'return wrk.format("PATCH", "/code-sessions/" .. ids[1],'
+     ' {["Content-Type"]="application/json"}, \'{"source_code":"print(\' .. counter .. \')"}\')'),
+]
+
+
+def section_api(stack):
+    print("== API at 64 connections (wrk, %d x 3 s, medians); target: 15000/s, p99 < 10 ms"
+          % REPEATS)
+    with open(os.path.join(stack.tmp, "ids"), "w") as f:
+        for _ in range(1000):
+            f.write(stack.session() + "\n")
+    rows, baseline = [], None
+    for label, body in API_CASES:
+        runs = [wrk(stack, body) for _ in range(REPEATS)]
+        rps, p50, p99 = (median([r[i] for r in runs]) for i in range(3))
+        baseline = baseline or rps
+        rows.append((label, rps, p50, p99, rps / baseline))
+    print("%-36s %10s %9s %9s %9s" % ("request", "req/s", "p50 ms", "p99 ms", "vs base"))
+    for label, rps, p50, p99, ratio in rows:
+        print("%-36s %10.0f %9.2f %9.2f %8.2fx" % (label, rps, p50, p99, ratio))
+
+
+# ---- e2e -----------------------------------------------------------------------------------
+
+def bare_python_ms(runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([PYTHON, "-c", HELLO], stdout=subprocess.DEVNULL, check=True)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def section_e2e(stack):
+    print("== end to end: POST run + GET ?wait of a python hello world (30 runs, medians)")
+    sid = stack.session()
+    for _ in range(3):
+        stack.run(sid)  # warm caches, as a live system is
+    e2e, reported = [], []
+    for _ in range(30):
+        t = time.perf_counter()
+        e = stack.run(sid)
+        e2e.append((time.perf_counter() - t) * 1000)
+        reported.append(e["execution_time_ms"])
+    bare = bare_python_ms(30)
+    m_e2e, m_bare, m_run = median(e2e), median(bare), median(reported)
+    print("%-44s %9.2f ms" % ("bare python3 process (baseline)", m_bare))
+    print("%-44s %9.2f ms" % ("run step inside the sandbox (execution_time_ms)", m_run))
+    print("%-44s %9.2f ms" % ("lcx end to end", m_e2e))
+    print("%-44s %9.2f ms   (target: at most 3 ms)" % ("overhead over the bare process",
+                                                        m_e2e - m_bare))
+
+
+# ---- throughput ----------------------------------------------------------------------------
+
+def bare_rate(seconds):
+    """Bare python3 hello worlds per second in two parallel loops."""
+    count, stop = [0, 0], time.monotonic() + seconds
+
+    def loop(i):
+        while time.monotonic() < stop:
+            subprocess.run([PYTHON, "-c", HELLO], stdout=subprocess.DEVNULL, check=True)
+            count[i] += 1
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(2)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(count) / (time.monotonic() - start)
+
+
+def lcx_rate(stack, seconds, clients=8):
+    sessions = [stack.session() for _ in range(clients)]
+    done, stop = [0] * clients, time.monotonic() + seconds
+
+    def client(i):
+        while time.monotonic() < stop:
+            stack.run(sessions[i])
+            done[i] += 1
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.monotonic() - start)
+
+
+def section_throughput(stack):
+    print("== throughput at saturation: python hello worlds per second (%d x 5 s, medians)"
+          % REPEATS)
+    bare = median([bare_rate(5) for _ in range(REPEATS)])
+    lcx = median([lcx_rate(stack, 5) for _ in range(REPEATS)])
+    print("%-44s %9.1f /s" % ("two loops of bare python3 (baseline)", bare))
+    print("%-44s %9.1f /s" % ("lcx, 8 clients, 2 runner slots", lcx))
+    print("%-44s %9.0f %%   (target: at least 85 %%)" % ("lcx / baseline", 100 * lcx / bare))
+
+
+# ---- memory --------------------------------------------------------------------------------
+
+def section_memory(stack, idle):
+    print("== resident memory (target: each service under 16 MiB idle)")
+    loaded = stack.rss_kb()
+    print("%-12s %12s %14s" % ("service", "idle MiB", "after load MiB"))
+    for name in ("gateway", "session", "dispatcher", "runner"):
+        print("%-12s %12.1f %14.1f" % (name, idle[name] / 1024, loaded[name] / 1024))
+
+
+def main(sections):
+    stack = Stack().start()
+    try:
+        time.sleep(1)
+        idle = stack.rss_kb()
+        for s in sections:
+            if s == "memory":
+                section_memory(stack, idle)
+            else:
+                globals()["section_" + s](stack)
+            sys.stdout.flush()
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    wanted = sys.argv[1:] or ["api", "e2e", "throughput", "memory"]
+    unknown = [s for s in wanted if s not in ("api", "e2e", "throughput", "memory")]
+    if unknown:
+        sys.exit("stack_bench: unknown section(s) %s" % unknown)
+    main(wanted)
