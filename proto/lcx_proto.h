@@ -138,6 +138,7 @@ typedef enum {
     X(versions, LIST)                                                                              \
     X(details, LIST)                                                                               \
     X(sandboxes, LIST)                                                                             \
+    X(running, LIST)                                                                               \
     X(items, ITEMS)
 
 typedef enum {

@@ -23,6 +23,7 @@ struct broker_t {
     outbox_t *outbox;
     curve_t *curve;
     char instance[LCX_UUID_LEN + 1];
+    int64_t hold_until; /* no dispatching before: runners that come back report their jobs */
     int64_t next_heartbeat;
 };
 
@@ -54,6 +55,7 @@ broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
     if (!self) return NULL;
     self->settings = settings;
     lcx_uuid4(self->instance);
+    self->hold_until = lcx_mono_ms() + settings->heartbeat_ms * settings->liveness;
     self->curve =
         curve_new(settings->curve_dir, "dispatcher", settings->curve_secret, true, err, errlen);
     /* The store reconnects under the same routing id; the newest connection takes it over. */
@@ -133,10 +135,12 @@ static void dispatch_job(broker_t *self, job_t *job, runner_t *runner)
 /* Hands queued jobs, oldest first, to runners with free slots for their language. */
 static void dispatch(broker_t *self)
 {
+    if (lcx_mono_ms() < self->hold_until) return;
     zlist_t *ready = zlist_new();
     zlist_t *targets = zlist_new();
     /* Decide first, then act: the queue must not change while it is iterated. */
     for (job_t *job = jobs_queue_first(self->jobs); job; job = jobs_queue_next(self->jobs)) {
+        if (!job->job->language.ptr) continue; /* adopted by id: waits for the store's JOB */
         runner_t *runner = pool_pick(self->pool, job->job->language.ptr);
         if (!runner) continue;
         runner->assigned++; /* reserve, so the next pick sees the slot taken */
@@ -204,9 +208,18 @@ static void reply_accept(broker_t *self, const lcx_msg_t *req, const char *error
 static void on_job(broker_t *self, lcx_msg_t **msg_p)
 {
     lcx_msg_t *msg = *msg_p;
-    /* Known already (a re-submission): accept again, change nothing. */
-    if (jobs_find(self->jobs, msg->execution_id.ptr) ||
-        outbox_holds(self->outbox, msg->execution_id.ptr)) {
+    /* Known already (a re-submission): accept again. A job a runner reported running when it
+     * registered was known by id only: now it gets its details (for a later re-dispatch). */
+    job_t *known = jobs_find(self->jobs, msg->execution_id.ptr);
+    if (known && !known->job->source_code.ptr) {
+        int64_t attempt = known->job->attempt.v;
+        lcx_msg_destroy(&known->job);
+        known->job = lcx_msg_dup(msg);
+        zframe_destroy(&known->job->routing_id);
+        known->job->corr = 0;
+        if (attempt > known->job->attempt.v) lcx_msg_set_int(known->job, LCX_F_attempt, attempt);
+    }
+    if (known || outbox_holds(self->outbox, msg->execution_id.ptr)) {
         reply_accept(self, msg, NULL);
         return;
     }
@@ -281,6 +294,31 @@ static void handle_store(broker_t *self, lcx_msg_t **msg_p)
 /* ---------------------------------------------------------------------------------------- */
 /* The runners' side                                                                         */
 
+/* The jobs a (re)registering runner still runs become its jobs here: queued copies of them
+ * (re-submitted by the store) are not run a second time. */
+static void adopt_running(broker_t *self, runner_t *runner, const lcx_msg_t *ready)
+{
+    for (size_t i = 0; i < ready->running.n; i++) {
+        char id[LCX_UUID_LEN + 1];
+        long long attempt = 0;
+        if (sscanf(ready->running.v[i], "%36[0-9a-f-]/%lld", id, &attempt) != 2) continue;
+        job_t *job = jobs_find(self->jobs, id);
+        if (job && job->runner) continue; /* already running elsewhere: that copy counts */
+        if (!job) {
+            lcx_msg_t *stub = lcx_msg_new(LCX_CMD_JOB); /* details come with the store's JOB */
+            lcx_msg_set_str(stub, LCX_F_execution_id, id);
+            lcx_msg_set_int(stub, LCX_F_attempt, attempt);
+            job = jobs_add(self->jobs, &stub);
+        } else if (job->job->attempt.v < attempt) {
+            lcx_msg_set_int(job->job, LCX_F_attempt, attempt);
+        }
+        if (!job) continue;
+        jobs_assign(self->jobs, job, runner);
+        runner->assigned++;
+        lcx_log(LCX_INFO, "execution adopted", "execution_id", id, "runner_id", runner->name, NULL);
+    }
+}
+
 static void on_ready(broker_t *self, const lcx_msg_t *msg)
 {
     if (msg->slots.v < 1 || msg->slots.v > 1024) {
@@ -290,18 +328,45 @@ static void on_ready(broker_t *self, const lcx_msg_t *msg)
     runner_t *old = pool_find(self->pool, msg->routing_id);
     if (old) runner_lost(self, pool_remove(self->pool, old), "registered again");
     runner_t *runner = pool_join(self->pool, msg);
+    adopt_running(self, runner, msg);
     char slots[24];
     lcx_log(LCX_INFO, "runner joined", "runner_id", runner->name, "slots",
             lcx_itoa(runner->slots, slots, sizeof slots), NULL);
 }
 
 /* Forwards a runner's UPDATE to the store and, when final, frees the slot. */
+/* A runner's heartbeat tells how many slots it really has busy; jobs this dispatcher does not
+ * know (they ran through a restart, or a copy on a runner that was cut off) fill slots too. */
+static void count_busy_slots(broker_t *self, runner_t *runner, const lcx_msg_t *beat)
+{
+    if (!beat->free_slots.set) return;
+    zlist_t *held = zlist_new();
+    jobs_of_runner(self->jobs, runner, held);
+    int known = (int)zlist_size(held), reported = runner->slots - (int)beat->free_slots.v;
+    zlist_destroy(&held);
+    runner->assigned = known > reported ? known : reported;
+}
+
+/* The runner had no free slot for a job (its count was ahead of ours): the job goes back to
+ * the head of the queue, and the runner counts as full until its next heartbeat. */
+static void take_back(broker_t *self, runner_t *runner, job_t *job)
+{
+    lcx_log(LCX_INFO, "execution handed back", "execution_id", job->job->execution_id.ptr,
+            "runner_id", runner->name, NULL);
+    jobs_requeue(self->jobs, job);
+    runner->assigned = runner->slots;
+}
+
 static void on_runner_update(broker_t *self, runner_t *runner, lcx_msg_t **msg_p)
 {
     lcx_msg_t *u = *msg_p;
     bool final = strcmp(u->status.ptr, "RUNNING") != 0;
     job_t *job = jobs_find(self->jobs, u->execution_id.ptr);
     bool current = job && job->runner == runner && job->job->attempt.v == u->attempt.v;
+    if (strcmp(u->status.ptr, "QUEUED") == 0) {
+        if (current) take_back(self, runner, job);
+        return;
+    }
     if (job && !current) {
         /* An older attempt reporting late: the store would ignore it anyway. */
         lcx_log(LCX_INFO, "stale update dropped", "execution_id", u->execution_id.ptr, NULL);
@@ -359,6 +424,7 @@ static void handle_runner(broker_t *self, lcx_msg_t **msg_p)
     pool_touch(self->pool, runner);
     switch (msg->cmd) {
     case LCX_CMD_HEARTBEAT:
+        count_busy_slots(self, runner, msg);
         if (msg->draining.v && !runner->draining) {
             runner->draining = true; /* no new jobs; the running ones finish */
             lcx_log(LCX_INFO, "runner draining", "runner_id", runner->name, NULL);

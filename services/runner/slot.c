@@ -111,6 +111,11 @@ const char *slot_execution_id(const slot_t *self)
     return self->running ? self->running->execution_id.ptr : NULL;
 }
 
+const lcx_msg_t *slot_job(const slot_t *self)
+{
+    return self->running;
+}
+
 int slot_start(slot_t *self, lcx_msg_t **job_p)
 {
     if (self->running) return -1;

@@ -24,6 +24,8 @@ void slot_destroy(slot_t **self_p);
 bool slot_busy(const slot_t *self);
 /* The execution id of the running job, or NULL. */
 const char *slot_execution_id(const slot_t *self);
+/* The running JOB message (read only), or NULL. */
+const lcx_msg_t *slot_job(const slot_t *self);
 /* Starts *job_p (taking it) on this idle slot; -1 when busy. */
 int slot_start(slot_t *self, lcx_msg_t **job_p);
 void slot_cancel(slot_t *self);

@@ -61,6 +61,8 @@ static void update_free(void **item)
     lcx_msg_destroy((lcx_msg_t **)item);
 }
 
+static void send_heartbeat(worker_t *self);
+
 static int connect_dispatcher(worker_t *self)
 {
     zsock_destroy(&self->sock);
@@ -76,8 +78,18 @@ static int connect_dispatcher(worker_t *self)
     zsock_set_sndhwm(self->sock, 10000);
     if (zsock_connect(self->sock, "%s", self->settings->runner_endpoint) != 0) return -1;
     lcx_msg_t *ready = lcx_msg_dup(self->ready);
+    /* Jobs still running (the dispatcher restarted, or our link came back): the dispatcher
+     * takes them as ours instead of running them again elsewhere. */
+    for (int i = 0; ready && i < self->slot_count; i++) {
+        const lcx_msg_t *job = slot_job(self->slots[i]);
+        char entry[96];
+        if (!job) continue;
+        snprintf(entry, sizeof entry, "%s/%lld", job->execution_id.ptr, (long long)job->attempt.v);
+        lcx_msg_list_append(ready, LCX_F_running, entry);
+    }
     if (!ready || lcx_msg_send(&ready, self->sock, err, sizeof err) != 0)
         lcx_log(LCX_WARN, "READY not sent", "error", err, NULL);
+    send_heartbeat(self); /* at once: slots still busy from before must count as busy */
     self->dispatcher_seen = lcx_mono_ms();
     self->next_heartbeat = self->dispatcher_seen + self->settings->heartbeat_ms;
     lcx_log(LCX_INFO, "registering with dispatcher", "endpoint", self->settings->runner_endpoint,
@@ -194,16 +206,16 @@ static void on_job(worker_t *self, lcx_msg_t **job_p)
         slot_start(self->slots[i], job_p);
         return;
     }
-    /* The dispatcher counts slots itself, so this means its view and ours disagree. */
-    lcx_log(LCX_ERROR, "job refused: no free slot", "execution_id", job->execution_id.ptr, NULL);
+    /* The dispatcher's count of our busy slots was behind (e.g. we registered again while
+     * jobs ran): hand the job back to its queue; our next heartbeat corrects the count. */
+    lcx_log(LCX_WARN, "job handed back: no free slot", "execution_id", job->execution_id.ptr, NULL);
     lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
     lcx_msg_set_str(u, LCX_F_execution_id, job->execution_id.ptr);
     lcx_msg_set_int(u, LCX_F_attempt, job->attempt.v);
-    lcx_msg_set_str(u, LCX_F_status, "FAILED");
-    lcx_msg_set_str(u, LCX_F_reason, "internal_error");
-    lcx_msg_set_str(u, LCX_F_message, "the runner had no free slot");
-    zlistx_add_end(self->unacked, lcx_msg_dup(u));
+    lcx_msg_set_str(u, LCX_F_status, "QUEUED");
+    lcx_msg_set_str(u, LCX_F_message, "no free slot");
     send_msg(self, &u);
+    send_heartbeat(self);
 }
 
 static void on_cancel(worker_t *self, const lcx_msg_t *msg)
