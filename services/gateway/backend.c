@@ -16,6 +16,7 @@ typedef struct {
 struct backend_t {
     curve_t *curve;
     zsock_t *sock;
+    zactor_t *monitor; /* zmonitor of sock: DISCONNECTED events */
     uint64_t next_corr;
     zhashx_t *calls; /* corr (as key) -> call_t */
 };
@@ -34,6 +35,16 @@ static void call_free(void **item)
 {
     free(*item);
     *item = NULL;
+}
+
+static zactor_t *start_monitor(zsock_t *sock)
+{
+    zactor_t *monitor = zactor_new(zmonitor, sock);
+    if (!monitor) return NULL;
+    zstr_sendx(monitor, "LISTEN", "DISCONNECTED", NULL);
+    zstr_sendx(monitor, "START", NULL);
+    if (zsock_wait(monitor) != 0) zactor_destroy(&monitor);
+    return monitor;
 }
 
 backend_t *backend_new(const char *endpoint, const char *curve_dir, const char *curve_secret,
@@ -62,6 +73,11 @@ backend_t *backend_new(const char *endpoint, const char *curve_dir, const char *
         zsock_set_maxmsgsize(self->sock, LCX_PROTO_MAX_FRAME + 1024);
         zsock_set_reconnect_ivl_max(self->sock, 1000);
     }
+    if (self->sock && !(self->monitor = start_monitor(self->sock))) {
+        snprintf(err, errlen, "cannot monitor the session store socket");
+        backend_destroy(&self);
+        return NULL;
+    }
     if (!self->sock || zsock_connect(self->sock, "%s", endpoint) != 0) {
         if (self->curve)
             snprintf(err, errlen, "cannot connect to the session store at %s", endpoint);
@@ -75,6 +91,7 @@ void backend_destroy(backend_t **self_p)
     if (!self_p || !*self_p) return;
     backend_t *self = *self_p;
     zhashx_destroy(&self->calls);
+    zactor_destroy(&self->monitor);
     zsock_destroy(&self->sock);
     curve_destroy(&self->curve);
     free(self);
@@ -163,4 +180,29 @@ int64_t backend_expire(backend_t *self)
     }
     zlistx_destroy(&expired);
     return next;
+}
+
+zsock_t *backend_monitor(backend_t *self)
+{
+    return zactor_sock(self->monitor);
+}
+
+void backend_monitor_event(backend_t *self)
+{
+    zmsg_t *event = zmsg_recv(self->monitor);
+    char *name = event ? zmsg_popstr(event) : NULL;
+    if (name && streq(name, "DISCONNECTED") && zhashx_size(self->calls)) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", zhashx_size(self->calls));
+        lcx_log(LCX_WARN, "session store connection lost: failing calls in flight", "calls", count,
+                NULL);
+        zlistx_t *keys = zhashx_keys(self->calls);
+        for (void *key = zlistx_first(keys); key; key = zlistx_next(keys)) {
+            call_t *call = zhashx_lookup(self->calls, key);
+            if (call) complete(self, call, NULL);
+        }
+        zlistx_destroy(&keys);
+    }
+    zstr_free(&name);
+    zmsg_destroy(&event);
 }

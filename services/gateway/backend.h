@@ -27,6 +27,11 @@ void backend_call(backend_t *self, lcx_msg_t **request_p, int64_t timeout_ms, ba
 void backend_forget(backend_t *self, void *arg);
 
 zsock_t *backend_socket(backend_t *self);
+/* Readable when the link to the store changed: call backend_monitor_event. */
+zsock_t *backend_monitor(backend_t *self);
+/* A lost connection fails every call in flight at once (their replies died with the store),
+ * instead of letting each wait out its deadline. */
+void backend_monitor_event(backend_t *self);
 /* Reads and delivers every waiting reply. */
 void backend_receive(backend_t *self);
 /* Calls back expired calls; returns ms until the next deadline (or -1 when none). */

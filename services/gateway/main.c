@@ -18,14 +18,16 @@ static void serve(http_t *http, backend_t *backend)
     zmq_pollitem_t items[] = {
         {zsock_resolve(backend_socket(backend)), 0, ZMQ_POLLIN, 0},
         {NULL, http_fd(http), ZMQ_POLLIN, 0},
+        {zsock_resolve(backend_monitor(backend)), 0, ZMQ_POLLIN, 0},
     };
     while (!zsys_interrupted) {
         int64_t timeout = http_timeout_ms(http);
         int64_t next = backend_expire(backend);
         if (timeout < 0 || timeout > LOOP_MAX_SLEEP_MS) timeout = LOOP_MAX_SLEEP_MS;
         if (next >= 0 && next < timeout) timeout = next;
-        if (zmq_poll(items, 2, (long)timeout) < 0 && zmq_errno() != EINTR) break;
+        if (zmq_poll(items, 3, (long)timeout) < 0 && zmq_errno() != EINTR) break;
         backend_receive(backend);
+        if (items[2].revents & ZMQ_POLLIN) backend_monitor_event(backend);
         backend_expire(backend);
         /* Twice: the second call sends the answers that the backend's replies resumed. */
         http_run(http);

@@ -241,3 +241,31 @@ def test_sse_resume_after_store_restart(stack):
     expect(all(int(e["id"]) > last for e in rest), "ids do not continue after %d: %s"
            % (last, [e["id"] for e in rest]))
     expect(json.loads(rest[-1]["data"])["stdout"] == "kept\n", "the result lost its output")
+
+
+@isolated()
+@timeout(90)
+def test_wait_in_flight_when_store_dies_fails_fast(stack):
+    """A ?wait= held by the store when it is killed gets 503 with Retry-After as soon as the
+    gateway sees the connection drop, not after its own 30 s deadline."""
+    s = stack.create_session("python", "import time\ntime.sleep(20)\n")
+    eid = stack.start_run(s["session_id"])
+    answer = {}
+
+    def wait():
+        t = time.monotonic()
+        answer["r"] = stack.get("/executions/%s?wait=30000" % eid, timeout=60)
+        answer["seconds"] = time.monotonic() - t
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(1)  # the wait is parked in the store
+    stack.kill9("session")
+    waiter.join(60)
+    r = answer.get("r")
+    expect(r is not None, "the waiting request never came back")
+    expect_error(r, 503, "a wait whose store died")
+    expect(r.headers.get("retry-after", "").isdigit(), "503 without Retry-After")
+    expect(answer["seconds"] < 20, "the wait was answered only after %.1f s: it waited out its "
+           "deadline instead of failing when the store went away" % answer["seconds"])
+    stack.start_service("session")
