@@ -79,7 +79,7 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_ERROR] = {F(error), F(message) | F(details) | F(execution_id) | F(retry_after_ms), 0},
     [LCX_CMD_JOB] = {F(execution_id) | F(session_id) | F(language) | F(source_code) | F(attempt) |
                          F(time_ms) | F(memory_mb),
-                     F(stdin) | F(args), 0},
+                     F(stdin) | F(args) | F(resubmit), 0},
     [LCX_CMD_ACCEPTED] = {F(execution_id), 0, 0},
     [LCX_CMD_CANCEL] = {F(execution_id), 0, 0},
     [LCX_CMD_HEARTBEAT] = {0, F(free_slots) | F(draining), 0},

@@ -133,6 +133,7 @@ typedef enum {
     X(dispatcher_up, BOOL)                                                                         \
     X(finished, BOOL)                                                                              \
     X(draining, BOOL)                                                                              \
+    X(resubmit, BOOL)                                                                              \
     X(args, LIST)                                                                                  \
     X(languages, LIST)                                                                             \
     X(versions, LIST)                                                                              \

@@ -23,7 +23,7 @@ struct broker_t {
     outbox_t *outbox;
     curve_t *curve;
     char instance[LCX_UUID_LEN + 1];
-    int64_t hold_until; /* no dispatching before: runners that come back report their jobs */
+    int64_t hold_until; /* re-submitted jobs wait until then: returning runners report theirs */
     int64_t next_heartbeat;
 };
 
@@ -135,12 +135,13 @@ static void dispatch_job(broker_t *self, job_t *job, runner_t *runner)
 /* Hands queued jobs, oldest first, to runners with free slots for their language. */
 static void dispatch(broker_t *self)
 {
-    if (lcx_mono_ms() < self->hold_until) return;
+    bool holding = lcx_mono_ms() < self->hold_until;
     zlist_t *ready = zlist_new();
     zlist_t *targets = zlist_new();
     /* Decide first, then act: the queue must not change while it is iterated. */
     for (job_t *job = jobs_queue_first(self->jobs); job; job = jobs_queue_next(self->jobs)) {
         if (!job->job->language.ptr) continue; /* adopted by id: waits for the store's JOB */
+        if (holding && job->job->resubmit.v) continue;
         runner_t *runner = pool_pick(self->pool, job->job->language.ptr);
         if (!runner) continue;
         runner->assigned++; /* reserve, so the next pick sees the slot taken */

@@ -230,6 +230,7 @@ static void resubmit_job(void *arg, lcx_msg_t **job_p)
     server_t *self = arg;
     lcx_log(LCX_INFO, "execution resubmitted", "execution_id", (*job_p)->execution_id.ptr,
             "session_id", (*job_p)->session_id.ptr, NULL);
+    lcx_msg_set_bool(*job_p, LCX_F_resubmit, true); /* may still run on some runner */
     to_dispatcher(self, job_p);
 }
 

@@ -71,7 +71,7 @@ static const spec_t SPEC[] = {
     {LCX_CMD_JOB,
      FB(execution_id) | FB(session_id) | FB(language) | FB(source_code) | FB(attempt) |
          FB(time_ms) | FB(memory_mb),
-     FB(stdin) | FB(args)},
+     FB(stdin) | FB(args) | FB(resubmit)},
     {LCX_CMD_ACCEPTED, FB(execution_id), 0},
     {LCX_CMD_CANCEL, FB(execution_id), 0},
     {LCX_CMD_HEARTBEAT, 0, FB(free_slots) | FB(draining)},
