@@ -5,11 +5,15 @@ HTTP to the gateway, and stops, kills or restarts single services.
 Python 3 standard library only.
 
     stack = Stack()            # or Stack(extra_flags={"session": ["--runs-per-minute", "3"]})
-    stack.start()              # waits until GET /health is 200 and shows a runner
+    stack.start()              # waits until GET /health is 200 and shows every runner
     r = stack.request("POST", "/code-sessions", json={"language": "c"})
     r.status, r.headers["location"], r.body     # body: parsed JSON, else text
     stack.kill9("session"); stack.restart("session")
     stack.close()              # always; also registered with atexit
+
+Several runners: Stack(runners=2) starts services "runner" and "runner2" (or
+Stack(runners=["runner", "runner-b"])), each its own lcx-runner process with its own
+--runner-id (its service name) and scratch directory; kill9/restart/stop/alive take the name.
 """
 
 import atexit
@@ -28,7 +32,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # LCX_TEST_BIN_DIR: run the tests against binaries elsewhere (default build/bin).
 BIN_DIR = os.environ.get("LCX_TEST_BIN_DIR") or os.path.join(ROOT, "build", "bin")
-SERVICES = ("session", "dispatcher", "runner", "gateway")
+SERVICES = ("session", "dispatcher", "runner", "gateway")  # a default Stack's services, in order
 
 # Settings lcx-session gets unless a test overrides them, so that tests are not rate limited.
 DEFAULT_SESSION_LIMITS = {
@@ -108,7 +112,9 @@ def http_request(port, method, path, json=None, data=None, headers=None, timeout
         try:
             conn.request(method, path, body=body, headers=hdrs)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered early (e.g. 413) and closed: read what it said
+            if conn.sock is None:
+                raise  # reset while connecting (a server going away): there is nothing to read
+            # else the server answered early (e.g. 413) and closed: read what it said
         resp = conn.getresponse()
         raw = resp.read()
         hd = {k.lower(): v for k, v in resp.getheaders()}
@@ -230,10 +236,15 @@ class Stack:
     extra_env:   {"runner": {"LCX_X": "1"}, ...} added to a service's environment.
     session_limits: overrides of DEFAULT_SESSION_LIMITS (setting name -> value); None values
     drop a setting so the service default applies.
+    runners: how many runners (1: one service "runner", as always; N: "runner", "runner2", ...
+    "runnerN"), or a list of their service names. With more than one, each runner gets
+    --runner-id <its name> and its own scratch directory (the first one: self.scratch_dir).
+    extra_flags["runner"] / extra_env["runner"] go to every runner; a runner's own name adds
+    flags (after those) or variables for it alone.
     """
 
     def __init__(self, extra_flags=None, extra_env=None, session_limits=None, runner_slots=2,
-                 name="stack"):
+                 name="stack", runners=1):
         self.name = name
         self.extra_flags = extra_flags or {}
         self.extra_env = extra_env or {}
@@ -244,11 +255,25 @@ class Stack:
             else:
                 self.limits[k] = str(v)
         self.runner_slots = runner_slots
+        if isinstance(runners, int):
+            if runners < 1:
+                raise ValueError("runners must be at least 1")
+            runners = ["runner"] + ["runner%d" % i for i in range(2, runners + 1)]
+        self.runners = tuple(runners)
+        if (not self.runners or len(set(self.runners)) != len(self.runners)
+                or set(self.runners) & {"session", "dispatcher", "gateway"}):
+            raise ValueError("bad runner names %r" % (self.runners,))
+        self.services = ("session", "dispatcher") + self.runners + ("gateway",)
         self.tmp = tempfile.mkdtemp(prefix="lcx-it-")
         self.data_dir = os.path.join(self.tmp, "data")
         self.scratch_dir = os.path.join(self.tmp, "scratch")
+        # One scratch parent per runner: the first one's is self.scratch_dir.
+        self.scratch_dirs = {r: self.scratch_dir if i == 0
+                             else os.path.join(self.tmp, "scratch-" + r)
+                             for i, r in enumerate(self.runners)}
         os.makedirs(self.data_dir)
-        os.makedirs(self.scratch_dir)
+        for d in self.scratch_dirs.values():
+            os.makedirs(d)
         p = free_ports(4)
         self.session_port, self.dispatcher_port, self.runner_port, self.http_port = p
         self.procs = {}
@@ -261,8 +286,12 @@ class Stack:
     def endpoint(self, port):
         return "tcp://127.0.0.1:%d" % port
 
+    def binary(self, service):
+        return os.path.join(BIN_DIR, "lcx-" + ("runner" if service in self.runners else service))
+
     def command(self, service):
-        binary = os.path.join(BIN_DIR, "lcx-" + service)
+        binary = self.binary(service)
+        extra = list(self.extra_flags.get(service, []))
         if service == "session":
             args = ["--session-endpoint", self.endpoint(self.session_port),
                     "--dispatcher-endpoint", self.endpoint(self.dispatcher_port),
@@ -272,16 +301,20 @@ class Stack:
         elif service == "dispatcher":
             args = ["--dispatcher-endpoint", self.endpoint(self.dispatcher_port),
                     "--runner-endpoint", self.endpoint(self.runner_port)]
-        elif service == "runner":
+        elif service in self.runners:
             args = ["--runner-endpoint", self.endpoint(self.runner_port),
-                    "--scratch-dir", self.scratch_dir,
+                    "--scratch-dir", self.scratch_dirs[service],
                     "--runner-slots", str(self.runner_slots)]
+            if len(self.runners) > 1:
+                args += ["--runner-id", service]
+            if service != "runner":  # flags for every runner, then this one's own
+                extra = list(self.extra_flags.get("runner", [])) + extra
         elif service == "gateway":
             args = ["--session-endpoint", self.endpoint(self.session_port),
                     "--http-host", "127.0.0.1", "--http-port", str(self.http_port)]
         else:
             raise ValueError("unknown service %r" % service)
-        return [binary] + args + list(self.extra_flags.get(service, []))
+        return [binary] + args + extra
 
     def log_path(self, service):
         return os.path.join(self.tmp, service + ".log")
@@ -289,13 +322,13 @@ class Stack:
     # -- lifecycle
 
     def start(self, ready_timeout=20.0):
-        for service in SERVICES:
-            binary = os.path.join(BIN_DIR, "lcx-" + service)
+        for service in self.services:
+            binary = self.binary(service)
             if not os.access(binary, os.X_OK):
                 raise SetupError("%s is missing (run `make all`)" % os.path.relpath(binary, ROOT))
-        for service in SERVICES:
+        for service in self.services:
             self.start_service(service)
-        self.wait_ready(ready_timeout)
+        self.wait_ready(ready_timeout, need_runners=len(self.runners))
         return self
 
     def start_service(self, service):
@@ -305,6 +338,8 @@ class Stack:
         for k in list(env):  # only what the test asks for: no stray LCX_* from the caller
             if k.startswith("LCX_") and not k.startswith("LCX_TEST_"):
                 del env[k]
+        if service in self.runners and service != "runner":
+            env.update(self.extra_env.get("runner", {}))
         env.update(self.extra_env.get(service, {}))
         log = open(self.log_path(service), "ab")
         log.write(("==== %s start: %s\n" % (time.strftime("%H:%M:%S"),
@@ -389,7 +424,7 @@ class Stack:
         if self.closed:
             return
         self.closed = True
-        for service in reversed(SERVICES):
+        for service in reversed(self.services):
             try:
                 self.stop(service, timeout=3.0)
             except Exception:
@@ -408,7 +443,7 @@ class Stack:
 
     def log_marks(self):
         marks = {}
-        for s in SERVICES:
+        for s in self.services:
             try:
                 marks[s] = os.path.getsize(self.log_path(s))
             except OSError:
@@ -417,7 +452,7 @@ class Stack:
 
     def log_tails(self, lines=25, since=None):
         out = []
-        for s in SERVICES:
+        for s in self.services:
             try:
                 with open(self.log_path(s), "rb") as f:
                     if since:
