@@ -269,3 +269,36 @@ def test_runner_death_kills_its_programs(stack):
             pass
     expect(not left, "5 s after kill -9 of its runner the program (sleep %s) still runs: "
            "pids %s" % (marker, left))
+
+
+def test_two_gateways_share_one_store(stack):
+    """Gateways are stateless: a second one on the same store serves the same sessions and
+    executions, and either can be stopped without loss."""
+    import subprocess
+    from harness import BIN_DIR, free_ports, http_request
+    port = free_ports(1)[0]
+    second = subprocess.Popen([os.path.join(BIN_DIR, "lcx-gateway"), "--session-endpoint",
+                               "tcp://127.0.0.1:%d" % stack.session_port, "--http-port",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if http_request(port, "GET", "/health/live").status == 200:
+                    break
+            except OSError:
+                pass
+            expect(time.monotonic() < deadline, "the second gateway did not come up")
+            time.sleep(0.1)
+        s = stack.create_session("python", "print('one')")
+        sid = s["session_id"]
+        r = http_request(port, "PATCH", "/code-sessions/%s" % sid,
+                         json={"source_code": "print('two')"})
+        expect(r.status == 200 and r.body["version"] == 2, "PATCH through gateway 2: %r" % r)
+        r = http_request(port, "POST", "/code-sessions/%s/run" % sid, json={})
+        expect(r.status == 202, "run through gateway 2: %r" % r)
+        done = stack.wait_execution(r.body["execution_id"])  # read back through gateway 1
+        expect(done["stdout"] == "two\n", "gateway 1 sees gateway 2's autosave and run: %s" % done)
+    finally:
+        second.terminate()
+        second.wait(10)
