@@ -1,5 +1,6 @@
 /* jail: init and the program of an isolated run (see jail.h). System calls only below. */
 #include "jail.h"
+#include "child.h"
 
 #include "privs.h"
 #include "rlimits.h"
@@ -53,26 +54,6 @@ static int set_oom_score_adj(const char *value)
     return rc;
 }
 
-/* Every signal back to its default action and none blocked: the runner's dispositions (an
- * ignored SIGPIPE, handlers, a blocked mask) must not leak into the run. */
-static void reset_signals(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &action, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, reserved */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static int move_fd(int from, int to)
-{
-    if (from == to) return fcntl(from, F_SETFD, 0);
-    return dup2(from, to) < 0 ? -1 : 0;
-}
-
 /* --------------------------------------------------------------------------------------------
  * The program (PID 2)
  */
@@ -85,8 +66,9 @@ __attribute__((noreturn)) static void program_main(const jail_spec_t *s)
      * large as the runner: the program (and all it starts) goes first. Raising needs no
      * privilege, lowering init's would need CAP_SYS_RESOURCE, which containers often lack. */
     if (set_oom_score_adj("1000") != 0) fail(s, "oom_score_adj");
-    if (move_fd(s->stdin_fd, STDIN_FILENO) != 0 || move_fd(s->out_fd, STDOUT_FILENO) != 0 ||
-        move_fd(s->err_fd, STDERR_FILENO) != 0)
+    if (child_move_fd(s->stdin_fd, STDIN_FILENO) != 0 ||
+        child_move_fd(s->out_fd, STDOUT_FILENO) != 0 ||
+        child_move_fd(s->err_fd, STDERR_FILENO) != 0)
         fail(s, "dup2");
     /* Everything else closes at exec; error_fd stays open until then. */
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(s, "close_range");
@@ -148,7 +130,7 @@ static void init_setup(const jail_spec_t *s)
     keep_only_own_fds(s);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, "pdeathsig");
     if (supervisor_gone(s->alive_fd)) _exit(JAIL_EXEC_FAILED);
-    reset_signals();
+    child_reset_signals();
     join_cgroups(s);
     if (s->netns_fd >= 0 && setns(s->netns_fd, CLONE_NEWNET) != 0) fail(s, "setns network");
     if (unshare(CLONE_NEWCGROUP) != 0) fail(s, "unshare cgroup namespace");

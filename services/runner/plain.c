@@ -1,5 +1,6 @@
 /* plain: the unsafe mode's child (see plain.h). Between fork and exec: async-signal-safe only. */
 #include "plain.h"
+#include "child.h"
 
 #include "jail.h"
 #include "rlimits.h"
@@ -25,33 +26,16 @@ __attribute__((noreturn)) static void fail(const plain_spec_t *s, const char *st
     _exit(PLAIN_EXEC_FAILED);
 }
 
-static void reset_signals(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &action, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, reserved */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static int move_fd(int from, int to)
-{
-    if (from == to) return fcntl(from, F_SETFD, 0);
-    return dup2(from, to) < 0 ? -1 : 0;
-}
-
 __attribute__((noreturn)) static void child_main(const plain_spec_t *s)
 {
-    reset_signals();
+    child_reset_signals();
     if (setsid() < 0) fail(s, "setsid");
     /* A runner killed outright takes its program along (not the program's descendants: only
      * the isolated mode's PID namespace does that). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, "pdeathsig");
-    if (move_fd(s->stdin_fd, STDIN_FILENO) != 0 || move_fd(s->out_fd, STDOUT_FILENO) != 0 ||
-        move_fd(s->err_fd, STDERR_FILENO) != 0)
+    if (child_move_fd(s->stdin_fd, STDIN_FILENO) != 0 ||
+        child_move_fd(s->out_fd, STDOUT_FILENO) != 0 ||
+        child_move_fd(s->err_fd, STDERR_FILENO) != 0)
         fail(s, "dup2");
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(s, "close_range");
     if (s->workdir && chdir(s->workdir) != 0) fail(s, "chdir");

@@ -1,5 +1,6 @@
 /* privs: dropping every privilege before exec (see privs.h). */
 #include "privs.h"
+#include "child.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -10,14 +11,6 @@
 #include <unistd.h>
 
 #define PRIVS_MAX_CAP 63 /* beyond any kernel's CAP_LAST_CAP; EINVAL marks the end */
-
-#define STEP(name, call)                                                                           \
-    do {                                                                                           \
-        if ((call) != 0) {                                                                         \
-            *stage = name;                                                                         \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
 
 int privs_clear_caps(void)
 {
@@ -49,16 +42,17 @@ static int lock_securebits(void)
 
 int privs_drop(uid_t id, const char **stage)
 {
-    STEP("drop bounding set", drop_bounding());
-    STEP("clear ambient capabilities", prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
-    STEP("lock securebits", lock_securebits());
+    CHILD_STEP("drop bounding set", drop_bounding());
+    CHILD_STEP("clear ambient capabilities",
+               prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+    CHILD_STEP("lock securebits", lock_securebits());
     /* Raw system calls: glibc's wrappers signal every thread of the process it remembers, and
      * a process made by a raw clone inherits that memory of threads it does not have. */
-    STEP("setgroups", (int)syscall(SYS_setgroups, 0, NULL));
-    STEP("setresgid", (int)syscall(SYS_setresgid, id, id, id));
-    STEP("setresuid", (int)syscall(SYS_setresuid, id, id, id));
-    STEP("clear capabilities", privs_clear_caps());
-    STEP("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    CHILD_STEP("setgroups", (int)syscall(SYS_setgroups, 0, NULL));
+    CHILD_STEP("setresgid", (int)syscall(SYS_setresgid, id, id, id));
+    CHILD_STEP("setresuid", (int)syscall(SYS_setresuid, id, id, id));
+    CHILD_STEP("clear capabilities", privs_clear_caps());
+    CHILD_STEP("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
     /* Paranoia: root must be unreachable now. */
     if (syscall(SYS_setresuid, 0, 0, 0) == 0 || geteuid() == 0) {
         *stage = "verify uid";

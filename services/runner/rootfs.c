@@ -1,5 +1,6 @@
 /* rootfs: the prepared minimal root and entering it (see rootfs.h). */
 #include "rootfs.h"
+#include "child.h"
 
 #include "nsfd.h"
 
@@ -273,14 +274,6 @@ void rootfs_enter_prepare(const rootfs_t *self, int workdir_fd, long tmp_mb, roo
              tmp_mb > 0 ? tmp_mb : TMP_DEFAULT_MB, TMP_INODES);
 }
 
-#define STEP(name, call)                                                                           \
-    do {                                                                                           \
-        if ((call) != 0) {                                                                         \
-            *stage = name;                                                                         \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
 int rootfs_enter(const rootfs_enter_t *e, const char **stage)
 {
     int tree = -1;
@@ -288,17 +281,18 @@ int rootfs_enter(const rootfs_enter_t *e, const char **stage)
         /* A detached copy of the work directory's mount, taken while it is still visible. */
         tree = (int)syscall(SYS_open_tree, e->workdir_fd, "",
                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-        STEP("open_tree work directory", tree < 0 ? -1 : 0);
+        CHILD_STEP("open_tree work directory", tree < 0 ? -1 : 0);
     }
-    STEP("setns prepared root", setns(e->mntns_fd, CLONE_NEWNS));
-    STEP("unshare mount namespace", unshare(CLONE_NEWNS));
-    STEP("mount /proc", mount("proc", "/proc", "proc", MS_HARDEN | MS_NOEXEC, "hidepid=invisible"));
-    STEP("mount /tmp", mount("lcx-tmp", "/tmp", "tmpfs", MS_HARDEN, e->tmp_options));
+    CHILD_STEP("setns prepared root", setns(e->mntns_fd, CLONE_NEWNS));
+    CHILD_STEP("unshare mount namespace", unshare(CLONE_NEWNS));
+    CHILD_STEP("mount /proc",
+               mount("proc", "/proc", "proc", MS_HARDEN | MS_NOEXEC, "hidepid=invisible"));
+    CHILD_STEP("mount /tmp", mount("lcx-tmp", "/tmp", "tmpfs", MS_HARDEN, e->tmp_options));
     if (tree >= 0) {
-        STEP("mount /work", (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, ROOTFS_WORKDIR,
-                                         MOVE_MOUNT_F_EMPTY_PATH));
+        CHILD_STEP("mount /work", (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, ROOTFS_WORKDIR,
+                                               MOVE_MOUNT_F_EMPTY_PATH));
         close(tree);
     }
-    STEP("chdir /work", chdir(ROOTFS_WORKDIR));
+    CHILD_STEP("chdir /work", chdir(ROOTFS_WORKDIR));
     return 0;
 }

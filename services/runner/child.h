@@ -1,0 +1,25 @@
+/*
+ * child: helpers for the code that runs in a new process between fork/clone and exec, where
+ * the runner's other threads make only async-signal-safe calls allowed.
+ */
+#ifndef LCX_CHILD_H
+#define LCX_CHILD_H
+
+/* Every signal back to its default action and none blocked: the runner's dispositions (an
+ * ignored SIGPIPE, handlers, a blocked mask) must not leak into the program. */
+void child_reset_signals(void);
+
+/* Places `from` at `to`, without close-on-exec. 0 or -1. */
+int child_move_fd(int from, int to);
+
+/* In a function returning int with a `const char **stage` parameter: runs `call`, and on
+ * failure names the step in *stage and returns -1. */
+#define CHILD_STEP(name, call)                                                                     \
+    do {                                                                                           \
+        if ((call) != 0) {                                                                         \
+            *stage = name;                                                                         \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+#endif
