@@ -7,9 +7,9 @@
  * (as in the example in languages.h); a template is taken verbatim because code contains ';'.
  */
 #include "languages.h"
+#include "util.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -522,15 +522,5 @@ char *lcx_languages_default_path(const char *configured, char *buf, size_t size)
         snprintf(buf, size, "%s", configured);
         return buf;
     }
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) {
-        snprintf(buf, size, "etc/languages.conf");
-        return buf;
-    }
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    snprintf(buf, size, "%s/../etc/languages.conf", slash ? exe : ".");
-    return buf;
+    return lcx_etc_path("languages.conf", buf, size);
 }

@@ -76,11 +76,6 @@ size_t jobs_queued(jobs_t *self)
     return zlist_size(self->queue);
 }
 
-size_t jobs_total(jobs_t *self)
-{
-    return zhashx_size(self->by_id);
-}
-
 job_t *jobs_queue_first(jobs_t *self)
 {
     return zlist_first(self->queue);

@@ -29,7 +29,6 @@ void jobs_requeue(jobs_t *self, job_t *job);
 void jobs_assign(jobs_t *self, job_t *job, runner_t *runner);
 
 size_t jobs_queued(jobs_t *self);
-size_t jobs_total(jobs_t *self);
 /* Iterates the queue in order (do not add or remove while iterating; collect first). */
 job_t *jobs_queue_first(jobs_t *self);
 job_t *jobs_queue_next(jobs_t *self);

@@ -107,8 +107,3 @@ bool outbox_holds(outbox_t *self, const char *execution_id)
         if (strncmp(e->key, execution_id, len) == 0 && e->key[len] == '/') return true;
     return false;
 }
-
-size_t outbox_size(outbox_t *self)
-{
-    return zlistx_size(self->entries);
-}

@@ -22,6 +22,5 @@ void outbox_ack(outbox_t *self, const lcx_msg_t *ack);
 void outbox_flush(outbox_t *self, int64_t now);
 /* True when an update for this execution is still unacknowledged. */
 bool outbox_holds(outbox_t *self, const char *execution_id);
-size_t outbox_size(outbox_t *self);
 
 #endif

@@ -136,11 +136,6 @@ runner_t *pool_next(pool_t *self)
     return zlist_next(self->runners);
 }
 
-size_t pool_size(pool_t *self)
-{
-    return zlist_size(self->runners);
-}
-
 /* Appends text to a LIST field unless it is there already. */
 static void append_unique(lcx_msg_t *msg, lcx_field_t field, const lcx_list_t *list,
                           const char *text)

@@ -45,7 +45,6 @@ void runner_free(runner_t **runner_p);
 
 runner_t *pool_first(pool_t *self);
 runner_t *pool_next(pool_t *self);
-size_t pool_size(pool_t *self);
 /* Fills runners, slots, free_slots, languages, versions, sandboxes and one RUNNER record per
  * runner (items) of a STATUS message. */
 void pool_describe(pool_t *self, lcx_msg_t *status);

@@ -103,11 +103,6 @@ zsock_t *backend_socket(backend_t *self)
     return self->sock;
 }
 
-size_t backend_pending(backend_t *self)
-{
-    return zhashx_size(self->calls);
-}
-
 void backend_call(backend_t *self, lcx_msg_t **request_p, int64_t timeout_ms, backend_fn *fn,
                   void *arg)
 {

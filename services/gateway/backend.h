@@ -36,6 +36,5 @@ void backend_monitor_event(backend_t *self);
 void backend_receive(backend_t *self);
 /* Calls back expired calls; returns ms until the next deadline (or -1 when none). */
 int64_t backend_expire(backend_t *self);
-size_t backend_pending(backend_t *self);
 
 #endif

@@ -252,6 +252,17 @@ void http_stream_end(http_request_t *req)
     resume(req);
 }
 
+/* Adds what every answer carries (CORS, the handler's headers) and queues it. */
+static enum MHD_Result send_response(http_request_t *req, struct MHD_Response *response)
+{
+    add_cors(req, response);
+    for (size_t i = 0; i < req->header_count; i++)
+        MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
+    enum MHD_Result rc = MHD_queue_response(req->conn, req->status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
 static enum MHD_Result queue_stream(http_request_t *req)
 {
     struct MHD_Response *response =
@@ -260,12 +271,7 @@ static enum MHD_Result queue_stream(http_request_t *req)
     MHD_add_response_header(response, "Content-Type", req->content_type);
     MHD_add_response_header(response, "Cache-Control", "no-cache");
     MHD_add_response_header(response, "X-Accel-Buffering", "no");
-    add_cors(req, response);
-    for (size_t i = 0; i < req->header_count; i++)
-        MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
-    enum MHD_Result rc = MHD_queue_response(req->conn, req->status, response);
-    MHD_destroy_response(response);
-    return rc;
+    return send_response(req, response);
 }
 
 static enum MHD_Result queue_answer(http_request_t *req)
@@ -278,12 +284,7 @@ static enum MHD_Result queue_answer(http_request_t *req)
     if (req->payload)
         MHD_add_response_header(response, "Content-Type",
                                 req->content_type ? req->content_type : "application/json");
-    add_cors(req, response);
-    for (size_t i = 0; i < req->header_count; i++)
-        MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
-    enum MHD_Result rc = MHD_queue_response(req->conn, req->status, response);
-    MHD_destroy_response(response);
-    return rc;
+    return send_response(req, response);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -215,11 +215,3 @@ long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details)
     }
     return ms;
 }
-
-json_t *validate_language_ids(const lcx_languages_t *languages)
-{
-    json_t *ids = json_array();
-    for (size_t i = 0; i < lcx_languages_count(languages); i++)
-        json_array_append_new(ids, json_string(lcx_languages_at(languages, i)->id));
-    return ids;
-}

@@ -32,7 +32,4 @@ lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
 /* ?wait=MS: 0 when absent; -1 with details when malformed or out of range. */
 long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details);
 
-/* The supported language ids, for error details and /languages. */
-json_t *validate_language_ids(const lcx_languages_t *languages);
-
 #endif

@@ -9,6 +9,13 @@
  * ignored SIGPIPE, handlers, a blocked mask) must not leak into the program. */
 void child_reset_signals(void);
 
+/* Exit status of a child that failed before or at exec (as a shell's "cannot execute"). */
+#define CHILD_EXEC_FAILED 127
+
+/* Sends the failed step and errno (a jail_error_t) on error_fd, then ends the process with
+ * CHILD_EXEC_FAILED. */
+__attribute__((noreturn)) void child_fail(int error_fd, const char *stage);
+
 /* Places `from` at `to`, without close-on-exec. 0 or -1. */
 int child_move_fd(int from, int to);
 

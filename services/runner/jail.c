@@ -19,21 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define JAIL_EXEC_FAILED 127
 #define JAIL_HOSTNAME "lcx"
-
-/* Sends the failed step and errno to the supervisor, then ends the process. */
-__attribute__((noreturn)) static void fail(const jail_spec_t *s, const char *stage)
-{
-    jail_error_t e;
-    memset(&e, 0, sizeof e);
-    e.code = errno ? errno : EINVAL;
-    for (size_t i = 0; stage[i] && i + 1 < sizeof e.stage; i++)
-        e.stage[i] = stage[i];
-    ssize_t n = write(s->error_fd, &e, sizeof e);
-    (void)n;
-    _exit(JAIL_EXEC_FAILED);
-}
 
 static int write_all(int fd, const void *data, size_t len)
 {
@@ -61,22 +47,22 @@ static int set_oom_score_adj(const char *value)
 __attribute__((noreturn)) static void program_main(const jail_spec_t *s)
 {
     const char *stage = "privileges";
-    if (setsid() < 0) fail(s, "setsid");
+    if (setsid() < 0) child_fail(s->error_fd, "setsid");
     /* init shares the runner's pages until it writes them, so the OOM killer would rate it as
      * large as the runner: the program (and all it starts) goes first. Raising needs no
      * privilege, lowering init's would need CAP_SYS_RESOURCE, which containers often lack. */
-    if (set_oom_score_adj("1000") != 0) fail(s, "oom_score_adj");
+    if (set_oom_score_adj("1000") != 0) child_fail(s->error_fd, "oom_score_adj");
     if (child_move_fd(s->stdin_fd, STDIN_FILENO) != 0 ||
         child_move_fd(s->out_fd, STDOUT_FILENO) != 0 ||
         child_move_fd(s->err_fd, STDERR_FILENO) != 0)
-        fail(s, "dup2");
+        child_fail(s->error_fd, "dup2");
     /* Everything else closes at exec; error_fd stays open until then. */
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(s, "close_range");
-    if (rlimits_apply(s->cpu_ms, s->file_bytes) != 0) fail(s, "rlimits");
-    if (privs_drop(s->uid, &stage) != 0) fail(s, stage);
-    if (seccomp_policy_apply(s->seccomp) != 0) fail(s, "seccomp");
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(s->error_fd, "close_range");
+    if (rlimits_apply(s->cpu_ms, s->file_bytes) != 0) child_fail(s->error_fd, "rlimits");
+    if (privs_drop(s->uid, &stage) != 0) child_fail(s->error_fd, stage);
+    if (seccomp_policy_apply(s->seccomp) != 0) child_fail(s->error_fd, "seccomp");
     execve(s->argv[0], s->argv, s->env);
-    fail(s, "execve");
+    child_fail(s->error_fd, "execve");
 }
 
 /* --------------------------------------------------------------------------------------------
@@ -93,7 +79,7 @@ static bool supervisor_gone(int alive_fd)
 static void join_cgroups(const jail_spec_t *s)
 {
     for (int i = 0; i < s->cgroup_nfds; i++)
-        if (write_all(s->cgroup_fds[i], "0", 1) != 0) fail(s, "join cgroup");
+        if (write_all(s->cgroup_fds[i], "0", 1) != 0) child_fail(s->error_fd, "join cgroup");
 }
 
 /* Closes every descriptor but the run's own: init never execs, and a copy of another run's
@@ -128,14 +114,16 @@ static void init_setup(const jail_spec_t *s)
 {
     const char *stage = "root";
     keep_only_own_fds(s);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, "pdeathsig");
-    if (supervisor_gone(s->alive_fd)) _exit(JAIL_EXEC_FAILED);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(s->error_fd, "pdeathsig");
+    if (supervisor_gone(s->alive_fd)) _exit(CHILD_EXEC_FAILED);
     child_reset_signals();
     join_cgroups(s);
-    if (s->netns_fd >= 0 && setns(s->netns_fd, CLONE_NEWNET) != 0) fail(s, "setns network");
-    if (unshare(CLONE_NEWCGROUP) != 0) fail(s, "unshare cgroup namespace");
-    if (rootfs_enter(&s->root, &stage) != 0) fail(s, stage);
-    if (sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)) != 0) fail(s, "sethostname");
+    if (s->netns_fd >= 0 && setns(s->netns_fd, CLONE_NEWNET) != 0)
+        child_fail(s->error_fd, "setns network");
+    if (unshare(CLONE_NEWCGROUP) != 0) child_fail(s->error_fd, "unshare cgroup namespace");
+    if (rootfs_enter(&s->root, &stage) != 0) child_fail(s->error_fd, stage);
+    if (sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)) != 0)
+        child_fail(s->error_fd, "sethostname");
     close(s->alive_fd); /* the namespaces are entered: none of these is needed any more */
     close(s->netns_fd);
     close(s->root.mntns_fd);
@@ -151,9 +139,9 @@ __attribute__((noreturn)) static void init_wait(const jail_spec_t *s, pid_t prog
         int status;
         pid_t pid = (pid_t)syscall(SYS_wait4, -1, &status, __WALL, NULL);
         if (pid < 0 && errno == EINTR) continue;
-        if (pid < 0) _exit(JAIL_EXEC_FAILED);
+        if (pid < 0) _exit(CHILD_EXEC_FAILED);
         if (pid != program) continue;
-        _exit(write_all(s->status_fd, &status, sizeof status) == 0 ? 0 : JAIL_EXEC_FAILED);
+        _exit(write_all(s->status_fd, &status, sizeof status) == 0 ? 0 : CHILD_EXEC_FAILED);
     }
 }
 
@@ -163,12 +151,12 @@ __attribute__((noreturn)) static void init_main(const jail_spec_t *s)
     /* A raw fork: glibc's fork() would take locks other runner threads may have held. */
     pid_t program = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
     if (program == 0) program_main(s);
-    if (program < 0) fail(s, "fork program");
+    if (program < 0) child_fail(s->error_fd, "fork program");
     close(s->error_fd); /* EOF for the supervisor once the program has exec'd */
     close(s->stdin_fd);
     close(s->out_fd); /* the pipes end when the run's processes are gone */
     close(s->err_fd);
-    if (privs_clear_caps() != 0) _exit(JAIL_EXEC_FAILED);
+    if (privs_clear_caps() != 0) _exit(CHILD_EXEC_FAILED);
     init_wait(s, program);
 }
 

@@ -12,36 +12,22 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define PLAIN_EXEC_FAILED 127
-
-__attribute__((noreturn)) static void fail(const plain_spec_t *s, const char *stage)
-{
-    jail_error_t e;
-    memset(&e, 0, sizeof e);
-    e.code = errno ? errno : EINVAL;
-    for (size_t i = 0; stage[i] && i + 1 < sizeof e.stage; i++)
-        e.stage[i] = stage[i];
-    ssize_t n = write(s->error_fd, &e, sizeof e);
-    (void)n;
-    _exit(PLAIN_EXEC_FAILED);
-}
-
 __attribute__((noreturn)) static void child_main(const plain_spec_t *s)
 {
     child_reset_signals();
-    if (setsid() < 0) fail(s, "setsid");
+    if (setsid() < 0) child_fail(s->error_fd, "setsid");
     /* A runner killed outright takes its program along (not the program's descendants: only
      * the isolated mode's PID namespace does that). */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(s, "pdeathsig");
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(s->error_fd, "pdeathsig");
     if (child_move_fd(s->stdin_fd, STDIN_FILENO) != 0 ||
         child_move_fd(s->out_fd, STDOUT_FILENO) != 0 ||
         child_move_fd(s->err_fd, STDERR_FILENO) != 0)
-        fail(s, "dup2");
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(s, "close_range");
-    if (s->workdir && chdir(s->workdir) != 0) fail(s, "chdir");
-    if (rlimits_apply(s->cpu_ms, s->file_bytes) != 0) fail(s, "rlimits");
+        child_fail(s->error_fd, "dup2");
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(s->error_fd, "close_range");
+    if (s->workdir && chdir(s->workdir) != 0) child_fail(s->error_fd, "chdir");
+    if (rlimits_apply(s->cpu_ms, s->file_bytes) != 0) child_fail(s->error_fd, "rlimits");
     execve(s->argv[0], s->argv, s->env);
-    fail(s, "execve");
+    child_fail(s->error_fd, "execve");
 }
 
 pid_t plain_start(const plain_spec_t *spec)

@@ -14,6 +14,7 @@
  * and slots are taken under a mutex, so several threads may run programs at once.
  */
 #include "sandbox.h"
+#include "child.h"
 
 #include "cgroup.h"
 #include "jail.h"
@@ -46,7 +47,6 @@
 #define SANDBOX_CHUNK (64 * 1024)   /* one read from a pipe */
 #define SANDBOX_DRAIN_MS 200        /* after the exit, how long leftover writers may hold pipes */
 #define SANDBOX_SAMPLE_MS 50        /* unsafe mode: memory watchdog period */
-#define SANDBOX_EXEC_FAILED 127     /* exit status of a child that could not exec */
 #define SANDBOX_REAP_POLL_MS 10     /* without pidfds (valgrind, Linux < 5.3): waitid period */
 #define SANDBOX_EMPTY_WAIT_MS 2000  /* teardown: how long a slot's cgroup may take to empty */
 #define SANDBOX_WORKDIR_INODES 8192 /* files a work directory may hold */
@@ -444,7 +444,7 @@ static int reap(const run_t *run, struct rusage *usage)
     while (waited < 0 && errno == EINTR);
     if (waited < 0) {
         lcx_log(LCX_ERROR, "sandbox wait4 failed", "error", strerror(errno), NULL);
-        status = SANDBOX_EXEC_FAILED << 8;
+        status = CHILD_EXEC_FAILED << 8;
     }
     return status;
 }

@@ -141,8 +141,3 @@ void events_resume_at(events_t *self, const char *execution_id, int64_t next_id)
     log_t *log = log_of(self, execution_id);
     if (log && next_id > 1) log->next_id = next_id;
 }
-
-size_t events_size(events_t *self)
-{
-    return zhashx_size(self->logs);
-}

@@ -38,6 +38,5 @@ void events_resume_at(events_t *self, const char *execution_id, int64_t next_id)
 
 /* Drops logs finished more than keep_ms ago. */
 void events_expire(events_t *self, int64_t now);
-size_t events_size(events_t *self);
 
 #endif

@@ -87,8 +87,3 @@ lcx_msg_t *holds_take_expired(holds_t *self, int64_t now, hold_kind_t *kind, cha
     }
     return NULL;
 }
-
-size_t holds_size(const holds_t *self)
-{
-    return zlist_size(self->list);
-}

@@ -27,6 +27,5 @@ lcx_msg_t *holds_take(holds_t *self, hold_kind_t kind, const char *execution_id)
 /* Removes and returns one reply whose deadline is at or before now, with its kind and
  * execution id (LCX_UUID_LEN + 1 bytes), or NULL when none has expired. */
 lcx_msg_t *holds_take_expired(holds_t *self, int64_t now, hold_kind_t *kind, char *execution_id);
-size_t holds_size(const holds_t *self);
 
 #endif
