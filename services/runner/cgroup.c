@@ -407,7 +407,7 @@ void cgroup_destroy(cgroup_t **self_p)
 {
     if (!self_p || !*self_p) return;
     cgroup_t *self = *self_p;
-    cgroup_kill_all(self, 1000);
+    cgroup_kill_all(self, 0, 1000);
     for (int i = 0; i < F_COUNT; i++)
         if (self->fd[i] >= 0) close(self->fd[i]);
     if (self->dir_fd >= 0) close(self->dir_fd);
@@ -553,8 +553,8 @@ long cgroup_count(const cgroup_t *self)
     return atol(text);
 }
 
-/* One round: SIGKILL to every process listed in cgroup.procs of the pids hierarchy. */
-static void kill_listed(const cgroup_t *self)
+/* One round: SIGKILL to every process listed in cgroup.procs of the pids hierarchy but spare. */
+static void kill_listed(const cgroup_t *self, pid_t spare)
 {
     char path[PATH_MAX + 32];
     int c = self->version == CGROUP_V2 ? CGROUP_MEMORY : CGROUP_PIDS;
@@ -563,20 +563,21 @@ static void kill_listed(const cgroup_t *self)
     if (!f) return;
     long pid;
     while (fscanf(f, "%ld", &pid) == 1)
-        if (pid > 0) kill((pid_t)pid, SIGKILL);
+        if (pid > 0 && pid != spare) kill((pid_t)pid, SIGKILL);
     fclose(f);
 }
 
-int cgroup_kill_all(cgroup_t *self, int timeout_ms)
+int cgroup_kill_all(cgroup_t *self, pid_t spare, int timeout_ms)
 {
     long rounds = timeout_ms * 1000L / CG_KILL_PAUSE_US + 1;
+    long left_alone = spare > 0 && kill(spare, 0) == 0 ? 1 : 0;
     for (long i = 0; i < rounds; i++) {
         long count = cgroup_count(self);
-        if (count == 0) return 0;
-        if (self->fd[F_KILL] >= 0 && fd_write(self->fd[F_KILL], "1") == 0) {
+        if (count <= left_alone) return 0;
+        if (spare <= 0 && self->fd[F_KILL] >= 0 && fd_write(self->fd[F_KILL], "1") == 0) {
             /* v2 cgroup.kill: the kernel kills them all, including ones forking right now */
         } else {
-            kill_listed(self);
+            kill_listed(self, spare);
         }
         pause_briefly();
     }

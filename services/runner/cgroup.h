@@ -9,7 +9,8 @@
  *
  * Processes join a group by writing "0" to the descriptors cgroup_procs_fds returns (a child
  * joins itself between fork and exec; async-signal-safe), or, on v2, by clone3 with
- * CLONE_INTO_CGROUP and cgroup_dir_fd.
+ * CLONE_INTO_CGROUP and cgroup_dir_fd. Only each slot's keeper joins (keeper.h): on v1 a move
+ * waits for an RCU grace period, so runs are born in place instead.
  */
 #ifndef LCX_CGROUP_H
 #define LCX_CGROUP_H
@@ -17,6 +18,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum { CGROUP_V1 = 1, CGROUP_V2 = 2 };
 enum { CGROUP_MEMORY, CGROUP_PIDS, CGROUP_CPU, CGROUP_CONTROLLERS };
@@ -68,8 +70,8 @@ int cgroup_dir_fd(const cgroup_t *self);
 /* Number of processes in the group, -1 when unknown. */
 long cgroup_count(const cgroup_t *self);
 
-/* SIGKILLs every process of the group until it is empty; -1 (ETIMEDOUT) if it is not empty
- * after timeout_ms. */
-int cgroup_kill_all(cgroup_t *self, int timeout_ms);
+/* SIGKILLs every process of the group but `spare` (0: none) until nothing else is left; -1
+ * (ETIMEDOUT) if something is after timeout_ms. */
+int cgroup_kill_all(cgroup_t *self, pid_t spare, int timeout_ms);
 
 #endif

@@ -37,3 +37,38 @@ void child_fail(int error_fd, const char *stage)
     (void)n;
     _exit(CHILD_EXEC_FAILED);
 }
+
+void child_keep_fds(int *keep, int n)
+{
+    for (int i = 1; i < n; i++) /* insertion sort: a dozen numbers */
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned next = STDERR_FILENO + 1;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < (int)next) continue;
+        if ((unsigned)keep[i] > next) close_range(next, (unsigned)keep[i] - 1, 0);
+        next = (unsigned)keep[i] + 1;
+    }
+    close_range(next, ~0U, 0);
+}
+
+int child_write_all(int fd, const void *data, size_t len)
+{
+    ssize_t n;
+    do
+        n = write(fd, data, len);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+int child_set_oom_score_adj(const char *value)
+{
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = child_write_all(fd, value, strlen(value));
+    close(fd);
+    return rc;
+}

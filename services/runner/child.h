@@ -5,6 +5,8 @@
 #ifndef LCX_CHILD_H
 #define LCX_CHILD_H
 
+#include <stddef.h>
+
 /* Every signal back to its default action and none blocked: the runner's dispositions (an
  * ignored SIGPIPE, handlers, a blocked mask) must not leak into the program. */
 void child_reset_signals(void);
@@ -18,6 +20,16 @@ __attribute__((noreturn)) void child_fail(int error_fd, const char *stage);
 
 /* Places `from` at `to`, without close-on-exec. 0 or -1. */
 int child_move_fd(int from, int to);
+
+/* Closes every descriptor above stderr but the n in keep (which it sorts; -1 entries are
+ * ignored). */
+void child_keep_fds(int *keep, int n);
+
+/* write(2) of all len bytes, again after EINTR. 0 or -1. */
+int child_write_all(int fd, const void *data, size_t len);
+
+/* Writes value (its text, e.g. "1000") to /proc/self/oom_score_adj. 0 or -1. */
+int child_set_oom_score_adj(const char *value);
 
 /* In a function returning int with a `const char **stage` parameter: runs `call`, and on
  * failure names the step in *stage and returns -1. */

@@ -1,25 +1,23 @@
 /*
  * jail: the processes of one isolated run.
  *
- *   supervisor (runner thread)
- *     `- init      PID 1 of a new PID namespace; new IPC and UTS namespaces; joins the slot's
- *        |         cgroup and network namespace, a new cgroup namespace, the prepared root
- *        |         (rootfs_enter); dies with the supervisor thread (PR_SET_PDEATHSIG)
- *        `- program  PID 2: setsid, stdin/stdout/stderr, rlimits, every privilege dropped
- *                    (privs_drop), the seccomp filter, execve
+ *   keeper      the slot's long-lived process (keeper.h), already in the slot's cgroups and
+ *   |           network namespace
+ *   `- init     PID 1 of a new PID namespace; new IPC, UTS and cgroup namespaces, the prepared
+ *      |        root (rootfs_enter); dies with the keeper (PR_SET_PDEATHSIG)
+ *      `- program  PID 2: setsid, stdin/stdout/stderr, rlimits, every privilege dropped
+ *                  (privs_drop), the seccomp filter, execve
  *
  * init reaps whatever dies in the namespace and, when the program itself has exited, writes
  * its wait status to status_fd and exits; the kernel then kills every process left in the PID
- * namespace (daemons, forks) before init can be reaped. So killing init kills the run, and a
- * reaped init means nothing of the run is left.
+ * namespace (daemons, forks) before init is gone. So killing init kills the run, and an init
+ * that is gone (its pidfd readable) means nothing of the run is left.
  *
- * Everything between the clone and the exec makes system calls only: the runner has other
- * threads, and a raw clone copies their locks.
+ * Everything between the clone and the exec makes system calls only.
  */
 #ifndef LCX_JAIL_H
 #define LCX_JAIL_H
 
-#include "cgroup.h"
 #include "rootfs.h"
 #include "seccomp_policy.h"
 
@@ -33,14 +31,10 @@ typedef struct {
     long file_bytes;
     uid_t uid; /* and gid */
     const seccomp_policy_t *seccomp;
-    int cgroup_fds[CGROUP_CONTROLLERS]; /* cgroup.procs to join (v1) */
-    int cgroup_nfds;
-    int cgroup_dir_fd; /* v2: clone3 CLONE_INTO_CGROUP; -1 on v1 */
-    int netns_fd;
     rootfs_enter_t root;
     int error_fd;  /* write end: a jail_error_t when something fails before exec */
     int status_fd; /* write end: init writes the program's wait status (an int) */
-    int alive_fd;  /* read end, held open by the supervisor only: EOF means it is gone */
+    int parent_fd; /* read end of a pipe only init's parent holds open: EOF means it is gone */
 } jail_spec_t;
 
 typedef struct {
@@ -48,8 +42,8 @@ typedef struct {
     char stage[60];
 } jail_error_t;
 
-/* Starts init. Its pid, with a pidfd in *pidfd; -1 with errno when the clone failed. Failures
- * after the clone arrive on error_fd. */
+/* Starts init as a child of the caller (the keeper). Its pid, with a pidfd in *pidfd; -1 with
+ * errno when the clone failed. Failures after the clone arrive on error_fd. */
 pid_t jail_start(const jail_spec_t *spec, int *pidfd);
 
 #endif

@@ -262,6 +262,11 @@ void rootfs_destroy(rootfs_t **self_p)
     *self_p = NULL;
 }
 
+int rootfs_namespace_fd(const rootfs_t *self)
+{
+    return self->mntns_fd;
+}
+
 /* --------------------------------------------------------------------------------------------
  * Entering (in the run's first process: system calls only)
  */

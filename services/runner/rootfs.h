@@ -34,6 +34,9 @@ typedef struct rootfs_t rootfs_t;
 rootfs_t *rootfs_new(const rootfs_config_t *config, char *err, size_t errlen);
 void rootfs_destroy(rootfs_t **self_p);
 
+/* The prepared namespace, for processes that start runs (keeper.h). */
+int rootfs_namespace_fd(const rootfs_t *self);
+
 /* Per-run arguments of rootfs_enter, prepared before the clone. */
 typedef struct {
     int mntns_fd;         /* the prepared namespace */

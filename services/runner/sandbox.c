@@ -18,6 +18,7 @@
 
 #include "cgroup.h"
 #include "jail.h"
+#include "keeper.h"
 #include "log.h"
 #include "nsfd.h"
 #include "plain.h"
@@ -59,6 +60,7 @@ typedef struct {
     uid_t uid;
     cgroup_t *cgroup;
     int netns_fd;
+    keeper_t *keeper; /* starts the slot's runs inside its cgroup and network namespace */
     bool busy;
 } slot_t;
 
@@ -93,7 +95,6 @@ typedef struct {
     int err_fd;
     int error_fd;  /* child: failures before exec */
     int status_fd; /* child (init): the program's wait status */
-    int alive_fd;  /* child: EOF when the supervisor is gone */
     int workdir_fd;
 } child_fds_t;
 
@@ -102,10 +103,9 @@ typedef struct {
     sandbox_t *sandbox;
     const sandbox_spec_t *spec;
     slot_t *slot; /* isolated mode */
-    pid_t pid;    /* init (isolated) or the program (unsafe) */
+    pid_t pid;    /* init (isolated: the keeper's child) or the program (unsafe: ours) */
     int pidfd;
     int status_fd; /* isolated: read end of init's report */
-    int alive_fd;  /* isolated: write end, held until the end of the run */
     int status;    /* the program's wait status, when have_status */
     bool have_status;
     stream_t streams[2];
@@ -210,7 +210,7 @@ static int stream_reserve(stream_t *s, size_t need)
 static void kill_run(const run_t *run)
 {
     if (run->slot) {
-        kill(run->pid, SIGKILL);
+        syscall(SYS_pidfd_send_signal, run->pidfd, SIGKILL, NULL, 0);
         return;
     }
     kill(-run->pid, SIGKILL);
@@ -432,12 +432,25 @@ static void fill_status(sandbox_result_t *r, int status)
         r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Reaps the child: init (isolated; its PID namespace is empty once it is reaped) or the
- * program. */
+/* Isolated mode: waits until init is gone (the kernel has emptied its PID namespace by then);
+ * init is the keeper's child, so the kernel reaps it and its pidfd tells. */
+static void await_init(const run_t *run)
+{
+    struct pollfd p = {.fd = run->pidfd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+}
+
+/* Reaps the child: init (isolated; see await_init) or the program. In the isolated mode the
+ * status is that of init killed, for a run whose init never reported the program's. */
 static int reap(const run_t *run, struct rusage *usage)
 {
     int status = 0;
     memset(usage, 0, sizeof *usage);
+    if (run->slot) {
+        await_init(run);
+        return SIGKILL;
+    }
     pid_t waited;
     do
         waited = wait4(run->pid, &status, 0, usage);
@@ -460,7 +473,8 @@ static void slot_figures(run_t *run, sandbox_result_t *r)
         r->memory_kb = stats.memory_kb;
         r->memory_limit = stats.oom_killed;
     }
-    if (cgroup_count(cg) != 0 && cgroup_kill_all(cg, SANDBOX_EMPTY_WAIT_MS) != 0)
+    pid_t keeper = keeper_pid(run->slot->keeper);
+    if (cgroup_count(cg) > 1 && cgroup_kill_all(cg, keeper, SANDBOX_EMPTY_WAIT_MS) != 0)
         lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", "slot", NULL);
 }
 
@@ -538,14 +552,13 @@ static void close_child_fds(child_fds_t *fds)
     close_fd(&fds->err_fd);
     close_fd(&fds->error_fd);
     close_fd(&fds->status_fd);
-    close_fd(&fds->alive_fd);
     close_fd(&fds->workdir_fd);
 }
 
 /* Opens stdin and the pipes; the parent ends go to the run, the child ends to fds. */
 static int open_fds(run_t *run, child_fds_t *fds, int *error_read)
 {
-    int out[2], err[2], error[2], status[2], alive[2];
+    int out[2], err[2], error[2], status[2];
     fds->stdin_fd = open_stdin(run->spec->stdin_path);
     if (fds->stdin_fd < 0) return -1;
     if (make_pipe(out, true) != 0) return -1;
@@ -561,9 +574,6 @@ static int open_fds(run_t *run, child_fds_t *fds, int *error_read)
     if (make_pipe(status, false) != 0) return -1;
     run->status_fd = status[0];
     fds->status_fd = status[1];
-    if (make_pipe(alive, false) != 0) return -1;
-    fds->alive_fd = alive[0];
-    run->alive_fd = alive[1];
     return 0;
 }
 
@@ -632,17 +642,12 @@ static int clone_jail(run_t *run, child_fds_t *fds, char *const *argv)
         .cpu_ms = spec->cpu_ms,
         .file_bytes = spec->file_bytes,
         .uid = slot->uid,
-        .seccomp = run->sandbox->seccomp,
-        .cgroup_dir_fd = cgroup_dir_fd(slot->cgroup),
-        .netns_fd = slot->netns_fd,
         .error_fd = fds->error_fd,
         .status_fd = fds->status_fd,
-        .alive_fd = fds->alive_fd,
     };
-    if (js.cgroup_dir_fd < 0) js.cgroup_nfds = cgroup_procs_fds(slot->cgroup, js.cgroup_fds);
     rootfs_enter_prepare(run->sandbox->rootfs, fds->workdir_fd, run->sandbox->config.tmp_mb,
                          &js.root);
-    run->pid = jail_start(&js, &run->pidfd);
+    run->pid = keeper_start(slot->keeper, &js, &run->pidfd);
     return run->pid < 0 ? -1 : 0;
 }
 
@@ -672,7 +677,9 @@ static int prepare_jail(run_t *run, child_fds_t *fds, char **argv, char *prog, s
     const sandbox_spec_t *spec = run->spec;
     if (inner_program(run, prog, size) != 0) return -1;
     argv[0] = prog;
-    if (cgroup_limit(run->slot->cgroup, spec->memory_mb, spec->max_processes) != 0 ||
+    /* The keeper sits in the slot's cgroup too: one process more than the run's own. */
+    long processes = spec->max_processes > 0 ? spec->max_processes + 1 : 0;
+    if (cgroup_limit(run->slot->cgroup, spec->memory_mb, processes) != 0 ||
         cgroup_begin(run->slot->cgroup) != 0) {
         lcx_log(LCX_ERROR, "sandbox cannot set the slot's cgroup", "error", strerror(errno), NULL);
         return -1;
@@ -684,7 +691,7 @@ static int prepare_jail(run_t *run, child_fds_t *fds, char **argv, char *prog, s
 /* Starts the child; after it, the parent holds only its own ends. 0, or -1 with errno. */
 static int start(run_t *run, char **argv, char *prog, size_t size)
 {
-    child_fds_t fds = {-1, -1, -1, -1, -1, -1, -1};
+    child_fds_t fds = {-1, -1, -1, -1, -1, -1};
     int error_read = -1;
     int rc = open_fds(run, &fds, &error_read);
     if (rc == 0 && run->slot) rc = prepare_jail(run, &fds, argv, prog, size);
@@ -708,7 +715,6 @@ static void run_cleanup(run_t *run)
 {
     close_fd(&run->pidfd);
     close_fd(&run->status_fd);
-    close_fd(&run->alive_fd);
     for (int i = 0; i < 2; i++) {
         close_fd(&run->streams[i].fd);
         free(run->streams[i].data);
@@ -723,7 +729,7 @@ static int run_init(run_t *run, sandbox_t *self, const sandbox_spec_t *spec)
     memset(run, 0, sizeof *run);
     run->sandbox = self;
     run->spec = spec;
-    run->pidfd = run->status_fd = run->alive_fd = -1;
+    run->pidfd = run->status_fd = -1;
     if (stream_init(&run->streams[0], SANDBOX_STDOUT) != 0 ||
         stream_init(&run->streams[1], SANDBOX_STDERR) != 0) {
         run_cleanup(run);
@@ -901,6 +907,12 @@ static int make_slots(sandbox_t *self, char *err, size_t errlen)
         if (!slot->cgroup) return -1;
         slot->netns_fd = nsfd_create(CLONE_NEWNET, NULL, NULL, err, errlen);
         if (slot->netns_fd < 0) return -1;
+        keeper_config_t kc = {.cgroup = slot->cgroup,
+                              .netns_fd = slot->netns_fd,
+                              .mntns_fd = rootfs_namespace_fd(self->rootfs),
+                              .seccomp = self->seccomp};
+        slot->keeper = keeper_new(&kc, err, errlen);
+        if (!slot->keeper) return -1;
     }
     return 0;
 }
@@ -995,6 +1007,7 @@ void sandbox_destroy(sandbox_t **self_p)
     if (!self_p || !*self_p) return;
     sandbox_t *self = *self_p;
     for (long i = 0; self->slots && i < self->nslots; i++) {
+        keeper_destroy(&self->slots[i].keeper);
         cgroup_destroy(&self->slots[i].cgroup);
         if (self->slots[i].netns_fd >= 0) close(self->slots[i].netns_fd);
     }

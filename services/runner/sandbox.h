@@ -7,8 +7,9 @@
  * once), the prepared minimal root (rootfs.h) with its work directory on /work and a private
  * /tmp, a uid and gid of its slot (uid_base + slot) with no capabilities and no_new_privs, the
  * seccomp filter (seccomp_policy.h), rlimits, and the slot's cgroup for memory, processes and
- * CPU accounting. See jail.h for the processes and cgroup.h for the accounting. Up to `slots`
- * runs go at once; more wait for a free slot.
+ * CPU accounting. Each slot's keeper (keeper.h), a process that sits in the slot's cgroup and
+ * network namespace, starts its runs there. See jail.h for the processes and cgroup.h for the
+ * accounting. Up to `slots` runs go at once; more wait for a free slot.
  *
  * Unsafe mode (--unsafe-no-sandbox, development only): a child in its own session and process
  * group with rlimits, a memory watchdog sampling its resident set, nothing more.

@@ -257,6 +257,8 @@ def test_runner_death_kills_its_programs(stack):
     _until(lambda: stack.get("/executions/%s" % eid).body.get("status") == "RUNNING", 10,
            "execution RUNNING")
     _until(lambda: _processes_with("sleep\0" + marker), 5, "the program's process appears")
+    keepers = _children_of(stack.procs["runner"].pid)  # one sandbox keeper per slot
+    expect(len(keepers) == stack.runner_slots, "keepers of the runner: %s" % keepers)
     stack.kill9("runner")
     deadline = time.monotonic() + 5
     while _processes_with("sleep\0" + marker) and time.monotonic() < deadline:
@@ -269,6 +271,28 @@ def test_runner_death_kills_its_programs(stack):
             pass
     expect(not left, "5 s after kill -9 of its runner the program (sleep %s) still runs: "
            "pids %s" % (marker, left))
+    alive = [pid for pid in keepers if _state_of(pid) not in (None, "Z")]  # zombies: gone
+    expect(not alive, "the runner's sandbox keepers outlived it: %s" % alive)
+
+
+def _stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command name (state first), None when gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _state_of(pid):
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def _children_of(parent):
+    """The pids whose parent is `parent`."""
+    return [int(e) for e in os.listdir("/proc")
+            if e.isdigit() and (_stat_fields(e) or [None, None])[1] == str(parent)]
 
 
 def test_two_gateways_share_one_store(stack):

@@ -83,9 +83,18 @@ def _runner_groups(stack):
     return dirs
 
 
+def _parent_of(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def assert_no_leftovers(stack, marker=None):
-    """No process with the marker, every slot cgroup empty and no other cgroup of the runner,
-    the scratch directory empty, the canary and /etc/passwd intact."""
+    """No process with the marker, every slot cgroup holding nothing but the slot's keeper (a
+    child of the runner) and no other cgroup of the runner, the scratch directory empty, the
+    canary and /etc/passwd intact."""
     deadline = time.monotonic() + 3
     while marker and _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -107,7 +116,11 @@ def assert_no_leftovers(stack, marker=None):
         for s in subs:
             with open(os.path.join(g, s, "cgroup.procs")) as f:
                 procs = f.read().split()
-            expect(not procs, "processes left in %s/%s: %s" % (g, s, procs))
+            runner = stack.procs["runner"].pid
+            keepers = [p for p in procs if _parent_of(p) == runner]
+            left = [p for p in procs if p not in keepers]
+            expect(len(keepers) == 1, "%s/%s holds %d keepers" % (g, s, len(keepers)))
+            expect(not left, "processes left in %s/%s: %s" % (g, s, left))
     left = os.listdir(stack.scratch_dir)
     expect(not left, "scratch directory not empty: %s" % left)
     with open(CANARY) as f:

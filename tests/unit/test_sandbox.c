@@ -176,8 +176,25 @@ static int host_processes_with(const char *marker)
     return found;
 }
 
-/* The number of processes in slot `slot`'s pids cgroup. */
-static long slot_processes(int slot)
+/* The parent of process pid, -1 when it is gone. */
+static long parent_of(long pid)
+{
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *close_paren = strrchr(text, ')'); /* the name may hold anything */
+    long ppid;
+    if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1) return -1;
+    return ppid;
+}
+
+/* The processes in slot `slot`'s pids cgroup: with `keepers`, only the slot's keeper (our
+ * child), else only what runs left behind (anything else). */
+static long slot_count(int slot, bool keepers)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lcx-%d/slot%d/cgroup.procs", fx.host.base[CGROUP_PIDS],
@@ -186,9 +203,29 @@ static long slot_processes(int slot)
     if (!f) return -1;
     long n = 0, pid;
     while (fscanf(f, "%ld", &pid) == 1)
-        n++;
+        if ((parent_of(pid) == (long)getpid()) == keepers) n++;
     fclose(f);
     return n;
+}
+
+static long slot_processes(int slot)
+{
+    return slot_count(slot, false);
+}
+
+/* The pid of slot `slot`'s keeper (our child in its cgroup), -1 when there is none. */
+static long slot_keeper(int slot)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/lcx-%d/slot%d/cgroup.procs", fx.host.base[CGROUP_PIDS],
+             (int)getpid(), slot);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    long keeper = -1, pid;
+    while (fscanf(f, "%ld", &pid) == 1)
+        if (parent_of(pid) == (long)getpid()) keeper = pid;
+    fclose(f);
+    return keeper;
 }
 
 /* --------------------------------------------------------------------------------------------
@@ -437,6 +474,38 @@ static void test_argv0_in_workdir(void **state)
     expect_output(&r, "/work/prog.sh\n");
 }
 
+static void test_keeper_sits_in_each_slot(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    for (int slot = 0; slot < 2; slot++) {
+        assert_int_equal(slot_count(slot, true), 1);
+        assert_int_equal(slot_processes(slot), 0);
+    }
+    sandbox_result_t r = run_sh("cat /proc/self/cgroup | grep -c lcx- || true");
+    expect_output(&r, "0\n"); /* its own cgroup namespace: the slot's group is its root */
+}
+
+static void test_killed_keeper_is_replaced(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    long before[2] = {slot_keeper(0), slot_keeper(1)};
+    for (int slot = 0; slot < 2; slot++) {
+        assert_true(before[slot] > 0);
+        assert_int_equal(kill((pid_t)before[slot], SIGKILL), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        sandbox_result_t r = run_sh("echo again");
+        expect_output(&r, "again\n");
+    }
+    long replaced = 0;
+    for (int slot = 0; slot < 2; slot++) {
+        long now = slot_keeper(slot);
+        if (now > 0 && now != before[slot]) replaced++;
+        assert_int_equal(slot_processes(slot), 0);
+    }
+    assert_true(replaced >= 1); /* the slot (or slots) the runs used */
+}
+
 static void test_missing_program_is_an_error(void **state)
 {
     SKIP_UNLESS_ROOT();
@@ -501,6 +570,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_workdir_files_and_cleanup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_argv0_in_workdir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_program_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_sits_in_each_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_keeper_is_replaced, setup, teardown),
         cmocka_unit_test(test_unsafe_mode),
         cmocka_unit_test(test_destroy_removes_cgroups),
     };

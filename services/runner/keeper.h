@@ -1,0 +1,66 @@
+/*
+ * keeper: one long-lived process per sandbox slot that starts the slot's runs from inside the
+ * slot's cgroups and network namespace.
+ *
+ * Why it exists: on cgroup v1, moving a process into a cgroup (a write to cgroup.procs) waits
+ * for an RCU grace period: 3-15 ms per run on this machine kind, more than the rest of the
+ * sandbox together. A process is born in its parent's cgroups, so the keeper joins once and
+ * every init it clones starts in place. (cgroup v2's clone3 CLONE_INTO_CGROUP avoids the move
+ * too; the keeper serves both versions so that there is one path.)
+ *
+ *   runner thread  -- request: a jail_spec_t (argv, env, limits; descriptors by SCM_RIGHTS) -->
+ *   keeper         -- reply: init's pid or an errno, and a pidfd of init ------------------->
+ *
+ * over a SOCK_SEQPACKET pair, one request at a time (a slot runs one program at a time). The
+ * keeper ignores SIGCHLD, so the kernel reaps the inits it starts; the runner watches each by
+ * its pidfd. The keeper holds the write end of a pipe whose read end every init checks after
+ * PR_SET_PDEATHSIG: an init whose keeper is already gone ends at once.
+ *
+ * The keeper ends when its socket reaches EOF: the runner stopped it or is gone (even by
+ * kill -9). The inits it started then die by PR_SET_PDEATHSIG, and their PID namespaces with
+ * them. Should the keeper die on its own, the next keeper_start starts a new one.
+ *
+ * In the slot's cgroups the keeper counts as one process (pids.max must allow for it) and its
+ * few pages count towards the memory figures. Its OOM score is the lowest it may set, and the
+ * inits it starts inherit it; programs raise theirs (jail.h).
+ *
+ * The keeper process makes system calls only: it may be started again by a threaded runner.
+ */
+#ifndef LCX_KEEPER_H
+#define LCX_KEEPER_H
+
+#include "cgroup.h"
+#include "jail.h"
+#include "seccomp_policy.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define KEEPER_MAX_REQUEST (64 * 1024) /* argv and env of one run together, with the header */
+
+typedef struct {
+    const cgroup_t *cgroup;          /* joined once, at the start */
+    int netns_fd;                    /* entered once */
+    int mntns_fd;                    /* the prepared root (rootfs.h), held for every run */
+    const seccomp_policy_t *seccomp; /* the filter each program applies */
+} keeper_config_t;
+
+typedef struct keeper_t keeper_t;
+
+/* Starts the keeper (in the cgroup and network namespace of config, which must outlive it).
+ * NULL with a reason. */
+keeper_t *keeper_new(const keeper_config_t *config, char *err, size_t errlen);
+
+/* Stops the keeper; inits it started that still run are killed. */
+void keeper_destroy(keeper_t **self_p);
+
+/* The keeper's process id, for the runner's own bookkeeping (it sits in the slot's cgroup). */
+pid_t keeper_pid(const keeper_t *self);
+
+/* Starts init of a run (jail.h) in the keeper. spec's seccomp, root.mntns_fd and parent_fd are
+ * the keeper's own and ignored here; its descriptors are copied to the keeper and stay the
+ * caller's. Returns init's pid with a pidfd in *pidfd, or -1 with errno (E2BIG: argv and env
+ * exceed KEEPER_MAX_REQUEST). Failures after the clone arrive on spec->error_fd. */
+pid_t keeper_start(keeper_t *self, const jail_spec_t *spec, int *pidfd);
+
+#endif
