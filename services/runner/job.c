@@ -41,13 +41,10 @@ typedef struct {
     const lcx_msg_t *msg; /* the JOB */
     const lcx_language_t *lang;
     lcx_msg_t *update;
-    int parent_fd;      /* settings->scratch_dir */
-    int dir_fd;         /* this job's directory */
-    char name[128];     /* its name inside scratch_dir */
-    char dir[PATH_MAX]; /* its absolute path */
+    job_scratch_t scratch; /* this job's directory: its name inside scratch_dir and path */
+    int dir_fd;            /* this job's directory */
     char stdin_path[PATH_MAX];
     bool has_stdin;
-    bool mounted;      /* the sandbox's tmpfs is on dir */
     char *compile_out; /* stdout and stderr of the compiler, interleaved, capped */
     size_t compile_len;
     size_t compile_size;
@@ -164,8 +161,9 @@ static int make_job_dir(job_t *j)
     safe_id(j->msg->execution_id.ptr, id, sizeof id);
     long long attempt = j->msg->attempt.set ? (long long)j->msg->attempt.v : 0;
     for (int i = 0; i < JOB_MKDIR_TRIES; i++) {
-        snprintf(j->name, sizeof j->name, "%s-%lld-%08x", id, attempt, random_suffix());
-        if (mkdirat(j->parent_fd, j->name, 0700) == 0) return 0;
+        snprintf(j->scratch.name, sizeof j->scratch.name, "%s-%lld-%08x", id, attempt,
+                 random_suffix());
+        if (mkdirat(j->scratch.parent_fd, j->scratch.name, 0700) == 0) return 0;
         if (errno != EEXIST) return -1;
     }
     return -1;
@@ -178,19 +176,23 @@ static int scratch_create(job_t *j)
     if (!scratch || !*scratch) return internal(j, "no scratch directory configured");
     if (make_parents(scratch) != 0 || !realpath(scratch, parent))
         return internal(j, "scratch directory %s: %s", scratch, strerror(errno));
-    j->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (j->parent_fd < 0) return internal(j, "scratch directory %s: %s", parent, strerror(errno));
+    j->scratch.parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j->scratch.parent_fd < 0)
+        return internal(j, "scratch directory %s: %s", parent, strerror(errno));
     if (make_job_dir(j) != 0) {
-        j->name[0] = '\0';
+        j->scratch.name[0] = '\0';
         return internal(j, "cannot create a directory in %s: %s", parent, strerror(errno));
     }
-    if (snprintf(j->dir, sizeof j->dir, "%s/%s", parent, j->name) >= (int)sizeof j->dir)
+    if (snprintf(j->scratch.dir, sizeof j->scratch.dir, "%s/%s", parent, j->scratch.name) >=
+        (int)sizeof j->scratch.dir)
         return internal(j, "scratch path too long");
-    if (sandbox_workdir_mount(j->ctx->sandbox, j->parent_fd, j->name) != 0)
-        return internal(j, "cannot mount the work directory %s: %s", j->dir, strerror(errno));
-    j->mounted = true;
-    j->dir_fd = openat(j->parent_fd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (j->dir_fd < 0) return internal(j, "cannot open %s: %s", j->dir, strerror(errno));
+    if (sandbox_workdir_mount(j->ctx->sandbox, j->scratch.parent_fd, j->scratch.name) != 0)
+        return internal(j, "cannot mount the work directory %s: %s", j->scratch.dir,
+                        strerror(errno));
+    j->scratch.mounted = true;
+    j->dir_fd = openat(j->scratch.parent_fd, j->scratch.name,
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (j->dir_fd < 0) return internal(j, "cannot open %s: %s", j->scratch.dir, strerror(errno));
     return 0;
 }
 
@@ -224,7 +226,7 @@ static int write_inputs(job_t *j)
     if (!input->ptr || input->len == 0) return 0;
     if (write_new_file(j->dir_fd, JOB_STDIN_FILE, input->ptr, input->len, 0600) != 0)
         return internal(j, "cannot write stdin: %s", strerror(errno));
-    if (snprintf(j->stdin_path, sizeof j->stdin_path, "%s/%s", j->dir, JOB_STDIN_FILE) >=
+    if (snprintf(j->stdin_path, sizeof j->stdin_path, "%s/%s", j->scratch.dir, JOB_STDIN_FILE) >=
         (int)sizeof j->stdin_path)
         return internal(j, "stdin path too long");
     j->has_stdin = true;
@@ -311,18 +313,19 @@ static int remove_tree(int parent_fd, const char *name, int depth)
     return rc;
 }
 
-static void scratch_remove(job_t *j)
+void job_scratch_remove(const job_context_t *ctx, job_scratch_t *scratch)
 {
-    if (j->dir_fd >= 0) close(j->dir_fd);
-    j->dir_fd = -1;
-    if (j->mounted && sandbox_workdir_unmount(j->ctx->sandbox, j->parent_fd, j->name) != 0)
-        lcx_log(LCX_ERROR, "cannot unmount scratch directory", "path", j->dir, "error",
+    if (scratch->parent_fd < 0) return;
+    if (scratch->mounted &&
+        sandbox_workdir_unmount(ctx->sandbox, scratch->parent_fd, scratch->name) != 0)
+        lcx_log(LCX_ERROR, "cannot unmount scratch directory", "path", scratch->dir, "error",
                 strerror(errno), NULL);
-    if (j->parent_fd >= 0 && j->name[0] && remove_tree(j->parent_fd, j->name, 0) != 0)
-        lcx_log(LCX_ERROR, "cannot remove scratch directory", "path", j->dir, "error",
+    if (scratch->name[0] && remove_tree(scratch->parent_fd, scratch->name, 0) != 0)
+        lcx_log(LCX_ERROR, "cannot remove scratch directory", "path", scratch->dir, "error",
                 strerror(errno), NULL);
-    if (j->parent_fd >= 0) close(j->parent_fd);
-    j->parent_fd = -1;
+    close(scratch->parent_fd);
+    scratch->parent_fd = -1;
+    scratch->mounted = false;
 }
 
 /* --------------------------------------------------------------------------------------------
@@ -344,7 +347,7 @@ static char **build_argv(const job_t *j, char *const *command, const lcx_list_t 
     for (size_t i = 0; i < extra; i++)
         argv[n + i] = args->v[i];
     if (strncmp(command[0], "./", 2) == 0) {
-        if (snprintf(prog, prog_size, "%s/%s", j->dir, command[0] + 2) >= (int)prog_size) {
+        if (snprintf(prog, prog_size, "%s/%s", j->scratch.dir, command[0] + 2) >= (int)prog_size) {
             free(argv);
             errno = ENAMETOOLONG;
             return NULL;
@@ -360,7 +363,7 @@ static sandbox_spec_t base_spec(const job_t *j)
     const lcx_settings_t *s = j->settings;
     return (sandbox_spec_t){
         .env = j->lang->env,
-        .workdir = j->dir,
+        .workdir = j->scratch.dir,
         .max_processes = s->max_processes,
         .output_bytes = s->output_bytes,
         .file_bytes = s->file_bytes,
@@ -535,9 +538,10 @@ static void execute(job_t *j)
     run_step(j);
 }
 
-lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job)
+lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scratch_t *left)
 {
-    job_t j = {.ctx = ctx, .settings = ctx->settings, .msg = job, .parent_fd = -1, .dir_fd = -1};
+    job_t j = {.ctx = ctx, .settings = ctx->settings, .msg = job, .dir_fd = -1};
+    j.scratch.parent_fd = -1;
     j.update = lcx_msg_new(LCX_CMD_UPDATE);
     if (!j.update) {
         lcx_log(LCX_ERROR, "job out of memory", "execution_id", job->execution_id.ptr, NULL);
@@ -549,7 +553,11 @@ lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job)
     execute(&j);
     put_int(&j, LCX_F_finished_at, lcx_now_ms());
     fill_defaults(&j);
-    scratch_remove(&j);
+    if (j.dir_fd >= 0) close(j.dir_fd);
+    if (left)
+        *left = j.scratch;
+    else
+        job_scratch_remove(ctx, &j.scratch);
     free(j.compile_out);
     return j.update;
 }

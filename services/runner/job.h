@@ -2,7 +2,7 @@
  * job: one execution from JOB message to final UPDATE message: a fresh scratch directory, the
  * source (and stdin) written into it without following links, the compile step when the
  * language has one, the run, the verdict (status and reason as in the HTTP contract), and the
- * scratch directory removed.
+ * scratch directory removed (possibly after the UPDATE has been sent: job_scratch_remove).
  */
 #ifndef LCX_JOB_H
 #define LCX_JOB_H
@@ -11,6 +11,9 @@
 #include "lcx_proto.h"
 #include "sandbox.h"
 #include "settings.h"
+
+#include <limits.h>
+#include <stdbool.h>
 
 typedef struct {
     sandbox_t *sandbox;
@@ -21,14 +24,28 @@ typedef struct {
     void *output_arg;
 } job_context_t;
 
+/* A job's scratch directory, left for removal after its UPDATE is on its way: unmounting its
+ * tmpfs waits for an RCU grace period (a few hundred microseconds here), which the result need
+ * not wait for. */
+typedef struct {
+    int parent_fd; /* settings->scratch_dir; -1: nothing to remove */
+    char name[128];
+    char dir[PATH_MAX]; /* for log messages */
+    bool mounted;       /* the sandbox's tmpfs is on it */
+} job_scratch_t;
+
 /*
  * Executes `job` (an LCX_CMD_JOB message) and returns an LCX_CMD_UPDATE message carrying
  * execution_id, attempt, status (COMPLETED, FAILED, TIMEOUT or CANCELLED), reason when not
  * COMPLETED (exit_code, signal, compile_error, memory_limit, output_limit, internal_error),
  * stdout, stderr, compile_output, exit_code, signal, execution_time_ms, cpu_time_ms, memory_kb,
  * stdout_truncated, stderr_truncated, started_at and finished_at. Never NULL: a failure of
- * our own becomes FAILED/internal_error with a message.
+ * our own becomes FAILED/internal_error with a message. With `left` the scratch directory is
+ * handed over there for job_scratch_remove; NULL: it is removed before the return.
  */
-lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job);
+lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scratch_t *left);
+
+/* Unmounts and removes a scratch directory job_execute left; then there is nothing to remove. */
+void job_scratch_remove(const job_context_t *ctx, job_scratch_t *scratch);
 
 #endif

@@ -389,8 +389,7 @@ static char *pack_request(const jail_spec_t *spec, size_t *len)
 }
 
 /* One request and its answer: init's pid, or -1 with errno (EPIPE: the keeper is gone). */
-static pid_t ask(keeper_t *self, const char *req, size_t len, const int *fds, int nfds,
-                 int *pidfd)
+static pid_t ask(keeper_t *self, const char *req, size_t len, const int *fds, int nfds, int *pidfd)
 {
     if (self->sock < 0 || send_fds(self->sock, req, len, fds, nfds) != 0) {
         errno = EPIPE;
@@ -410,8 +409,8 @@ pid_t keeper_start(keeper_t *self, const jail_spec_t *spec, int *pidfd)
     size_t len;
     char *req = pack_request(spec, &len);
     if (!req) return -1;
-    int fds[FD_COUNT] = {spec->stdin_fd, spec->out_fd, spec->err_fd, spec->error_fd,
-                         spec->status_fd, spec->root.workdir_fd};
+    int fds[FD_COUNT] = {spec->stdin_fd, spec->out_fd,    spec->err_fd,
+                         spec->error_fd, spec->status_fd, spec->root.workdir_fd};
     int nfds = spec->root.workdir_fd >= 0 ? FD_COUNT : FD_WORKDIR;
     pid_t pid = ask(self, req, len, fds, nfds, pidfd);
     if (pid < 0 && errno == EPIPE) {

@@ -60,8 +60,10 @@ static void slot_actor(zsock_t *pipe, void *arg)
         zstr_free(&command);
         if (term) break;
         drain_eventfd(self->ctx.cancel_fd); /* a cancel meant for an earlier job */
-        lcx_msg_t *update = job_execute(&self->ctx, job);
+        job_scratch_t scratch;
+        lcx_msg_t *update = job_execute(&self->ctx, job, &scratch);
         zsock_send(pipe, "sp", "DONE", update);
+        job_scratch_remove(&self->ctx, &scratch); /* before the next job: this slot's work */
     }
 }
 

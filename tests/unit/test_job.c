@@ -137,7 +137,7 @@ static lcx_msg_t *execute(lcx_msg_t *job)
 {
     fx.live_len = 0;
     fx.live[0] = '\0';
-    lcx_msg_t *update = job_execute(&fx.ctx, job);
+    lcx_msg_t *update = job_execute(&fx.ctx, job, NULL);
     assert_non_null(update);
     assert_int_equal(update->cmd, LCX_CMD_UPDATE);
     assert_string_equal(update->execution_id.ptr, job->execution_id.ptr);
@@ -426,7 +426,7 @@ static void *worker_main(void *arg)
     lcx_msg_set_int(job, LCX_F_attempt, 1);
     job_context_t ctx = fx.ctx;
     ctx.on_output = NULL;
-    w->update = job_execute(&ctx, job);
+    w->update = job_execute(&ctx, job, NULL);
     lcx_msg_destroy(&job);
     return NULL;
 }
