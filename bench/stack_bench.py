@@ -10,6 +10,8 @@ api         requests/s and p50/p99 latency at 64 connections (wrk): session crea
 e2e         run + GET ?wait of a python hello world, median of 30; baseline: a bare python3
 throughput  python hello worlds per second at saturation; baseline: two parallel loops of bare
             python3 (the machine has 2 cores)
+Runs are driven by bench/loadgen.c (C, one keep-alive connection per client), which also spawns
+the bare baselines, so that both sides pay the same small driver cost.
 memory      resident memory of each service idle and after load
 
 Every timed figure is the median of repeated runs (the machine is small and noisy).
@@ -24,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -48,6 +49,7 @@ class Stack:
     """The four services with loopback endpoints and the run guards lifted."""
 
     def __init__(self):
+        self.slots = int(os.environ.get("LCX_BENCH_SLOTS", "2"))  # the runner's default
         self.tmp = tempfile.mkdtemp(prefix="lcx-bench-")
         p = free_ports(4)
         self.http_port = p[3]
@@ -60,7 +62,7 @@ class Stack:
             "dispatcher": ["lcx-dispatcher", "--dispatcher-endpoint", ep(p[1]),
                            "--runner-endpoint", ep(p[2])],
             "runner": ["lcx-runner", "--runner-endpoint", ep(p[2]), "--scratch-dir",
-                       os.path.join(self.tmp, "scratch")],
+                       os.path.join(self.tmp, "scratch"), "--runner-slots", str(self.slots)],
             "gateway": ["lcx-gateway", "--session-endpoint", ep(p[0]), "--http-port",
                         str(self.http_port)],
         }
@@ -211,79 +213,55 @@ def section_api(stack):
 
 # ---- e2e -----------------------------------------------------------------------------------
 
-def bare_python_ms(runs):
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([PYTHON, "-c", HELLO], stdout=subprocess.DEVNULL, check=True)
-        times.append((time.perf_counter() - t) * 1000)
-    return times
+LOADGEN = os.path.join(ROOT, "build", "bench", "loadgen")
+
+
+def loadgen(*args):
+    """Runs bench/loadgen.c (built by bench/run); returns its key=value figures."""
+    out = subprocess.run([LOADGEN] + [str(a) for a in args], capture_output=True, text=True,
+                         timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError("loadgen %s failed: %s" % (args[0], out.stderr.strip()))
+    return {k: float(v) for k, v in (kv.split("=") for kv in out.stdout.split())}
+
+
+def bare_python(seconds, loops):
+    return loadgen("bare", seconds, loops, PYTHON, "-c", HELLO)
 
 
 def section_e2e(stack):
-    print("== end to end: POST run + GET ?wait of a python hello world (30 runs, medians)")
+    print("== end to end: POST run + GET ?wait of a python hello world (%d x 30 runs, medians)"
+          % REPEATS)
     sid = stack.session()
-    for _ in range(3):
-        stack.run(sid)  # warm caches, as a live system is
-    e2e, reported = [], []
-    for _ in range(30):
-        t = time.perf_counter()
-        e = stack.run(sid)
-        e2e.append((time.perf_counter() - t) * 1000)
-        reported.append(e["execution_time_ms"])
-    bare = bare_python_ms(30)
-    m_e2e, m_bare, m_run = median(e2e), median(bare), median(reported)
-    print("%-44s %9.2f ms" % ("bare python3 process (baseline)", m_bare))
-    print("%-44s %9.2f ms" % ("run step inside the sandbox (execution_time_ms)", m_run))
-    print("%-44s %9.2f ms" % ("lcx end to end", m_e2e))
-    print("%-44s %9.2f ms   (target: at most 3 ms)" % ("overhead over the bare process",
+    loadgen("e2e", stack.http_port, 3, sid)  # warm caches, as a live system is
+    e2e, run, bare = [], [], []
+    for _ in range(REPEATS):
+        r = loadgen("e2e", stack.http_port, 30, sid)
+        e2e.append(r["e2e_ms"])
+        run.append(r["exec_ms"])
+        bare.append(bare_python(1.5, 1)["median_ms"])
+    m_e2e, m_bare, m_run = median(e2e), median(bare), median(run)
+    print("%-48s %9.2f ms" % ("bare python3 process (baseline)", m_bare))
+    print("%-48s %9.2f ms" % ("run step inside the sandbox (execution_time_ms)", m_run))
+    print("%-48s %9.2f ms" % ("lcx end to end", m_e2e))
+    print("%-48s %9.2f ms   (target: at most 3 ms)" % ("overhead over the bare process",
                                                         m_e2e - m_bare))
 
 
 # ---- throughput ----------------------------------------------------------------------------
 
-def bare_rate(seconds):
-    """Bare python3 hello worlds per second in two parallel loops."""
-    count, stop = [0, 0], time.monotonic() + seconds
-
-    def loop(i):
-        while time.monotonic() < stop:
-            subprocess.run([PYTHON, "-c", HELLO], stdout=subprocess.DEVNULL, check=True)
-            count[i] += 1
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(2)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(count) / (time.monotonic() - start)
-
-
-def lcx_rate(stack, seconds, clients=8):
-    sessions = [stack.session() for _ in range(clients)]
-    done, stop = [0] * clients, time.monotonic() + seconds
-
-    def client(i):
-        while time.monotonic() < stop:
-            stack.run(sessions[i])
-            done[i] += 1
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(done) / (time.monotonic() - start)
-
-
-def section_throughput(stack):
+def section_throughput(stack, clients=8):
     print("== throughput at saturation: python hello worlds per second (%d x 5 s, medians)"
           % REPEATS)
-    bare = median([bare_rate(5) for _ in range(REPEATS)])
-    lcx = median([lcx_rate(stack, 5) for _ in range(REPEATS)])
-    print("%-44s %9.1f /s" % ("two loops of bare python3 (baseline)", bare))
-    print("%-44s %9.1f /s" % ("lcx, 8 clients, 2 runner slots", lcx))
-    print("%-44s %9.0f %%   (target: at least 85 %%)" % ("lcx / baseline", 100 * lcx / bare))
+    sessions = [stack.session() for _ in range(clients)]
+    bare, lcx = [], []
+    for _ in range(REPEATS):
+        bare.append(bare_python(5, 2)["rate"])
+        lcx.append(loadgen("runs", stack.http_port, 5, *sessions)["rate"])
+    m_bare, m_lcx = median(bare), median(lcx)
+    print("%-48s %9.1f /s" % ("two loops of bare python3 (baseline)", m_bare))
+    print("%-48s %9.1f /s" % ("lcx, %d clients, %s runner slots" % (clients, stack.slots), m_lcx))
+    print("%-48s %9.0f %%   (target: at least 85 %%)" % ("lcx / baseline", 100 * m_lcx / m_bare))
 
 
 # ---- memory --------------------------------------------------------------------------------
