@@ -99,9 +99,10 @@ __attribute__((noreturn)) static void init_wait(const jail_spec_t *s, pid_t prog
 __attribute__((noreturn)) static void init_main(const jail_spec_t *s)
 {
     init_setup(s);
-    /* A raw fork: the keeper may be a raw clone of the threaded runner, and glibc's fork()
-     * would take locks copied from other runner threads. */
-    pid_t program = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    /* vfork: no copy of init's memory (a copy of the keeper's, itself of the runner's) for a
+     * child that execs at once, and none of fork()'s locks. The child makes system calls only,
+     * writes nothing of init's memory, and ends in execve or _exit. */
+    pid_t program = vfork();
     if (program == 0) program_main(s);
     if (program < 0) child_fail(s->error_fd, "fork program");
     close(s->error_fd); /* EOF for the supervisor once the program has exec'd */

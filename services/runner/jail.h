@@ -5,7 +5,7 @@
  *   |           network namespace
  *   `- init     PID 1 of a new PID namespace; new IPC, UTS and cgroup namespaces, the prepared
  *      |        root (rootfs_enter); dies with the keeper (PR_SET_PDEATHSIG)
- *      `- program  PID 2: setsid, stdin/stdout/stderr, rlimits, every privilege dropped
+ *      `- program  PID 2 (vfork): setsid, stdin/stdout/stderr, rlimits, every privilege dropped
  *                  (privs_drop), the seccomp filter, execve
  *
  * init reaps whatever dies in the namespace and, when the program itself has exited, writes
