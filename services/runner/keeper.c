@@ -201,7 +201,7 @@ static int settle(const keeper_config_t *c, int sock, int hold[2], const char **
 {
     int procs[CGROUP_CONTROLLERS];
     int nprocs = cgroup_dir_fd(c->cgroup) < 0 ? cgroup_procs_fds(c->cgroup, procs) : 0;
-    int keep[2 + 2 + CGROUP_CONTROLLERS] = {sock, c->netns_fd, c->mntns_fd};
+    int keep[3 + CGROUP_CONTROLLERS] = {sock, c->netns_fd, c->mntns_fd};
     int nkeep = 3;
     for (int i = 0; i < nprocs; i++)
         keep[nkeep++] = procs[i];

@@ -473,8 +473,7 @@ static void slot_figures(run_t *run, sandbox_result_t *r)
         r->memory_kb = stats.memory_kb;
         r->memory_limit = stats.oom_killed;
     }
-    pid_t keeper = keeper_pid(run->slot->keeper);
-    if (cgroup_count(cg) > 1 && cgroup_kill_all(cg, keeper, SANDBOX_EMPTY_WAIT_MS) != 0)
+    if (cgroup_kill_all(cg, keeper_pid(run->slot->keeper), SANDBOX_EMPTY_WAIT_MS) != 0)
         lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", "slot", NULL);
 }
 

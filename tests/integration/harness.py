@@ -571,6 +571,46 @@ def runner_count(health):
     return 0
 
 
+def processes_with(needle):
+    """pids of the host (not this one) whose command line contains `needle`; the arguments
+    are separated by NULs there."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or d == str(os.getpid()):
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if needle.encode() in f.read():
+                    pids.append(int(d))
+        except OSError:
+            pass
+    return pids
+
+
+def proc_stat(pid):
+    """The fields of /proc/<pid>/stat after the command name (state first), None when gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()  # the name may hold anything
+    except (OSError, IndexError):
+        return None
+
+
+def parent_of(pid):
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields else None
+
+
+def state_of(pid):
+    fields = proc_stat(pid)
+    return fields[0] if fields else None
+
+
+def children_of(parent):
+    """The pids whose parent is `parent`."""
+    return [int(d) for d in os.listdir("/proc") if d.isdigit() and parent_of(d) == parent]
+
+
 def short(obj, n=300):
     text = obj if isinstance(obj, str) else jsonlib.dumps(obj)
     return text if len(text) <= n else text[:n] + "...(%d chars)" % len(text)

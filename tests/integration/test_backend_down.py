@@ -6,8 +6,9 @@ import random
 import signal
 import time
 
-from harness import (check_keys, describe, error_shape_problem, expect, expect_error,
-                     expect_status, isolated, short, timeout)
+from harness import (check_keys, children_of, describe, error_shape_problem, expect,
+                     expect_error, expect_status, isolated, processes_with, short, state_of,
+                     timeout)
 
 
 def _until(fn, seconds, what):
@@ -231,21 +232,6 @@ def test_graceful_sigterm(stack):
 _ = check_keys
 
 
-def _processes_with(needle):
-    """pids whose command line contains `needle` (read from /proc)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                if needle.encode() in f.read():
-                    pids.append(int(d))
-        except OSError:
-            pass
-    return pids
-
-
 @isolated()
 @timeout(60)
 def test_runner_death_kills_its_programs(stack):
@@ -256,14 +242,14 @@ def test_runner_death_kills_its_programs(stack):
     eid = stack.start_run(s["session_id"], {"limits": {"time_ms": 30000}})
     _until(lambda: stack.get("/executions/%s" % eid).body.get("status") == "RUNNING", 10,
            "execution RUNNING")
-    _until(lambda: _processes_with("sleep\0" + marker), 5, "the program's process appears")
-    keepers = _children_of(stack.procs["runner"].pid)  # one sandbox keeper per slot
+    _until(lambda: processes_with("sleep\0" + marker), 5, "the program's process appears")
+    keepers = children_of(stack.procs["runner"].pid)  # one sandbox keeper per slot
     expect(len(keepers) == stack.runner_slots, "keepers of the runner: %s" % keepers)
     stack.kill9("runner")
     deadline = time.monotonic() + 5
-    while _processes_with("sleep\0" + marker) and time.monotonic() < deadline:
+    while processes_with("sleep\0" + marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = _processes_with("sleep\0" + marker)
+    left = processes_with("sleep\0" + marker)
     for pid in left:  # our own test program (unique marker): do not leave it behind
         try:
             os.kill(pid, signal.SIGKILL)
@@ -271,28 +257,8 @@ def test_runner_death_kills_its_programs(stack):
             pass
     expect(not left, "5 s after kill -9 of its runner the program (sleep %s) still runs: "
            "pids %s" % (marker, left))
-    alive = [pid for pid in keepers if _state_of(pid) not in (None, "Z")]  # zombies: gone
+    alive = [pid for pid in keepers if state_of(pid) not in (None, "Z")]  # zombies: gone
     expect(not alive, "the runner's sandbox keepers outlived it: %s" % alive)
-
-
-def _stat_fields(pid):
-    """The fields of /proc/<pid>/stat after the command name (state first), None when gone."""
-    try:
-        with open("/proc/%s/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def _state_of(pid):
-    fields = _stat_fields(pid)
-    return fields[0] if fields else None
-
-
-def _children_of(parent):
-    """The pids whose parent is `parent`."""
-    return [int(e) for e in os.listdir("/proc")
-            if e.isdigit() and (_stat_fields(e) or [None, None])[1] == str(parent)]
 
 
 def test_two_gateways_share_one_store(stack):

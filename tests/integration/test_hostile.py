@@ -8,7 +8,8 @@ import os
 import random
 import time
 
-from harness import describe, expect, isolated, signal_is, timeout
+from harness import (describe, expect, isolated, parent_of, processes_with, signal_is,
+                     timeout)
 
 MIB = 1024 * 1024
 
@@ -35,21 +36,6 @@ def _marker():
 
 # --------------------------------------------------------------------------------------------
 # Leftover checks
-
-
-def _processes_with(text):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if text in cmd and pid != str(os.getpid()):
-            found.append(int(pid))
-    return found
 
 
 def _cgroup_mounts():
@@ -83,23 +69,15 @@ def _runner_groups(stack):
     return dirs
 
 
-def _parent_of(pid):
-    try:
-        with open("/proc/%s/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def assert_no_leftovers(stack, marker=None):
     """No process with the marker, every slot cgroup holding nothing but the slot's keeper (a
     child of the runner) and no other cgroup of the runner, the scratch directory empty, the
     canary and /etc/passwd intact."""
     deadline = time.monotonic() + 3
-    while marker and _processes_with(marker) and time.monotonic() < deadline:
+    while marker and processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     if marker:
-        left = _processes_with(marker)
+        left = processes_with(marker)
         for pid in left:
             try:
                 os.kill(pid, 9)
@@ -117,7 +95,7 @@ def assert_no_leftovers(stack, marker=None):
             with open(os.path.join(g, s, "cgroup.procs")) as f:
                 procs = f.read().split()
             runner = stack.procs["runner"].pid
-            keepers = [p for p in procs if _parent_of(p) == runner]
+            keepers = [p for p in procs if parent_of(p) == runner]
             left = [p for p in procs if p not in keepers]
             expect(len(keepers) == 1, "%s/%s holds %d keepers" % (g, s, len(keepers)))
             expect(not left, "processes left in %s/%s: %s" % (g, s, left))

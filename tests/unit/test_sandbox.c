@@ -192,9 +192,9 @@ static long parent_of(long pid)
     return ppid;
 }
 
-/* The processes in slot `slot`'s pids cgroup: with `keepers`, only the slot's keeper (our
- * child), else only what runs left behind (anything else). */
-static long slot_count(int slot, bool keepers)
+/* Reads slot `slot`'s pids cgroup: the number of the slot's keepers (our children) with
+ * `keepers`, else of what runs left behind (anything else); *last: the last pid counted. */
+static long scan_slot(int slot, bool keepers, long *last)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lcx-%d/slot%d/cgroup.procs", fx.host.base[CGROUP_PIDS],
@@ -202,10 +202,20 @@ static long slot_count(int slot, bool keepers)
     FILE *f = fopen(path, "re");
     if (!f) return -1;
     long n = 0, pid;
+    *last = -1;
     while (fscanf(f, "%ld", &pid) == 1)
-        if ((parent_of(pid) == (long)getpid()) == keepers) n++;
+        if ((parent_of(pid) == (long)getpid()) == keepers) {
+            n++;
+            *last = pid;
+        }
     fclose(f);
     return n;
+}
+
+static long slot_count(int slot, bool keepers)
+{
+    long last;
+    return scan_slot(slot, keepers, &last);
 }
 
 static long slot_processes(int slot)
@@ -213,19 +223,11 @@ static long slot_processes(int slot)
     return slot_count(slot, false);
 }
 
-/* The pid of slot `slot`'s keeper (our child in its cgroup), -1 when there is none. */
+/* The pid of slot `slot`'s keeper, -1 when there is none. */
 static long slot_keeper(int slot)
 {
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/lcx-%d/slot%d/cgroup.procs", fx.host.base[CGROUP_PIDS],
-             (int)getpid(), slot);
-    FILE *f = fopen(path, "re");
-    if (!f) return -1;
-    long keeper = -1, pid;
-    while (fscanf(f, "%ld", &pid) == 1)
-        if (parent_of(pid) == (long)getpid()) keeper = pid;
-    fclose(f);
-    return keeper;
+    long keeper;
+    return scan_slot(slot, true, &keeper) < 0 ? -1 : keeper;
 }
 
 /* --------------------------------------------------------------------------------------------
