@@ -29,7 +29,7 @@ import tempfile
 import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-BIN = os.path.join(ROOT, "build", "bin")
+BIN = os.environ.get("LCX_BENCH_BIN", os.path.join(ROOT, "build", "bin"))  # A/B runs point it elsewhere
 PYTHON = "/usr/bin/python3"
 HELLO = 'print("Hello, World!")'
 REPEATS = int(os.environ.get("LCX_BENCH_REPEATS", "3"))

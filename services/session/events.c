@@ -17,7 +17,8 @@ typedef struct {
 #define EVENTS_REPLY_BYTES (4 * 1024 * 1024) /* output bytes in one EVENTS reply, at most */
 
 struct events_t {
-    zhashx_t *logs; /* execution_id -> log_t */
+    zhashx_t *logs;  /* execution_id -> log_t */
+    zlistx_t *ended; /* ids of ended logs, in the order they ended: the next to expire first */
     int64_t keep_ms;
 };
 
@@ -35,12 +36,26 @@ static void event_free(void **item)
     lcx_msg_destroy((lcx_msg_t **)item);
 }
 
+static void *id_dup(const void *id)
+{
+    return strdup(id);
+}
+
+static void id_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
 events_t *events_new(int64_t keep_ms)
 {
     events_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->logs = zhashx_new();
     zhashx_set_destructor(self->logs, log_free);
+    self->ended = zlistx_new();
+    zlistx_set_duplicator(self->ended, id_dup);
+    zlistx_set_destructor(self->ended, id_free);
     self->keep_ms = keep_ms;
     return self;
 }
@@ -49,6 +64,7 @@ void events_destroy(events_t **self_p)
 {
     if (!self_p || !*self_p) return;
     zhashx_destroy(&(*self_p)->logs);
+    zlistx_destroy(&(*self_p)->ended);
     free(*self_p);
     *self_p = NULL;
 }
@@ -86,7 +102,10 @@ void events_status(events_t *self, const char *execution_id, const char *status,
     lcx_msg_t *event = append(log, "status");
     lcx_msg_set_str(event, LCX_F_status, status);
     lcx_msg_set_int(event, LCX_F_attempt, attempt);
-    if (store_status_terminal(status)) log->ended_at = lcx_mono_ms();
+    if (store_status_terminal(status)) {
+        log->ended_at = lcx_mono_ms();
+        zlistx_add_end(self->ended, (void *)execution_id);
+    }
 }
 
 bool events_output(events_t *self, const lcx_msg_t *output)
@@ -124,15 +143,17 @@ size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_
     return count;
 }
 
+/* Logs end once and keep_ms is fixed, so they expire in the order they ended: the scan stops
+ * at the first one still kept, and a turn with nothing to expire costs one look. */
 void events_expire(events_t *self, int64_t now)
 {
-    zlistx_t *old = zlistx_new();
-    for (log_t *log = zhashx_first(self->logs); log; log = zhashx_next(self->logs))
-        if (log->ended_at && now - log->ended_at > self->keep_ms)
-            zlistx_add_end(old, (void *)zhashx_cursor(self->logs));
-    for (const char *id = zlistx_first(old); id; id = zlistx_next(old))
+    const char *id;
+    while ((id = zlistx_first(self->ended))) {
+        const log_t *log = zhashx_lookup(self->logs, id);
+        if (log && now - log->ended_at <= self->keep_ms) break;
         zhashx_delete(self->logs, id);
-    zlistx_destroy(&old);
+        zlistx_delete(self->ended, zlistx_cursor(self->ended));
+    }
 }
 
 void events_resume_at(events_t *self, const char *execution_id, int64_t next_id)

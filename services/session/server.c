@@ -25,6 +25,7 @@ struct server_t {
     events_t *events;        /* live event logs for Server-Sent Events */
     zlist_t *to_frontend;    /* replies waiting for the commit */
     zlist_t *to_dispatcher;  /* messages waiting for the commit */
+    zlist_t *submitted;      /* ids of jobs sent in this batch, before its commit */
     zlist_t *finished;       /* ids of executions that became terminal in this batch */
     zlist_t *touched;        /* ids of executions with new events in this batch */
     lcx_msg_t *status;       /* the dispatcher's latest STATUS, or NULL */
@@ -73,6 +74,8 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
     self->to_dispatcher = zlist_new();
     self->finished = zlist_new();
     zlist_autofree(self->finished); /* zlist_append copies each id */
+    self->submitted = zlist_new();
+    zlist_autofree(self->submitted);
     self->curve =
         curve_new(settings->curve_dir, "session", settings->curve_secret, true, err, errlen);
     if (!self->curve) {
@@ -125,6 +128,7 @@ void server_destroy(server_t **self_p)
     zlist_destroy(&self->to_frontend);
     zlist_destroy(&self->to_dispatcher);
     zlist_destroy(&self->finished);
+    zlist_destroy(&self->submitted);
     lcx_msg_destroy(&self->status);
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->dispatcher);
@@ -187,15 +191,43 @@ static void reply_store_error(server_t *self, const lcx_msg_t *request, store_rc
     }
 }
 
-static void send_all(server_t *self, zlist_t *list, zsock_t *sock, const char *peer)
+static void send_now(lcx_msg_t **msg_p, zsock_t *sock, const char *peer)
+{
+    char err[256];
+    lcx_cmd_t cmd = (*msg_p)->cmd;
+    if (lcx_msg_send(msg_p, sock, err, sizeof err) != 0)
+        lcx_log(LCX_WARN, "send failed", "peer", peer, "command", lcx_cmd_name(cmd), "error", err,
+                NULL);
+}
+
+static void send_all(zlist_t *list, zsock_t *sock, const char *peer)
 {
     lcx_msg_t *msg;
-    char err[256];
-    while ((msg = zlist_pop(list))) {
-        lcx_cmd_t cmd = msg->cmd;
-        if (lcx_msg_send(&msg, sock, err, sizeof err) != 0)
-            lcx_log(LCX_WARN, "send failed", "peer", peer, "command", lcx_cmd_name(cmd), "error",
-                    err, NULL);
+    while ((msg = zlist_pop(list)))
+        send_now(&msg, sock, peer);
+}
+
+/* A job goes to the dispatcher at once, before its row is durable: the client's 202 waits for
+ * the dispatcher's ACCEPTED, which a later turn answers after this turn's commit. Should the
+ * commit fail (or the store die first), the job is cancelled (or its results find no row and
+ * are dropped), and the client, answered nothing, retries. */
+static void submit_job(server_t *self, lcx_msg_t **job_p)
+{
+    zlist_append(self->submitted, (void *)(*job_p)->execution_id.ptr);
+    send_now(job_p, self->dispatcher, "dispatcher");
+}
+
+/* The batch's commit failed: its jobs must not run, and their RUNs get no answer. */
+static void retract_jobs(server_t *self)
+{
+    char *id;
+    while ((id = zlist_pop(self->submitted))) {
+        lcx_msg_t *parked = holds_take(self->holds, HOLD_SUBMIT, id);
+        lcx_msg_destroy(&parked);
+        lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
+        lcx_msg_set_str(cancel, LCX_F_execution_id, id);
+        send_now(&cancel, self->dispatcher, "dispatcher");
+        free(id);
     }
 }
 
@@ -417,7 +449,7 @@ static void on_run(server_t *self, const lcx_msg_t *req)
         job->corr = 1;
         holds_add(self->holds, HOLD_SUBMIT, exec->execution_id.ptr, &exec,
                   lcx_mono_ms() + s->submit_timeout_ms);
-        to_dispatcher(self, &job);
+        submit_job(self, &job);
     } else if (rc == STORE_OK) {
         reply(self, &exec);
     } else {
@@ -731,10 +763,12 @@ static void turn(server_t *self)
         store_rollback(self->store);
         drop_all(self->to_frontend);
         drop_all(self->to_dispatcher);
+        retract_jobs(self);
         return;
     }
-    send_all(self, self->to_frontend, self->frontend, "gateway");
-    send_all(self, self->to_dispatcher, self->dispatcher, "dispatcher");
+    zlist_purge(self->submitted);
+    send_all(self->to_frontend, self->frontend, "gateway");
+    send_all(self->to_dispatcher, self->dispatcher, "dispatcher");
 }
 
 int server_run(server_t *self)

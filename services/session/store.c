@@ -123,6 +123,7 @@ static const char *const statement_sql[ST_COUNT] = {
 struct store_t {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    bool sync_due; /* the open transaction holds a user's write (see store.h) */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -199,7 +200,7 @@ store_t *store_new(const char *dir, char *err, size_t errlen)
     }
     sqlite3_busy_timeout(self->db, 5000);
     if (exec_sql(self,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                  " PRAGMA foreign_keys = ON;",
                  err, errlen) != 0 ||
         migrate(self, err, errlen) != 0 || prepare_all(self, err, errlen) != 0) {
@@ -305,13 +306,32 @@ int store_begin(store_t *self)
     return step_done(self, stmt(self, ST_BEGIN), "begin") == STORE_OK ? 0 : -1;
 }
 
+/* What synchronous=FULL would do at this commit: sync the WAL, which also makes every earlier
+ * unsynced commit durable, in order. */
+static int sync_wal(store_t *self)
+{
+    sqlite3_file *wal = NULL;
+    int rc = sqlite3_file_control(self->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (rc == SQLITE_OK && wal && wal->pMethods)
+        rc = wal->pMethods->xSync(wal, SQLITE_SYNC_FULL);
+    else if (rc == SQLITE_OK)
+        rc = SQLITE_ERROR;
+    if (rc == SQLITE_OK) return 0;
+    lcx_log(LCX_ERROR, "store failed", "step", "sync", "error", sqlite3_errstr(rc), NULL);
+    return -1;
+}
+
 int store_commit(store_t *self)
 {
-    return step_done(self, stmt(self, ST_COMMIT), "commit") == STORE_OK ? 0 : -1;
+    bool sync = self->sync_due;
+    self->sync_due = false;
+    if (step_done(self, stmt(self, ST_COMMIT), "commit") != STORE_OK) return -1;
+    return sync ? sync_wal(self) : 0;
 }
 
 void store_rollback(store_t *self)
 {
+    self->sync_due = false;
     if (!sqlite3_get_autocommit(self->db)) step_done(self, stmt(self, ST_ROLLBACK), "rollback");
 }
 
@@ -363,6 +383,7 @@ store_rc_t store_session_create(store_t *self, const char *language, const char 
     bind_text(st, 2, language);
     bind_text(st, 3, source);
     sqlite3_bind_int64(st, 4, lcx_now_ms());
+    self->sync_due = true;
     store_rc_t rc = step_done(self, st, "session insert");
     return rc == STORE_OK ? store_session_get(self, id, out) : rc;
 }
@@ -385,6 +406,7 @@ store_rc_t store_session_update(store_t *self, const char *session_id, const cha
     bind_text(st, 2, language);
     bind_text(st, 3, source);
     sqlite3_bind_int64(st, 4, lcx_now_ms());
+    self->sync_due = true;
     rc = step_done(self, st, "session update");
     return rc == STORE_OK ? store_session_get(self, session_id, out) : rc;
 }
@@ -410,6 +432,7 @@ store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t 
     sqlite3_stmt *st = stmt(self, ST_SESSION_CLOSE);
     bind_text(st, 1, session_id);
     sqlite3_bind_int64(st, 2, lcx_now_ms());
+    self->sync_due = true;
     if ((rc = step_done(self, st, "session close")) != STORE_OK) return rc;
     if ((rc = active_execution_of(self, session_id, cancelled_id)) != STORE_OK) return rc;
     if (cancelled_id[0]) {
@@ -602,6 +625,7 @@ store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time
     char id[LCX_UUID_LEN + 1];
     lcx_uuid4(id);
     if (rc == STORE_OK) rc = insert_execution(self, run, session, time_ms, memory_mb, id);
+    if (rc == STORE_OK) self->sync_due = true;
     lcx_msg_destroy(&session);
     if (rc != STORE_OK) return rc;
     if ((rc = store_execution_get(self, id, exec_out)) != STORE_OK) return rc;
@@ -678,6 +702,7 @@ store_rc_t store_execution_cancel(store_t *self, const char *execution_id, lcx_m
         store_execution_get(self, execution_id, out);
         return STORE_CONFLICT;
     }
+    self->sync_due = true;
     rc = finish(self, execution_id, "CANCELLED", attempts, NULL);
     return rc == STORE_OK ? store_execution_get(self, execution_id, out) : rc;
 }

@@ -1,9 +1,13 @@
 /*
  * store: the SQLite database of sessions and executions — the single source of truth.
  *
- * One connection, used by one thread. WAL journal, synchronous=FULL: a committed transaction
- * survives a kill -9 of the process (and a power cut). Callers group several operations in
- * one transaction (store_begin/store_commit) so a burst of autosaves costs one fsync.
+ * One connection, used by one thread, WAL journal. Every committed transaction survives a
+ * kill -9 of the process. A transaction that holds the user's own writes (sessions and their
+ * source, run requests, cancels) also survives a power cut: its commit syncs the WAL. State
+ * changes that runners report commit without a sync (synchronous=NORMAL): a power cut can lose
+ * only the latest of them, in order, and their execution is then QUEUED or RUNNING again and
+ * runs again. Callers group several operations in one transaction (store_begin/store_commit),
+ * so a burst of autosaves costs one fsync.
  *
  * Records travel as lcx_msg_t: SESSION, EXECUTION and JOB messages, so the server can reply
  * with them as they are.
@@ -38,6 +42,8 @@ store_t *store_new(const char *dir, char *err, size_t errlen);
 void store_destroy(store_t **self_p);
 
 int store_begin(store_t *self);
+/* Commits, and syncs the WAL when the transaction holds a user's write. 0, or -1 when either
+ * failed: then what the transaction wrote may be lost, so nothing of it is acknowledged. */
 int store_commit(store_t *self);
 void store_rollback(store_t *self);
 

@@ -1,0 +1,96 @@
+/* Unit tests: the session store's live event logs (numbering, output continuity, expiry). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "util.h"
+
+#define EXEC_A "00000000-0000-4000-8000-00000000000a"
+#define EXEC_B "00000000-0000-4000-8000-00000000000b"
+
+static lcx_msg_t *output(const char *id, const char *stream, int64_t offset, const char *data)
+{
+    lcx_msg_t *m = lcx_msg_new(LCX_CMD_OUTPUT);
+    lcx_msg_set_str(m, LCX_F_execution_id, id);
+    lcx_msg_set_str(m, LCX_F_stream, stream);
+    lcx_msg_set_int(m, LCX_F_attempt, 1);
+    lcx_msg_set_int(m, LCX_F_offset, offset);
+    lcx_msg_set_bytes(m, LCX_F_data, data, strlen(data));
+    return m;
+}
+
+/* The number of events after `after`, and whether the log is known and ended. */
+static size_t count_after(events_t *ev, const char *id, int64_t after, bool *known, bool *ended)
+{
+    lcx_msg_t *reply = lcx_msg_new(LCX_CMD_EVENTS);
+    size_t n = events_fill(ev, id, after, reply, known, ended);
+    lcx_msg_destroy(&reply);
+    return n;
+}
+
+static void test_events_are_numbered_and_output_must_continue(void **state)
+{
+    (void)state;
+    events_t *ev = events_new(60000);
+    events_status(ev, EXEC_A, "QUEUED", 1);
+    events_status(ev, EXEC_A, "RUNNING", 1);
+    lcx_msg_t *first = output(EXEC_A, "stdout", 0, "hello"),
+              *again = output(EXEC_A, "stdout", 0, "hello"),
+              *gap = output(EXEC_A, "stdout", 9, "late"), *next = output(EXEC_A, "stdout", 5, "!");
+    assert_true(events_output(ev, first));
+    assert_false(events_output(ev, again)); /* resent: never shown twice */
+    assert_false(events_output(ev, gap));   /* out of order: never shown with a hole */
+    assert_true(events_output(ev, next));
+    events_status(ev, EXEC_A, "COMPLETED", 1);
+    bool known, ended;
+    assert_int_equal(count_after(ev, EXEC_A, 0, &known, &ended), 5);
+    assert_true(known && ended);
+    assert_int_equal(count_after(ev, EXEC_A, 3, &known, &ended), 2);
+    assert_int_equal(count_after(ev, EXEC_B, 0, &known, &ended), 0);
+    assert_false(known);
+    lcx_msg_destroy(&first);
+    lcx_msg_destroy(&again);
+    lcx_msg_destroy(&gap);
+    lcx_msg_destroy(&next);
+    events_destroy(&ev);
+    assert_null(ev);
+}
+
+static void test_ended_logs_expire_in_order_running_ones_stay(void **state)
+{
+    (void)state;
+    events_t *ev = events_new(20);
+    events_status(ev, EXEC_A, "COMPLETED", 1);
+    events_status(ev, EXEC_A, "FAILED", 1); /* ignored: a log ends once */
+    events_status(ev, EXEC_B, "RUNNING", 1);
+    bool known, ended;
+    events_expire(ev, lcx_mono_ms());
+    assert_int_equal(count_after(ev, EXEC_A, 0, &known, &ended), 1);
+    assert_true(known);
+    usleep(40 * 1000);
+    events_expire(ev, lcx_mono_ms());
+    count_after(ev, EXEC_A, 0, &known, &ended);
+    assert_false(known);
+    count_after(ev, EXEC_B, 0, &known, &ended);
+    assert_true(known); /* still running: kept */
+    events_status(ev, EXEC_B, "COMPLETED", 1);
+    events_expire(ev, lcx_mono_ms() + 1000);
+    count_after(ev, EXEC_B, 0, &known, &ended);
+    assert_false(known);
+    events_destroy(&ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events_are_numbered_and_output_must_continue),
+        cmocka_unit_test(test_ended_logs_expire_in_order_running_ones_stay),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
