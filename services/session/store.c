@@ -57,6 +57,7 @@ static const char *const schema_v1 =
 /* Version 2: how the runner isolated the program ("unsafe" shows in every result). */
 static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox TEXT;";
 
+#define SESSION_COLUMNS "id, status, language, source_code, version, created_at, updated_at"
 #define EXEC_COLUMNS                                                                               \
     "id, session_id, language, status, attempts, queued_at, reason, exit_code, signal,"            \
     " execution_time_ms, cpu_time_ms, memory_kb, stdout_truncated, stderr_truncated,"              \
@@ -70,12 +71,13 @@ static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox 
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
     X(COMMIT, "COMMIT")                                                                            \
     X(ROLLBACK, "ROLLBACK")                                                                        \
-    X(SESSION_INSERT, "INSERT INTO sessions VALUES (?1, 'ACTIVE', ?2, ?3, 1, ?4, ?4)")             \
-    X(SESSION_SELECT, "SELECT id, status, language, source_code, version, created_at, updated_at"  \
-                      " FROM sessions WHERE id = ?1")                                              \
+    X(SESSION_INSERT, "INSERT INTO sessions VALUES (?1, 'ACTIVE', ?2, ?3, 1, ?4, ?4)"              \
+                      " RETURNING " SESSION_COLUMNS)                                               \
+    X(SESSION_SELECT, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1")                    \
     X(SESSION_UPDATE, "UPDATE sessions SET language = coalesce(?2, language),"                     \
                       " source_code = coalesce(?3, source_code), version = version + 1,"           \
-                      " updated_at = ?4 WHERE id = ?1")                                            \
+                      " updated_at = ?4 WHERE id = ?1 AND status = 'ACTIVE'"                       \
+                      " RETURNING " SESSION_COLUMNS)                                               \
     X(SESSION_CLOSE, "UPDATE sessions SET status = 'INACTIVE', updated_at = ?2"                    \
                      " WHERE id = ?1 AND status = 'ACTIVE'")                                       \
     X(EXEC_INSERT, "INSERT INTO executions (id, session_id, language, source_code, stdin, args,"   \
@@ -355,22 +357,30 @@ static store_rc_t add_event(store_t *self, const char *execution_id, const char 
 /* ---------------------------------------------------------------------------------------- */
 /* Sessions                                                                                  */
 
+/* Steps a statement that yields one session row (SESSION_COLUMNS) and copies it to `out`. A
+ * write with RETURNING has made its change at the first step, so the rest is not stepped. */
+static store_rc_t session_row(store_t *self, sqlite3_stmt *st, lcx_msg_t *out, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        col_to_text(out, LCX_F_session_id, st, 0);
+        col_to_text(out, LCX_F_status, st, 1);
+        col_to_text(out, LCX_F_language, st, 2);
+        col_to_text(out, LCX_F_source_code, st, 3);
+        col_to_int(out, LCX_F_version, st, 4);
+        col_to_int(out, LCX_F_created_at, st, 5);
+        col_to_int(out, LCX_F_updated_at, st, 6);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
+    return rc == SQLITE_ROW ? STORE_OK : fail(self, what);
+}
+
 store_rc_t store_session_get(store_t *self, const char *session_id, lcx_msg_t *out)
 {
     sqlite3_stmt *st = stmt(self, ST_SESSION_SELECT);
     bind_text(st, 1, session_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
-    if (rc != SQLITE_ROW) return fail(self, "session select");
-    col_to_text(out, LCX_F_session_id, st, 0);
-    col_to_text(out, LCX_F_status, st, 1);
-    col_to_text(out, LCX_F_language, st, 2);
-    col_to_text(out, LCX_F_source_code, st, 3);
-    col_to_int(out, LCX_F_version, st, 4);
-    col_to_int(out, LCX_F_created_at, st, 5);
-    col_to_int(out, LCX_F_updated_at, st, 6);
-    sqlite3_reset(st);
-    return STORE_OK;
+    return session_row(self, st, out, "session select");
 }
 
 store_rc_t store_session_create(store_t *self, const char *language, const char *source,
@@ -384,8 +394,8 @@ store_rc_t store_session_create(store_t *self, const char *language, const char 
     bind_text(st, 3, source);
     sqlite3_bind_int64(st, 4, lcx_now_ms());
     self->sync_due = true;
-    store_rc_t rc = step_done(self, st, "session insert");
-    return rc == STORE_OK ? store_session_get(self, id, out) : rc;
+    store_rc_t rc = session_row(self, st, out, "session insert");
+    return rc == STORE_NOT_FOUND ? fail(self, "session insert") : rc;
 }
 
 /* STORE_OK when the session exists and is ACTIVE. */
@@ -399,16 +409,17 @@ static store_rc_t session_active(store_t *self, const char *session_id, lcx_msg_
 store_rc_t store_session_update(store_t *self, const char *session_id, const char *language,
                                 const char *source, lcx_msg_t *out)
 {
-    store_rc_t rc = session_active(self, session_id, out);
-    if (rc != STORE_OK) return rc;
     sqlite3_stmt *st = stmt(self, ST_SESSION_UPDATE);
     bind_text(st, 1, session_id);
     bind_text(st, 2, language);
     bind_text(st, 3, source);
     sqlite3_bind_int64(st, 4, lcx_now_ms());
     self->sync_due = true;
-    rc = step_done(self, st, "session update");
-    return rc == STORE_OK ? store_session_get(self, session_id, out) : rc;
+    store_rc_t rc = session_row(self, st, out, "session update");
+    if (rc != STORE_NOT_FOUND) return rc;
+    /* No ACTIVE session has that id: tell a closed one from a missing one. */
+    rc = store_session_get(self, session_id, out);
+    return rc == STORE_OK ? STORE_INACTIVE : rc;
 }
 
 /* Copies the id of the session's QUEUED or RUNNING execution into id (empty when none). */
