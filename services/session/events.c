@@ -17,8 +17,8 @@ typedef struct {
 #define EVENTS_REPLY_BYTES (4 * 1024 * 1024) /* output bytes in one EVENTS reply, at most */
 
 struct events_t {
-    zhashx_t *logs;  /* execution_id -> log_t */
-    zlistx_t *ended; /* ids of ended logs, in the order they ended: the next to expire first */
+    zhashx_t *logs; /* execution_id -> log_t */
+    zlist_t *ended; /* ids of ended logs, in the order they ended: the next to expire first */
     int64_t keep_ms;
 };
 
@@ -36,26 +36,14 @@ static void event_free(void **item)
     lcx_msg_destroy((lcx_msg_t **)item);
 }
 
-static void *id_dup(const void *id)
-{
-    return strdup(id);
-}
-
-static void id_free(void **item)
-{
-    free(*item);
-    *item = NULL;
-}
-
 events_t *events_new(int64_t keep_ms)
 {
     events_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->logs = zhashx_new();
     zhashx_set_destructor(self->logs, log_free);
-    self->ended = zlistx_new();
-    zlistx_set_duplicator(self->ended, id_dup);
-    zlistx_set_destructor(self->ended, id_free);
+    self->ended = zlist_new();
+    zlist_autofree(self->ended); /* zlist_append copies each id */
     self->keep_ms = keep_ms;
     return self;
 }
@@ -64,7 +52,7 @@ void events_destroy(events_t **self_p)
 {
     if (!self_p || !*self_p) return;
     zhashx_destroy(&(*self_p)->logs);
-    zlistx_destroy(&(*self_p)->ended);
+    zlist_destroy(&(*self_p)->ended);
     free(*self_p);
     *self_p = NULL;
 }
@@ -104,7 +92,7 @@ void events_status(events_t *self, const char *execution_id, const char *status,
     lcx_msg_set_int(event, LCX_F_attempt, attempt);
     if (store_status_terminal(status)) {
         log->ended_at = lcx_mono_ms();
-        zlistx_add_end(self->ended, (void *)execution_id);
+        zlist_append(self->ended, (void *)execution_id);
     }
 }
 
@@ -148,11 +136,11 @@ size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_
 void events_expire(events_t *self, int64_t now)
 {
     const char *id;
-    while ((id = zlistx_first(self->ended))) {
+    while ((id = zlist_first(self->ended))) {
         const log_t *log = zhashx_lookup(self->logs, id);
         if (log && now - log->ended_at <= self->keep_ms) break;
         zhashx_delete(self->logs, id);
-        zlistx_delete(self->ended, zlistx_cursor(self->ended));
+        free(zlist_pop(self->ended));
     }
 }
 

@@ -191,6 +191,14 @@ static void reply_store_error(server_t *self, const lcx_msg_t *request, store_rc
     }
 }
 
+/* A CANCEL telling the dispatcher to drop or stop an execution. */
+static lcx_msg_t *cancel_of(const char *execution_id)
+{
+    lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
+    lcx_msg_set_str(cancel, LCX_F_execution_id, execution_id);
+    return cancel;
+}
+
 static void send_now(lcx_msg_t **msg_p, zsock_t *sock, const char *peer)
 {
     char err[256];
@@ -224,8 +232,7 @@ static void retract_jobs(server_t *self)
     while ((id = zlist_pop(self->submitted))) {
         lcx_msg_t *parked = holds_take(self->holds, HOLD_SUBMIT, id);
         lcx_msg_destroy(&parked);
-        lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
-        lcx_msg_set_str(cancel, LCX_F_execution_id, id);
+        lcx_msg_t *cancel = cancel_of(id);
         send_now(&cancel, self->dispatcher, "dispatcher");
         free(id);
     }
@@ -392,8 +399,7 @@ static void on_session(server_t *self, const lcx_msg_t *req)
     if (cancelled[0]) {
         lcx_log(LCX_INFO, "execution cancelled", "execution_id", cancelled, "session_id", sid,
                 "why", "session closed", NULL);
-        lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
-        lcx_msg_set_str(cancel, LCX_F_execution_id, cancelled);
+        lcx_msg_t *cancel = cancel_of(cancelled);
         to_dispatcher(self, &cancel);
         zlist_append(self->finished, (void *)cancelled);
         note_status(self, cancelled, "CANCELLED", 0);
@@ -508,8 +514,7 @@ static void on_execution_cancel(server_t *self, const lcx_msg_t *req)
         return;
     }
     lcx_log(LCX_INFO, "execution cancelled", "execution_id", req->execution_id.ptr, NULL);
-    lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
-    lcx_msg_set_str(cancel, LCX_F_execution_id, req->execution_id.ptr);
+    lcx_msg_t *cancel = cancel_of(req->execution_id.ptr);
     to_dispatcher(self, &cancel);
     zlist_append(self->finished, (void *)req->execution_id.ptr);
     note_status(self, req->execution_id.ptr, "CANCELLED", msg->attempts.v);
@@ -702,8 +707,7 @@ static void expire_holds(server_t *self)
         } else {
             store_execution_discard(self->store, id);
             lcx_log(LCX_WARN, "dispatcher did not take the job in time", "execution_id", id, NULL);
-            lcx_msg_t *cancel = lcx_msg_new(LCX_CMD_CANCEL);
-            lcx_msg_set_str(cancel, LCX_F_execution_id, id);
+            lcx_msg_t *cancel = cancel_of(id);
             to_dispatcher(self, &cancel);
             reply_unavailable(self, parked, "the dispatcher did not answer in time");
         }
