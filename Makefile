@@ -24,7 +24,7 @@ MISSING   = $(shell for p in $(DEB_PKGS); do \
 COMMON_SRC := $(wildcard proto/*.c services/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 SERVICES   := gateway session dispatcher runner keygen
-BINARIES   := $(SERVICES:%=$(BIN)/lcx-%)
+BINARIES   := $(SERVICES:%=$(BIN)/lcx-%) $(BIN)/lcx-keeper
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ETC        := $(BUILD)/etc/languages.conf \
@@ -62,6 +62,16 @@ $(eval $(call service_rules,session,))
 $(eval $(call service_rules,dispatcher,))
 $(eval $(call service_rules,runner,))
 $(eval $(call service_rules,keygen,))
+
+# The runner's sandbox keeper in an image of its own (services/runner/keeper.h): the modules
+# that run in the keeper and its inits, linked against libc, libseccomp and jansson (logging) only.
+KEEPER_OBJ := $(patsubst %,$(BUILD)/obj/services/runner/%.o,keeper/main keeper jail child rootfs \
+                nsfd privs rlimits seccomp_policy cgroup)
+$(BUILD)/obj/services/runner/keeper/main.o: CPPFLAGS += -Iservices/runner
+$(BIN)/lcx-keeper: $(KEEPER_OBJ) $(BUILD)/liblcx.a
+	@mkdir -p $(BIN)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libseccomp jansson 2>/dev/null)
 
 $(BUILD)/etc/languages.conf: services/common/languages.conf
 	@mkdir -p $(dir $@)

@@ -4,7 +4,8 @@
  * run step: with a work directory on its own tmpfs), interleaved, and prints the medians, the
  * time added at the median and the ratio.
  *
- *   sandbox_bench [N]      (root; default N = 200)
+ *   sandbox_bench [N [KEEPER]]   (root; default N = 200; KEEPER: path of lcx-keeper, as the
+ *                                runner uses it; without, the keepers serve from this image)
  */
 #include "sandbox.h"
 #include "util.h"
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
     char err[512];
     sandbox_config_t config;
     sandbox_config_defaults(&config);
+    config.keeper = argc > 2 ? argv[2] : NULL;
     sandbox_t *sb = sandbox_new(&config, err, sizeof err);
     if (!sb) {
         fprintf(stderr, "sandbox_bench: %s\n", err);

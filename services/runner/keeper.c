@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,9 @@
 #define KEEPER_MAX_STRINGS 1024 /* argv and env entries of one run together */
 #define KEEPER_REPLY_MS 5000    /* a keeper slower than this to answer is taken for dead */
 #define KEEPER_OOM_SCORE "-1000"
+
+/* The descriptors the keeper program receives, by number, as its arguments in this order. */
+enum { ARG_SOCK, ARG_MNTNS, ARG_HOLD_READ, ARG_HOLD_WRITE, ARG_FILTER, ARG_COUNT };
 
 /* What crosses the socket ahead of the strings (argv, then env, each NUL-terminated). */
 typedef struct {
@@ -227,20 +232,112 @@ static int settle(const keeper_config_t *c, int sock, int hold[2], const char **
     return 0;
 }
 
+/* n in decimal into buf (12 bytes): snprintf may take locks, which a clone of a threaded
+ * runner must not. */
+static void format_fd(int n, char *buf)
+{
+    char digits[12];
+    int len = 0;
+    do
+        digits[len++] = (char)('0' + n % 10);
+    while ((n /= 10) > 0 && len < 11);
+    for (int i = 0; i < len; i++)
+        buf[i] = digits[len - 1 - i];
+    buf[len] = '\0';
+}
+
+static void set_cloexec(const int *fds, int n, bool on)
+{
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0) fcntl(fds[i], F_SETFD, on ? FD_CLOEXEC : 0);
+}
+
+/* Replaces the runner's image in this process by the keeper program (see keeper.h); the
+ * descriptors pass by number, the filter in a memory file. Returns only when that failed,
+ * with errno, and the process is the in-image keeper still. */
+static void exec_program(const keeper_config_t *c, int sock, const int hold[2])
+{
+    int fds[ARG_COUNT] = {sock, c->mntns_fd, hold[0], hold[1], -1};
+    fds[ARG_FILTER] = seccomp_policy_to_memfd(c->seccomp);
+    if (fds[ARG_FILTER] < 0) return;
+    char numbers[ARG_COUNT][12];
+    char *argv[ARG_COUNT + 2] = {(char *)c->program};
+    for (int i = 0; i < ARG_COUNT; i++) {
+        format_fd(fds[i], numbers[i]);
+        argv[i + 1] = numbers[i];
+    }
+    char *env[] = {NULL};
+    set_cloexec(fds, ARG_COUNT, false);
+    execve(c->program, argv, env);
+    int saved = errno;
+    set_cloexec(fds, ARG_COUNT, true);
+    close(fds[ARG_FILTER]);
+    errno = saved;
+}
+
+/* The first message: pid 0 when the keeper serves (code: errno of a keeper program that
+ * could not run, the keeper staying in the runner's image), else -1 with the failed step. */
+static int send_ready(int sock, int pid, int code, const char *stage)
+{
+    reply_t ready = {.pid = pid, .code = code};
+    for (size_t i = 0; stage && stage[i] && i + 1 < sizeof ready.stage; i++)
+        ready.stage[i] = stage[i];
+    return send_fds(sock, &ready, sizeof ready, NULL, 0);
+}
+
 __attribute__((noreturn)) static void keeper_main(const keeper_config_t *c, int sock)
 {
     const char *stage = "";
     int hold[2];
-    reply_t ready = {.pid = 0, .code = 0};
     if (settle(c, sock, hold, &stage) != 0) {
-        ready.pid = -1;
-        ready.code = errno ? errno : EINVAL;
-        for (size_t i = 0; stage[i] && i + 1 < sizeof ready.stage; i++)
-            ready.stage[i] = stage[i];
+        send_ready(sock, -1, errno ? errno : EINVAL, stage);
+        _exit(1);
     }
-    if (send_fds(sock, &ready, sizeof ready, NULL, 0) != 0 || ready.pid != 0) _exit(1);
+    int code = 0;
+    if (c->program) {
+        exec_program(c, sock, hold);
+        code = errno ? errno : ENOEXEC;
+    }
+    if (send_ready(sock, 0, code, "exec") != 0) _exit(1);
     serve(c, sock, hold[0]);
     _exit(0);
+}
+
+/* Parses the keeper program's arguments into fds (each an open descriptor). 0 or -1. */
+static int parse_args(int argc, char **argv, int *fds)
+{
+    if (argc != ARG_COUNT + 1) return -1;
+    for (int i = 0; i < ARG_COUNT; i++) {
+        char *end;
+        errno = 0;
+        long n = strtol(argv[i + 1], &end, 10);
+        if (errno || *end || end == argv[i + 1] || n < 0 || n > INT_MAX ||
+            fcntl((int)n, F_GETFD) < 0)
+            return -1;
+        fds[i] = (int)n;
+    }
+    return 0;
+}
+
+int keeper_program_main(int argc, char **argv)
+{
+    int fds[ARG_COUNT];
+    if (parse_args(argc, argv, fds) != 0) {
+        fprintf(stderr, "lcx-keeper: a sandbox slot's keeper, started by lcx-runner only\n");
+        return 2;
+    }
+    set_cloexec(fds, ARG_COUNT, true); /* the inits it clones close them anyway (jail.c) */
+    char err[128];
+    seccomp_policy_t *filter = seccomp_policy_from_fd(fds[ARG_FILTER], err, sizeof err);
+    close(fds[ARG_FILTER]);
+    if (!filter) {
+        send_ready(fds[ARG_SOCK], -1, EINVAL, "keeper program: seccomp filter");
+        return 1;
+    }
+    keeper_config_t c = {.mntns_fd = fds[ARG_MNTNS], .seccomp = filter};
+    if (send_ready(fds[ARG_SOCK], 0, 0, NULL) == 0) serve(&c, fds[ARG_SOCK], fds[ARG_HOLD_READ]);
+    seccomp_policy_destroy(&filter);
+    return 0;
 }
 
 /* --------------------------------------------------------------------------------------------
@@ -322,6 +419,10 @@ static int spawn(keeper_t *self, char *err, size_t errlen)
     } else if (ready.pid != 0) {
         snprintf(err, errlen, "sandbox keeper: %s: %s", ready.stage, strerror(ready.code));
     } else {
+        if (ready.code != 0)
+            lcx_log(LCX_WARN,
+                    "sandbox keeper program cannot run; the keeper keeps the runner's image",
+                    "program", self->config.program, "error", strerror(ready.code), NULL);
         return 0;
     }
     stop(self);

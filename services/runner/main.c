@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The READY message: name, slots, and the languages this machine can run. */
@@ -32,6 +33,19 @@ static lcx_msg_t *make_ready(const lcx_settings_t *settings, const lcx_languages
     return ready;
 }
 
+/* lcx-keeper sits next to our own binary (make all and the image put both in one bin/). */
+static const char *keeper_program(void)
+{
+    static char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) return NULL;
+    path[n] = '\0';
+    char *slash = strrchr(path, '/');
+    if (!slash || (size_t)(slash - path) + sizeof "/lcx-keeper" > sizeof path) return NULL;
+    strcpy(slash, "/lcx-keeper");
+    return path;
+}
+
 /* The sandbox settings: one slot per job slot, so a job never waits for isolation. */
 static sandbox_config_t sandbox_config(const lcx_settings_t *settings)
 {
@@ -42,6 +56,7 @@ static sandbox_config_t sandbox_config(const lcx_settings_t *settings)
     config.uid_base = settings->sandbox_uid;
     config.scratch_mb = settings->sandbox_scratch_mb;
     config.tmp_mb = settings->sandbox_tmp_mb;
+    config.keeper = keeper_program();
     return config;
 }
 

@@ -909,7 +909,8 @@ static int make_slots(sandbox_t *self, char *err, size_t errlen)
         keeper_config_t kc = {.cgroup = slot->cgroup,
                               .netns_fd = slot->netns_fd,
                               .mntns_fd = rootfs_namespace_fd(self->rootfs),
-                              .seccomp = self->seccomp};
+                              .seccomp = self->seccomp,
+                              .program = self->config.keeper};
         slot->keeper = keeper_new(&kc, err, errlen);
         if (!slot->keeper) return -1;
     }

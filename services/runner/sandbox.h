@@ -72,6 +72,8 @@ typedef struct {
     long uid_base;          /* slot i runs as uid and gid uid_base + i */
     long scratch_mb;        /* size of a work directory (sandbox_workdir_mount) */
     long tmp_mb;            /* size of a run's /tmp */
+    const char *keeper;     /* path of lcx-keeper (keeper.h), outliving the sandbox; NULL: the
+                               keepers serve from the caller's image */
 } sandbox_config_t;
 
 /* unsafe_no_sandbox false, 1 slot, uid 61000, 64 MiB each. */

@@ -135,25 +135,33 @@ static int deny_ioctls(scmp_filter_ctx ctx)
     return 0;
 }
 
+/* A whole program from the start of fd (its size is the file's). 0, or a negative errno. */
+static int read_bpf(int fd, struct sock_fprog *prog)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
+        size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+        return -EINVAL;
+    struct sock_filter *code = malloc((size_t)size);
+    if (!code) return -ENOMEM;
+    if (pread(fd, code, (size_t)size, 0) != (ssize_t)size) {
+        free(code);
+        return -EIO;
+    }
+    prog->filter = code;
+    prog->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+    return 0;
+}
+
 /* The compiled program, read back from a memory file (libseccomp 2.5 exports to a descriptor). */
 static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog)
 {
     int fd = memfd_create("lcx-seccomp", MFD_CLOEXEC);
     if (fd < 0) return -errno;
     int rc = seccomp_export_bpf(ctx, fd);
-    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
-    if (rc == 0 && (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0)) rc = -EINVAL;
-    struct sock_filter *code = rc == 0 ? malloc((size_t)size) : NULL;
-    if (rc == 0 && !code) rc = -ENOMEM;
-    if (rc == 0 && pread(fd, code, (size_t)size, 0) != (ssize_t)size) rc = -EIO;
+    if (rc == 0) rc = read_bpf(fd, prog);
     close(fd);
-    if (rc != 0) {
-        free(code);
-        return rc;
-    }
-    prog->filter = code;
-    prog->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
-    return 0;
+    return rc;
 }
 
 static int build(scmp_filter_ctx ctx, struct sock_fprog *prog)
@@ -191,6 +199,39 @@ void seccomp_policy_destroy(seccomp_policy_t **self_p)
     free((*self_p)->prog.filter);
     free(*self_p);
     *self_p = NULL;
+}
+
+int seccomp_policy_to_memfd(const seccomp_policy_t *self)
+{
+    int fd = memfd_create("lcx-seccomp", 0);
+    if (fd < 0) return -1;
+    const char *code = (const char *)self->prog.filter;
+    size_t left = self->prog.len * sizeof(struct sock_filter);
+    while (left > 0) {
+        ssize_t n = write(fd, code, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int saved = n < 0 ? errno : EIO;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        code += n;
+        left -= (size_t)n;
+    }
+    return fd;
+}
+
+seccomp_policy_t *seccomp_policy_from_fd(int fd, char *err, size_t errlen)
+{
+    seccomp_policy_t *self = calloc(1, sizeof *self);
+    int rc = self ? read_bpf(fd, &self->prog) : -ENOMEM;
+    if (rc != 0) {
+        snprintf(err, errlen, "seccomp filter from descriptor %d: %s", fd, strerror(-rc));
+        free(self);
+        return NULL;
+    }
+    return self;
 }
 
 int seccomp_policy_apply(const seccomp_policy_t *self)

@@ -26,6 +26,13 @@ typedef struct seccomp_policy_t seccomp_policy_t;
 seccomp_policy_t *seccomp_policy_new(char *err, size_t errlen);
 void seccomp_policy_destroy(seccomp_policy_t **self_p);
 
+/* A new memory file holding the compiled filter, without close-on-exec: how the filter reaches
+ * the keeper program (keeper.h). System calls only. Its descriptor, or -1 with errno. */
+int seccomp_policy_to_memfd(const seccomp_policy_t *self);
+
+/* The filter a memory file from seccomp_policy_to_memfd holds. NULL with a reason. */
+seccomp_policy_t *seccomp_policy_from_fd(int fd, char *err, size_t errlen);
+
 /* Installs the filter on the calling thread. Needs no_new_privs (or CAP_SYS_ADMIN).
  * Async-signal-safe. 0, or -1 with errno. */
 int seccomp_policy_apply(const seccomp_policy_t *self);

@@ -31,6 +31,7 @@
 
 #define PY "/usr/bin/python3"
 #define UID_BASE 61000
+#define KEEPER_PROGRAM "build/bin/lcx-keeper"
 
 typedef struct {
     sandbox_t *sandbox;
@@ -42,6 +43,7 @@ typedef struct {
 } fixture_t;
 
 static fixture_t fx;
+static char keeper_program[PATH_MAX]; /* lcx-keeper of this build, as the runner uses it */
 static char *const test_env[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", NULL};
 
 static int group_setup(void **state)
@@ -58,6 +60,11 @@ static int group_setup(void **state)
     config.uid_base = UID_BASE;
     config.scratch_mb = 8;
     config.tmp_mb = 8;
+    if (!realpath(KEEPER_PROGRAM, keeper_program)) {
+        fprintf(stderr, "%s: %s (make all builds it)\n", KEEPER_PROGRAM, strerror(errno));
+        return -1;
+    }
+    config.keeper = keeper_program;
     fx.sandbox = sandbox_new(&config, err, sizeof err);
     if (!fx.sandbox) {
         fprintf(stderr, "sandbox_new: %s\n", err);
@@ -476,12 +483,24 @@ static void test_argv0_in_workdir(void **state)
     expect_output(&r, "/work/prog.sh\n");
 }
 
+/* The executable a process runs, "" when unknown. */
+static void exe_of(long pid, char *path, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+    ssize_t n = readlink(link, path, size - 1);
+    path[n > 0 ? n : 0] = '\0';
+}
+
 static void test_keeper_sits_in_each_slot(void **state)
 {
     SKIP_UNLESS_ROOT();
     for (int slot = 0; slot < 2; slot++) {
         assert_int_equal(slot_count(slot, true), 1);
         assert_int_equal(slot_processes(slot), 0);
+        char exe[PATH_MAX];
+        exe_of(slot_keeper(slot), exe, sizeof exe);
+        assert_string_equal(exe, keeper_program); /* its own small image, not ours */
     }
     sandbox_result_t r = run_sh("cat /proc/self/cgroup | grep -c lcx- || true");
     expect_output(&r, "0\n"); /* its own cgroup namespace: the slot's group is its root */
@@ -517,6 +536,26 @@ static void test_missing_program_is_an_error(void **state)
     assert_int_equal(sandbox_run(fx.sandbox, &spec, &r), -1);
     assert_int_equal(errno, ENOENT);
     assert_int_equal(slot_processes(0), 0);
+}
+
+/* Without the keeper program the keepers serve from the runner's image: slower, the same. */
+static void test_keeper_without_its_program(void **state)
+{
+    if (geteuid() != 0) skip();
+    char err[512];
+    sandbox_config_t config;
+    sandbox_config_defaults(&config);
+    config.uid_base = UID_BASE;
+    config.keeper = "/nonexistent/lcx-keeper";
+    sandbox_t *sb = sandbox_new(&config, err, sizeof err);
+    if (!sb) fail_msg("sandbox_new: %s", err);
+    char *argv[] = {"/bin/sh", "-c", "echo served", NULL};
+    sandbox_spec_t spec = {.argv = argv, .wall_ms = 5000, .output_bytes = 4096, .cancel_fd = -1};
+    sandbox_result_t r;
+    assert_int_equal(sandbox_run(sb, &spec, &r), 0);
+    assert_string_equal(r.out, "served\n");
+    sandbox_result_free(&r);
+    sandbox_destroy(&sb);
 }
 
 /* The unsafe mode says so, and still runs programs (no isolation). */
@@ -576,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_killed_keeper_is_replaced, setup, teardown),
         cmocka_unit_test(test_unsafe_mode),
         cmocka_unit_test(test_destroy_removes_cgroups),
+        cmocka_unit_test(test_keeper_without_its_program), /* after: a sandbox of its own */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
