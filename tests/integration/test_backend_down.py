@@ -245,6 +245,8 @@ def test_runner_death_kills_its_programs(stack):
     _until(lambda: processes_with("sleep\0" + marker), 5, "the program's process appears")
     keepers = children_of(stack.procs["runner"].pid)  # one sandbox keeper per slot
     expect(len(keepers) == stack.runner_slots, "keepers of the runner: %s" % keepers)
+    images = [os.path.basename(os.readlink("/proc/%d/exe" % pid)) for pid in keepers]
+    expect(images == ["lcx-keeper"] * len(keepers), "keepers run %s, not lcx-keeper" % images)
     stack.kill9("runner")
     deadline = time.monotonic() + 5
     while processes_with("sleep\0" + marker) and time.monotonic() < deadline:
