@@ -40,12 +40,20 @@ typedef struct {
  * COMPLETED (exit_code, signal, compile_error, memory_limit, output_limit, internal_error),
  * stdout, stderr, compile_output, exit_code, signal, execution_time_ms, cpu_time_ms, memory_kb,
  * stdout_truncated, stderr_truncated, started_at and finished_at. Never NULL: a failure of
- * our own becomes FAILED/internal_error with a message. With `left` the scratch directory is
- * handed over there for job_scratch_remove; NULL: it is removed before the return.
+ * our own becomes FAILED/internal_error with a message.
+ *
+ * `scratch`, when not NULL, brings a directory from job_scratch_prepare (or one with parent_fd
+ * -1: the job makes its own) and takes back the job's, for job_scratch_remove once the UPDATE
+ * is on its way. NULL: the job makes its own and removes it before the return.
  */
-lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scratch_t *left);
+lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scratch_t *scratch);
 
-/* Unmounts and removes a scratch directory job_execute left; then there is nothing to remove. */
+/* Makes an empty scratch directory with its tmpfs for the next job, while the slot is idle.
+ * 0, or -1 (logged; *scratch then holds nothing and the job makes its own). */
+int job_scratch_prepare(const job_context_t *ctx, job_scratch_t *scratch);
+
+/* Unmounts and removes a scratch directory job_execute or job_scratch_prepare left; then there
+ * is nothing to remove. */
 void job_scratch_remove(const job_context_t *ctx, job_scratch_t *scratch);
 
 #endif

@@ -46,12 +46,15 @@ static void on_output(void *arg, int stream, const char *data, size_t len)
     zmsg_send(&msg, self->thread_pipe);
 }
 
-/* The thread: receives "JOB" + pointer, sends "OUT" chunks, then "DONE" + the UPDATE. */
+/* The thread: receives "JOB" + pointer, sends "OUT" chunks, then "DONE" + the UPDATE. Between
+ * jobs it removes the last job's directory and prepares the next one's. */
 static void slot_actor(zsock_t *pipe, void *arg)
 {
     slot_t *self = arg;
     self->thread_pipe = pipe;
     zsock_signal(pipe, 0);
+    job_scratch_t scratch;
+    job_scratch_prepare(&self->ctx, &scratch);
     while (true) {
         char *command = NULL;
         void *job = NULL;
@@ -60,11 +63,12 @@ static void slot_actor(zsock_t *pipe, void *arg)
         zstr_free(&command);
         if (term) break;
         drain_eventfd(self->ctx.cancel_fd); /* a cancel meant for an earlier job */
-        job_scratch_t scratch;
         lcx_msg_t *update = job_execute(&self->ctx, job, &scratch);
         zsock_send(pipe, "sp", "DONE", update);
         job_scratch_remove(&self->ctx, &scratch); /* before the next job: this slot's work */
+        job_scratch_prepare(&self->ctx, &scratch);
     }
+    job_scratch_remove(&self->ctx, &scratch);
 }
 
 slot_t *slot_new(const job_context_t *ctx, slot_relay_fn *relay, void *relay_arg)

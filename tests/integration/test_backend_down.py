@@ -226,6 +226,8 @@ def test_graceful_sigterm(stack):
     bad = {k: v for k, v in codes.items() if v[0] != 0 or v[1] > 6}
     expect(not bad, "services that did not stop cleanly on SIGTERM (exit code, seconds): %s"
            % bad)
+    left = os.listdir(stack.scratch_dir)  # the slots' prepared directories go with the runner
+    expect(not left, "the stopped runner left in its scratch directory: %s" % left)
 
 
 # Keep flake8 quiet about helpers imported for future tests.

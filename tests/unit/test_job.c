@@ -393,6 +393,52 @@ static void test_cleanup_does_not_follow_links(void **state)
     lcx_msg_destroy(&update);
 }
 
+/* A job in a directory prepared for it, as the slot thread does between jobs. */
+static lcx_msg_t *execute_prepared(job_scratch_t *scratch, const char *source)
+{
+    lcx_msg_t *job = make_job("bash", source);
+    lcx_msg_t *update = job_execute(&fx.ctx, job, scratch);
+    lcx_msg_destroy(&job);
+    return update;
+}
+
+static void test_prepared_scratch_is_used(void **state)
+{
+    job_scratch_t scratch;
+    assert_int_equal(job_scratch_prepare(&fx.ctx, &scratch), 0);
+    char prepared[sizeof scratch.name];
+    snprintf(prepared, sizeof prepared, "%s", scratch.name);
+    assert_int_equal(strncmp(prepared, "ready-", 6), 0);
+    lcx_msg_t *update = execute_prepared(&scratch, "echo kept > f.txt && ls\n");
+    assert_verdict(update, "COMPLETED", NULL);
+    assert_string_equal(update->stdout.ptr, "f.txt\nmain.sh\n"); /* it started empty */
+    assert_string_equal(scratch.name, prepared);                 /* handed back for removal */
+    char file[sizeof scratch.name + 8];
+    snprintf(file, sizeof file, "%s/f.txt", prepared);
+    struct stat st;
+    assert_int_equal(fstatat(scratch.parent_fd, file, &st, 0), 0);
+    job_scratch_remove(&fx.ctx, &scratch);
+    assert_int_equal(scratch.parent_fd, -1);
+    assert_scratch_empty();
+    lcx_msg_destroy(&update);
+}
+
+/* A prepared directory removed behind the runner's back: the job makes its own. */
+static void test_prepared_scratch_gone(void **state)
+{
+    job_scratch_t scratch;
+    assert_int_equal(job_scratch_prepare(&fx.ctx, &scratch), 0);
+    assert_int_equal(sandbox_workdir_unmount(fx.sandbox, scratch.parent_fd, scratch.name), 0);
+    assert_int_equal(unlinkat(scratch.parent_fd, scratch.name, AT_REMOVEDIR), 0);
+    lcx_msg_t *update = execute_prepared(&scratch, "echo fine\n");
+    assert_verdict(update, "COMPLETED", NULL);
+    assert_string_equal(update->stdout.ptr, "fine\n");
+    assert_int_not_equal(strncmp(scratch.name, "ready-", 6), 0);
+    job_scratch_remove(&fx.ctx, &scratch);
+    assert_scratch_empty();
+    lcx_msg_destroy(&update);
+}
+
 static void test_memory_limit(void **state)
 {
     lcx_msg_t *job = make_job("python", "x = bytearray(400 * 1024 * 1024)\nprint('alive')\n");
@@ -474,6 +520,8 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_leftover_process),
         cmocka_unit_test(test_cleanup_does_not_follow_links),
+        cmocka_unit_test(test_prepared_scratch_is_used),
+        cmocka_unit_test(test_prepared_scratch_gone),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_concurrent),
     };
