@@ -155,12 +155,12 @@ static void relay_pending(slot_t *self, int stream)
     p->len = 0;
 }
 
-void slot_flush(slot_t *self, bool all)
+void slot_flush(slot_t *self)
 {
     int64_t now = lcx_mono_ms();
     for (int s = 0; s < 2; s++) {
         pending_t *p = &self->pending[s];
-        if (p->len && (all || p->len >= SLOT_FLUSH_BYTES || now - p->since >= SLOT_FLUSH_MS))
+        if (p->len && (p->len >= SLOT_FLUSH_BYTES || now - p->since >= SLOT_FLUSH_MS))
             relay_pending(self, s);
     }
 }
@@ -220,7 +220,9 @@ static lcx_msg_t *take_update(slot_t *self, zmsg_t *msg)
     if (frame && zframe_size(frame) == sizeof update)
         memcpy(&update, zframe_data(frame), sizeof update);
     zframe_destroy(&frame);
-    slot_flush(self, true); /* live output before the result that ends the stream */
+    /* Output still waiting rides in the result, which carries all of it: the store logs the
+     * tail from there (PROTOCOL.md 6.3), and a short run sends no OUTPUT at all. */
+    self->pending[0].len = self->pending[1].len = 0;
     lcx_msg_destroy(&self->running);
     return update;
 }

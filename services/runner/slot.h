@@ -31,17 +31,18 @@ int slot_start(slot_t *self, lcx_msg_t **job_p);
 void slot_cancel(slot_t *self);
 /* The socket that becomes readable when the slot has something to say. */
 zsock_t *slot_socket(slot_t *self);
-/* After the socket was readable: the job's final UPDATE (the slot is idle again; its output
- * was flushed to the relay first), or NULL when the message was live output. */
+/* After the socket was readable: the job's final UPDATE (the slot is idle again; output not
+ * yet relayed is dropped, since the UPDATE carries all of it), or NULL when the message was
+ * live output. */
 lcx_msg_t *slot_receive(slot_t *self);
 
 /* Live output is gathered briefly so that a program writing a line in pieces makes one
  * chunk: it goes to the relay once SLOT_FLUSH_BYTES are waiting or the oldest waiting byte
- * is SLOT_FLUSH_MS old. flush() relays what is due (everything when `all`); pending() says
- * how many ms until something is due (-1: nothing waits). */
+ * is SLOT_FLUSH_MS old. flush() relays what is due; pending() says how many ms until
+ * something is due (-1: nothing waits). */
 #define SLOT_FLUSH_BYTES 16384
 #define SLOT_FLUSH_MS 20
-void slot_flush(slot_t *self, bool all);
+void slot_flush(slot_t *self);
 int64_t slot_pending(const slot_t *self);
 
 #endif

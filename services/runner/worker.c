@@ -390,7 +390,7 @@ int worker_run(worker_t *self)
                    (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
                 on_slot_message(self, self->slots[i]);
         for (int i = 0; i < self->slot_count; i++)
-            slot_flush(self->slots[i], false);
+            slot_flush(self->slots[i]);
         timers(self);
         if (drain_step(self)) break;
     }

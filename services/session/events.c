@@ -96,18 +96,44 @@ void events_status(events_t *self, const char *execution_id, const char *status,
     }
 }
 
+/* The log of a message's execution while it logs output of the message's attempt, else NULL. */
+static log_t *open_log(events_t *self, const lcx_msg_t *msg)
+{
+    log_t *log = zhashx_lookup(self->logs, msg->execution_id.ptr);
+    return log && !log->ended_at && msg->attempt.v == log->attempt ? log : NULL;
+}
+
+static void add_output(log_t *log, int stream, const char *data, size_t len)
+{
+    static const char *const kinds[2] = {"stdout", "stderr"};
+    lcx_msg_t *event = append(log, kinds[stream]);
+    lcx_msg_set_bytes(event, LCX_F_data, data, len);
+    log->bytes[stream] += (int64_t)len;
+}
+
 bool events_output(events_t *self, const lcx_msg_t *output)
 {
-    log_t *log = zhashx_lookup(self->logs, output->execution_id.ptr);
+    log_t *log = open_log(self, output);
     bool is_stdout = strcmp(output->stream.ptr, "stdout") == 0;
-    if (!log || log->ended_at || output->attempt.v != log->attempt) return false;
-    if (!is_stdout && strcmp(output->stream.ptr, "stderr") != 0) return false;
-    int64_t *bytes = &log->bytes[is_stdout ? 0 : 1];
-    if (output->offset.v != *bytes) return false;
-    lcx_msg_t *event = append(log, output->stream.ptr);
-    lcx_msg_set_bytes(event, LCX_F_data, output->data.ptr, output->data.len);
-    *bytes += (int64_t)output->data.len;
+    if (!log || (!is_stdout && strcmp(output->stream.ptr, "stderr") != 0)) return false;
+    int stream = is_stdout ? 0 : 1;
+    if (output->offset.v != log->bytes[stream]) return false;
+    add_output(log, stream, output->data.ptr, output->data.len);
     return true;
+}
+
+bool events_final_output(events_t *self, const lcx_msg_t *update)
+{
+    log_t *log = open_log(self, update);
+    const lcx_buf_t *streams[2] = {&update->stdout, &update->stderr};
+    bool added = false;
+    for (int s = 0; log && s < 2; s++) {
+        int64_t held = log->bytes[s];
+        if (!streams[s]->ptr || (int64_t)streams[s]->len <= held) continue;
+        add_output(log, s, streams[s]->ptr + held, streams[s]->len - (size_t)held);
+        added = true;
+    }
+    return added;
 }
 
 size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_msg_t *reply,

@@ -24,6 +24,11 @@ void events_status(events_t *self, const char *execution_id, const char *status,
  * in this attempt), so a resent or late chunk is never shown twice. True when kept. */
 bool events_output(events_t *self, const lcx_msg_t *output);
 
+/* A final UPDATE: what its stdout and stderr hold beyond the bytes logged of each stream
+ * becomes the stream's last chunk (the runner sends no OUTPUT for what is still waiting when
+ * the run ends, PROTOCOL.md 6.3). Call before the final status. True when output was added. */
+bool events_final_output(events_t *self, const lcx_msg_t *update);
+
 /* Appends to `reply` (an EVENTS message) every event after `after`; returns how many.
  * *known tells whether the log exists; *ended whether its final status is among them or
  * before them. A reply holds at most LCX_PROTO_MAX_LIST events and about 4 MiB of output;

@@ -328,6 +328,7 @@ static void on_update(server_t *self, const lcx_msg_t *update)
                 update->status.ptr, "reason", update->reason.ptr, "runner_id",
                 update->runner_id.ptr, "attempt",
                 lcx_itoa(update->attempt.v, attempt, sizeof attempt), NULL);
+        if (terminal) events_final_output(self->events, update); /* the output's tail */
         note_status(self, update->execution_id.ptr, update->status.ptr, update->attempt.v);
         if (terminal) zlist_append(self->finished, (void *)update->execution_id.ptr);
     }

@@ -143,6 +143,21 @@ def test_sse_resume_without_duplicates(stack):
            "resumed after 3: %s, expected %s" % ([e["id"] for e in rest], ids[3:]))
 
 
+def test_sse_short_run_shows_its_output(stack):
+    """A run that ends before the runner relays its output live (it sends none then: the final
+    UPDATE carries it) still shows stdout and stderr on the stream, before the result."""
+    s = stack.create_session("python", "import sys\nprint('out')\nprint('err', file=sys.stderr)\n")
+    eid = stack.start_run(s["session_id"])
+    stack.wait_execution(eid)
+    events = list(_events(stack.http_port, "/executions/%s/events" % eid))
+    text = {k: "".join(json.loads(e["data"])["text"] for e in events if e["event"] == k)
+            for k in ("stdout", "stderr")}
+    expect(text == {"stdout": "out\n", "stderr": "err\n"}, "streamed output %r" % text)
+    names = [e["event"] for e in events]
+    expect(names[-2:] == ["status", "result"], "the output comes before the final status: %s"
+           % names)
+
+
 def test_sse_unknown_execution(stack):
     r = stack.get("/executions/00000000-0000-4000-8000-000000000000/events")
     expect_error(r, 404, "events of an unknown execution")

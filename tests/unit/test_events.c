@@ -62,6 +62,59 @@ static void test_events_are_numbered_and_output_must_continue(void **state)
     assert_null(ev);
 }
 
+/* The data of event `id` (1-based) of a log, NULL when it has none. */
+static char *event_data(events_t *ev, const char *id, int64_t event_id)
+{
+    lcx_msg_t *reply = lcx_msg_new(LCX_CMD_EVENTS);
+    bool known, ended;
+    char *data = NULL;
+    if (events_fill(ev, id, event_id - 1, reply, &known, &ended) > 0) {
+        const lcx_msg_t *e = reply->items.v[0];
+        if (e->data.ptr) data = strdup(e->data.ptr);
+    }
+    lcx_msg_destroy(&reply);
+    return data;
+}
+
+static lcx_msg_t *final_update(const char *id, int64_t attempt, const char *out, const char *err)
+{
+    lcx_msg_t *m = lcx_msg_new(LCX_CMD_UPDATE);
+    lcx_msg_set_str(m, LCX_F_execution_id, id);
+    lcx_msg_set_int(m, LCX_F_attempt, attempt);
+    lcx_msg_set_str(m, LCX_F_status, "COMPLETED");
+    lcx_msg_set_bytes(m, LCX_F_stdout, out, strlen(out));
+    lcx_msg_set_bytes(m, LCX_F_stderr, err, strlen(err));
+    return m;
+}
+
+/* The output the runner still held when the run ended arrives in the final UPDATE only. */
+static void test_final_update_brings_the_output_tail(void **state)
+{
+    (void)state;
+    events_t *ev = events_new(60000);
+    events_status(ev, EXEC_A, "RUNNING", 1);
+    lcx_msg_t *first = output(EXEC_A, "stdout", 0, "hello ");
+    assert_true(events_output(ev, first));
+    lcx_msg_t *update = final_update(EXEC_A, 1, "hello world\n", "oops\n");
+    assert_true(events_final_output(ev, update));
+    events_status(ev, EXEC_A, "COMPLETED", 1);
+    char *tail = event_data(ev, EXEC_A, 3), *err = event_data(ev, EXEC_A, 4);
+    assert_string_equal(tail, "world\n"); /* only what the log did not hold */
+    assert_string_equal(err, "oops\n");
+    bool known, ended;
+    assert_int_equal(count_after(ev, EXEC_A, 0, &known, &ended), 5);
+    assert_false(events_final_output(ev, update)); /* ended: nothing more */
+    lcx_msg_t *stale = final_update(EXEC_B, 2, "x", "");
+    events_status(ev, EXEC_B, "RUNNING", 3);
+    assert_false(events_final_output(ev, stale)); /* another attempt's output */
+    free(tail);
+    free(err);
+    lcx_msg_destroy(&first);
+    lcx_msg_destroy(&update);
+    lcx_msg_destroy(&stale);
+    events_destroy(&ev);
+}
+
 static void test_ended_logs_expire_in_order_running_ones_stay(void **state)
 {
     (void)state;
@@ -90,6 +143,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_are_numbered_and_output_must_continue),
+        cmocka_unit_test(test_final_update_brings_the_output_tail),
         cmocka_unit_test(test_ended_logs_expire_in_order_running_ones_stay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
