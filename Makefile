@@ -94,15 +94,32 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_MODULES) $(BUILD)/liblcx.a
 	@$(CC) $(CPPFLAGS) -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner \
 	  $(CFLAGS) -o $@ $< $(UNIT_MODULES) $(BUILD)/liblcx.a $(LDLIBS) -lcmocka
 
+# The unit tests once more under AddressSanitizer, UndefinedBehaviorSanitizer and
+# LeakSanitizer (tests/run-all runs both builds): a memory error, undefined behaviour or a leak
+# fails the test binary.
+ASAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_OBJ      := $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/obj/%,$(COMMON_OBJ) $(UNIT_MODULES))
+UNIT_ASAN_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
+.SECONDARY: $(ASAN_OBJ)
+$(BUILD)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $< (sanitizers)"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@"
+	@$(CC) $(CPPFLAGS) -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner \
+	  $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS) -lcmocka
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	./services/lcx-stack
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(UNIT_ASAN_BIN)
 	@./tests/run-all
 
-unit: all $(UNIT_BIN)
+unit: all $(UNIT_BIN) $(UNIT_ASAN_BIN)
 	@./tests/run-all --unit-only
 
 bench: deps
@@ -119,4 +136,4 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem --suppress=varFuncNullUB $(CPPFLAGS) proto services
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/asan/obj -name '*.d' 2>/dev/null)
