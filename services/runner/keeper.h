@@ -29,8 +29,8 @@
  * The keeper program. A process forked from the runner carries the runner's image: about 180
  * mappings of its libraries, threads' stacks and heaps. Every init the keeper clones copies
  * them, and init's fork of the program copies them again; that cost about 0.9 ms per run here.
- * So once settled the keeper execs `program` (lcx-keeper, built next to lcx-runner: libc and
- * libseccomp only), which serves the same requests from a small image:
+ * So once settled the keeper execs `program` (lcx-keeper, built next to lcx-runner: libc,
+ * libseccomp and jansson only), which serves the same requests from a small image:
  *
  *   lcx-keeper SOCK MNTNS HOLD_READ HOLD_WRITE FILTER     (descriptor numbers)
  *

@@ -1,5 +1,6 @@
 /* seccomp_policy: the deny-list filter (see seccomp_policy.h). */
 #include "seccomp_policy.h"
+#include "child.h"
 
 #include <errno.h>
 #include <linux/filter.h>
@@ -205,19 +206,11 @@ int seccomp_policy_to_memfd(const seccomp_policy_t *self)
 {
     int fd = memfd_create("lcx-seccomp", 0);
     if (fd < 0) return -1;
-    const char *code = (const char *)self->prog.filter;
-    size_t left = self->prog.len * sizeof(struct sock_filter);
-    while (left > 0) {
-        ssize_t n = write(fd, code, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int saved = n < 0 ? errno : EIO;
-            close(fd);
-            errno = saved;
-            return -1;
-        }
-        code += n;
-        left -= (size_t)n;
+    if (child_write_all(fd, self->prog.filter, self->prog.len * sizeof(struct sock_filter)) != 0) {
+        int saved = errno ? errno : EIO;
+        close(fd);
+        errno = saved;
+        return -1;
     }
     return fd;
 }

@@ -538,6 +538,20 @@ static void test_missing_program_is_an_error(void **state)
     assert_int_equal(slot_processes(0), 0);
 }
 
+/* `echo word` through sb prints word. */
+static void expect_echo(sandbox_t *sb, const char *word)
+{
+    char command[64], expected[64];
+    snprintf(command, sizeof command, "echo %s", word);
+    snprintf(expected, sizeof expected, "%s\n", word);
+    char *argv[] = {"/bin/sh", "-c", command, NULL};
+    sandbox_spec_t spec = {.argv = argv, .wall_ms = 5000, .output_bytes = 4096, .cancel_fd = -1};
+    sandbox_result_t r;
+    assert_int_equal(sandbox_run(sb, &spec, &r), 0);
+    assert_string_equal(r.out, expected);
+    sandbox_result_free(&r);
+}
+
 /* Without the keeper program the keepers serve from the runner's image: slower, the same. */
 static void test_keeper_without_its_program(void **state)
 {
@@ -549,12 +563,7 @@ static void test_keeper_without_its_program(void **state)
     config.keeper = "/nonexistent/lcx-keeper";
     sandbox_t *sb = sandbox_new(&config, err, sizeof err);
     if (!sb) fail_msg("sandbox_new: %s", err);
-    char *argv[] = {"/bin/sh", "-c", "echo served", NULL};
-    sandbox_spec_t spec = {.argv = argv, .wall_ms = 5000, .output_bytes = 4096, .cancel_fd = -1};
-    sandbox_result_t r;
-    assert_int_equal(sandbox_run(sb, &spec, &r), 0);
-    assert_string_equal(r.out, "served\n");
-    sandbox_result_free(&r);
+    expect_echo(sb, "served");
     sandbox_destroy(&sb);
 }
 
@@ -569,12 +578,7 @@ static void test_unsafe_mode(void **state)
     if (!sb) fail_msg("sandbox_new: %s", err);
     assert_int_equal(strncmp(sandbox_mode(sb), "UNSAFE", 6), 0);
     assert_int_equal(sandbox_workdir_mount(sb, AT_FDCWD, "/nonexistent"), 0); /* no-op */
-    char *argv[] = {"/bin/sh", "-c", "echo plain", NULL};
-    sandbox_spec_t spec = {.argv = argv, .wall_ms = 5000, .output_bytes = 4096, .cancel_fd = -1};
-    sandbox_result_t r;
-    assert_int_equal(sandbox_run(sb, &spec, &r), 0);
-    assert_string_equal(r.out, "plain\n");
-    sandbox_result_free(&r);
+    expect_echo(sb, "plain");
     sandbox_destroy(&sb);
 }
 
