@@ -65,13 +65,15 @@ $(eval $(call service_rules,keygen,))
 
 # The runner's sandbox keeper in an image of its own (services/runner/keeper.h): the modules
 # that run in the keeper and its inits, linked against libc, libseccomp and jansson (logging) only.
+# Bound at load (-z now): every init is a fresh clone of the keeper, and would otherwise look up
+# each library function it calls that the keeper itself never called, once per run.
 KEEPER_OBJ := $(patsubst %,$(BUILD)/obj/services/runner/%.o,keeper/main keeper jail child rootfs \
                 nsfd privs rlimits seccomp_policy cgroup)
 $(BUILD)/obj/services/runner/keeper/main.o: CPPFLAGS += -Iservices/runner
 $(BIN)/lcx-keeper: $(KEEPER_OBJ) $(BUILD)/liblcx.a
 	@mkdir -p $(BIN)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libseccomp jansson 2>/dev/null)
+	@$(CC) $(CFLAGS) -Wl,-z,now -o $@ $^ $(shell pkg-config --libs libseccomp jansson 2>/dev/null)
 
 $(BUILD)/etc/languages.conf: services/common/languages.conf
 	@mkdir -p $(dir $@)

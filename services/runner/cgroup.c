@@ -115,6 +115,16 @@ static int fd_read(int fd, char *buf, size_t size)
     return 0;
 }
 
+/* The whole (short) file at path into buf, NUL-terminated. 0 or -1. */
+static int fd_read_path(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fd_read(fd, buf, size);
+    close(fd);
+    return rc;
+}
+
 /* The number after "key " in a "key value" list (memory.events, oom_control, cpu.stat). */
 static long keyed_value(const char *text, const char *key)
 {
@@ -553,31 +563,59 @@ long cgroup_count(const cgroup_t *self)
     return atol(text);
 }
 
-/* One round: SIGKILL to every process listed in cgroup.procs of the pids hierarchy but spare. */
-static void kill_listed(const cgroup_t *self, pid_t spare)
+/* The parent of pid (from /proc), -1 when unknown. */
+static long parent_of(long pid)
+{
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if (fd_read_path(path, text, sizeof text) != 0) return -1;
+    const char *close_paren = strrchr(text, ')'); /* the name may hold anything */
+    long ppid;
+    return close_paren && sscanf(close_paren + 1, " %*c %ld", &ppid) == 1 ? ppid : -1;
+}
+
+static bool has_children(long pid)
+{
+    char path[64], text[16];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+    return fd_read_path(path, text, sizeof text) != 0 || text[0] != '\0';
+}
+
+/* The keeper, and a child of it with none of its own: a spare init (keeper.h) that waits for
+ * the slot's next job. Nothing of a run can be either: a run's processes live in the PID
+ * namespace of its init, whose end takes them all. */
+static bool spared(long pid, pid_t keeper)
+{
+    if (keeper <= 0) return false;
+    return pid == keeper || (parent_of(pid) == keeper && !has_children(pid));
+}
+
+/* One round: SIGKILL to every process listed in cgroup.procs of the pids hierarchy but the
+ * spared ones. How many it signalled. */
+static long kill_listed(const cgroup_t *self, pid_t keeper)
 {
     char path[PATH_MAX + 32];
     int c = self->version == CGROUP_V2 ? CGROUP_MEMORY : CGROUP_PIDS;
     snprintf(path, sizeof path, "%s/cgroup.procs", self->dir[c]);
     FILE *f = fopen(path, "re");
-    if (!f) return;
-    long pid;
+    if (!f) return -1;
+    long pid, signalled = 0;
     while (fscanf(f, "%ld", &pid) == 1)
-        if (pid > 0 && pid != spare) kill((pid_t)pid, SIGKILL);
+        if (pid > 0 && !spared(pid, keeper) && kill((pid_t)pid, SIGKILL) == 0) signalled++;
     fclose(f);
+    return signalled;
 }
 
-int cgroup_kill_all(cgroup_t *self, pid_t spare, int timeout_ms)
+int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms)
 {
     long rounds = timeout_ms * 1000L / CG_KILL_PAUSE_US + 1;
-    long left_alone = spare > 0 && kill(spare, 0) == 0 ? 1 : 0;
+    long alone = keeper > 0 && kill(keeper, 0) == 0 ? 1 : 0;
     for (long i = 0; i < rounds; i++) {
-        long count = cgroup_count(self);
-        if (count <= left_alone) return 0;
-        if (spare <= 0 && self->fd[F_KILL] >= 0 && fd_write(self->fd[F_KILL], "1") == 0) {
+        if (cgroup_count(self) <= alone) return 0;
+        if (keeper <= 0 && self->fd[F_KILL] >= 0 && fd_write(self->fd[F_KILL], "1") == 0) {
             /* v2 cgroup.kill: the kernel kills them all, including ones forking right now */
-        } else {
-            kill_listed(self, spare);
+        } else if (kill_listed(self, keeper) == 0) {
+            return 0;
         }
         pause_briefly();
     }

@@ -70,8 +70,8 @@ int cgroup_dir_fd(const cgroup_t *self);
 /* Number of processes in the group, -1 when unknown. */
 long cgroup_count(const cgroup_t *self);
 
-/* SIGKILLs every process of the group but `spare` (0: none) until nothing else is left; -1
- * (ETIMEDOUT) if something is after timeout_ms. */
-int cgroup_kill_all(cgroup_t *self, pid_t spare, int timeout_ms);
+/* SIGKILLs every process of the group until nothing else is left but the slot's `keeper` (0:
+ * none) and a spare init of it (keeper.h); -1 (ETIMEDOUT) if something is after timeout_ms. */
+int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms);
 
 #endif

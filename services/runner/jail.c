@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,25 +63,21 @@ static bool parent_gone(int parent_fd)
 static void keep_only_own_fds(const jail_spec_t *s)
 {
     int keep[] = {s->stdin_fd,  s->out_fd,    s->err_fd,        s->error_fd,
-                  s->status_fd, s->parent_fd, s->root.mntns_fd, s->root.workdir_fd};
+                  s->status_fd, s->parent_fd, s->root.mntns_fd, s->root.work_tree_fd};
     child_keep_fds(keep, (int)(sizeof keep / sizeof keep[0]));
 }
 
-/* Namespaces and root: everything the program inherits. */
-static void init_setup(const jail_spec_t *s)
+/* Namespaces and root: all that the program inherits but its work directory, and nothing
+ * that depends on the job (a spare init does it before its job is known). */
+static int init_prepare(const jail_spec_t *s, const char **stage)
 {
-    const char *stage = "root";
-    keep_only_own_fds(s);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(s->error_fd, "pdeathsig");
+    CHILD_STEP("pdeathsig", prctl(PR_SET_PDEATHSIG, SIGKILL));
     if (parent_gone(s->parent_fd)) _exit(CHILD_EXEC_FAILED);
     child_reset_signals(); /* the keeper ignores SIGCHLD; init must not */
-    if (unshare(CLONE_NEWCGROUP) != 0) child_fail(s->error_fd, "unshare cgroup namespace");
-    if (rootfs_enter(&s->root, &stage) != 0) child_fail(s->error_fd, stage);
-    if (sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)) != 0)
-        child_fail(s->error_fd, "sethostname");
-    close(s->parent_fd); /* the namespaces are entered: none of these is needed any more */
-    close(s->root.mntns_fd);
-    if (s->root.workdir_fd >= 0) close(s->root.workdir_fd);
+    CHILD_STEP("unshare cgroup namespace", unshare(CLONE_NEWCGROUP));
+    if (rootfs_enter_root(&s->root, stage) != 0) return -1;
+    CHILD_STEP("sethostname", sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)));
+    return 0;
 }
 
 /* Reaps until the program itself is reaped; its status goes to the supervisor. */
@@ -96,9 +93,14 @@ __attribute__((noreturn)) static void init_wait(const jail_spec_t *s, pid_t prog
     }
 }
 
-__attribute__((noreturn)) static void init_main(const jail_spec_t *s)
+/* The job's part, once prepared: the work directory, then the program. */
+__attribute__((noreturn)) static void init_run(const jail_spec_t *s)
 {
-    init_setup(s);
+    const char *stage = "root";
+    if (rootfs_enter_work(&s->root, &stage) != 0) child_fail(s->error_fd, stage);
+    close(s->parent_fd); /* the namespaces are entered: none of these is needed any more */
+    close(s->root.mntns_fd);
+    if (s->root.work_tree_fd >= 0) close(s->root.work_tree_fd);
     /* vfork: no copy of init's memory (a copy of the keeper's, itself of the runner's) for a
      * child that execs at once, and none of fork()'s locks. The child makes system calls only,
      * writes nothing of init's memory, and ends in execve or _exit. */
@@ -113,14 +115,70 @@ __attribute__((noreturn)) static void init_main(const jail_spec_t *s)
     init_wait(s, program);
 }
 
-pid_t jail_start(const jail_spec_t *spec, int *pidfd)
+__attribute__((noreturn)) static void init_main(const jail_spec_t *s)
+{
+    const char *stage = "root";
+    keep_only_own_fds(s);
+    if (init_prepare(s, &stage) != 0) child_fail(s->error_fd, stage);
+    init_run(s);
+}
+
+/* A spare init: prepared at once, then its job from `ctl`. A failed preparation is reported
+ * on the job's error_fd, as a direct start reports it. */
+__attribute__((noreturn)) static void spare_main(const jail_spec_t *base, int ctl,
+                                                 jail_receive_fn *receive, void *arg)
+{
+    int keep[] = {ctl, base->parent_fd, base->root.mntns_fd};
+    child_keep_fds(keep, (int)(sizeof keep / sizeof keep[0]));
+    const char *stage = "root";
+    int prepared = init_prepare(base, &stage), saved = errno;
+    jail_spec_t spec;
+    if (receive(arg, ctl, &spec) != 0) _exit(CHILD_EXEC_FAILED);
+    close(ctl);
+    spec.seccomp = base->seccomp;
+    spec.parent_fd = base->parent_fd;
+    spec.root.mntns_fd = base->root.mntns_fd;
+    if (prepared != 0) {
+        errno = saved;
+        child_fail(spec.error_fd, stage);
+    }
+    init_run(&spec);
+}
+
+static pid_t clone_init(int *pidfd)
 {
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
     args.exit_signal = SIGCHLD;
-    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
+pid_t jail_spare_start(const jail_spec_t *base, int *pidfd, int *ctl, jail_receive_fn *receive,
+                       void *arg)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    pid_t pid = clone_init(pidfd);
+    if (pid == 0) {
+        close(sv[0]);
+        spare_main(base, sv[1], receive, arg);
+    }
+    int saved = errno;
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        errno = saved;
+        return -1;
+    }
+    *ctl = sv[0];
+    return pid;
+}
+
+pid_t jail_start(const jail_spec_t *spec, int *pidfd)
+{
+    pid_t pid = clone_init(pidfd);
     if (pid == 0) init_main(spec);
     return pid;
 }

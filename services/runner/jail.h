@@ -13,6 +13,10 @@
  * namespace (daemons, forks) before init is gone. So killing init kills the run, and an init
  * that is gone (its pidfd readable) means nothing of the run is left.
  *
+ * init's first steps (namespaces, the root, /proc, /tmp, the host name) do not depend on the
+ * job, so a keeper may start a spare init ahead (jail_spare_start): it takes those steps at
+ * once and waits for its job, which then starts with the work directory and the program.
+ *
  * Everything between the clone and the exec makes system calls only.
  */
 #ifndef LCX_JAIL_H
@@ -31,9 +35,9 @@ typedef struct {
     long file_bytes;
     uid_t uid; /* and gid */
     const seccomp_policy_t *seccomp;
-    rootfs_enter_t root;
-    int error_fd;  /* write end: a jail_error_t when something fails before exec */
-    int status_fd; /* write end: init writes the program's wait status (an int) */
+    rootfs_enter_t root; /* root.work_tree_fd: the detached tree (rootfs_work_tree) or -1 */
+    int error_fd;        /* write end: a jail_error_t when something fails before exec */
+    int status_fd;       /* write end: init writes the program's wait status (an int) */
     int parent_fd; /* read end of a pipe only init's parent holds open: EOF means it is gone */
 } jail_spec_t;
 
@@ -45,5 +49,17 @@ typedef struct {
 /* Starts init as a child of the caller (the keeper). Its pid, with a pidfd in *pidfd; -1 with
  * errno when the clone failed. Failures after the clone arrive on error_fd. */
 pid_t jail_start(const jail_spec_t *spec, int *pidfd);
+
+/* In a spare init: reads its job from ctl into *spec (argv, env, descriptors, limits; the
+ * spare adds seccomp, parent_fd and root.mntns_fd of its base). 0, or -1 to end the init. */
+typedef int(jail_receive_fn)(void *arg, int ctl, jail_spec_t *spec);
+
+/* Starts a spare init as a child of the caller: prepared by base (seccomp, parent_fd,
+ * root.mntns_fd and root.tmp_options; nothing else of it is read), it waits until `receive`
+ * has its job from the other end of *ctl, a SOCK_SEQPACKET socket (close-on-exec), and runs
+ * it. Its pid, with a pidfd in *pidfd; -1 with errno. An init whose socket ends before a job
+ * arrives exits. */
+pid_t jail_spare_start(const jail_spec_t *base, int *pidfd, int *ctl, jail_receive_fn *receive,
+                       void *arg);
 
 #endif

@@ -164,7 +164,7 @@ static int parse_request(size_t len, const int *fds, int nfds, jail_spec_t *spec
     spec->err_fd = fds[FD_ERR];
     spec->error_fd = fds[FD_ERROR];
     spec->status_fd = fds[FD_STATUS];
-    spec->root.workdir_fd = r.has_workdir ? fds[FD_WORKDIR] : -1;
+    spec->root.work_tree_fd = r.has_workdir ? fds[FD_WORKDIR] : -1;
     spec->cpu_ms = (long)r.cpu_ms;
     spec->file_bytes = (long)r.file_bytes;
     spec->uid = (uid_t)r.uid;
@@ -172,33 +172,120 @@ static int parse_request(size_t len, const int *fds, int nfds, jail_spec_t *spec
     return 0;
 }
 
-/* Answers requests until the socket ends. parent_fd: the read end of the keeper's pipe. */
-static void serve(const keeper_config_t *c, int sock, int parent_fd)
+/* A spare init's end of the job's hand-over (jail_receive_fn): the request as the keeper got
+ * it, with the work directory's detached tree in place of the directory. */
+static int receive_job(void *arg, int ctl, jail_spec_t *spec)
 {
-    for (;;) {
-        int fds[FD_COUNT], nfds;
-        ssize_t n = recv_fds(sock, request_buf, sizeof request_buf, fds, FD_COUNT, &nfds);
-        if (n == 0 || (n < 0 && errno != EMSGSIZE)) return;
-        reply_t reply = {.pid = -1};
-        int pidfd = -1;
-        jail_spec_t spec;
-        if (n < 0) {
-            reply.code = EMSGSIZE;
-        } else if (parse_request((size_t)n, fds, nfds, &spec) != 0) {
-            reply.code = EINVAL;
-        } else {
+    (void)arg;
+    int fds[FD_COUNT], nfds;
+    ssize_t n = recv_fds(ctl, request_buf, sizeof request_buf, fds, FD_COUNT, &nfds);
+    return n > 0 ? parse_request((size_t)n, fds, nfds, spec) : -1;
+}
+
+/* The next run's init, started ahead while the slot is idle (jail_spare_start): the clone,
+ * its namespaces, root, /proc and /tmp are then off the way from job to program. */
+typedef struct {
+    pid_t pid; /* 0: none */
+    int pidfd;
+    int ctl;
+    char tmp_options[sizeof(((rootfs_enter_t *)0)->tmp_options)]; /* its /tmp's */
+} spare_t;
+
+static void spare_drop(spare_t *s)
+{
+    if (s->pid > 0) syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+    if (s->pidfd >= 0) close(s->pidfd);
+    if (s->ctl >= 0) close(s->ctl);
+    *s = (spare_t){.pid = 0, .pidfd = -1, .ctl = -1};
+}
+
+static void spare_spawn(const keeper_config_t *c, int parent_fd, const char *tmp_options,
+                        spare_t *s)
+{
+    jail_spec_t base = {.seccomp = c->seccomp,
+                        .parent_fd = parent_fd,
+                        .root = {.mntns_fd = c->mntns_fd, .work_tree_fd = -1}};
+    memcpy(base.root.tmp_options, tmp_options, sizeof base.root.tmp_options);
+    pid_t pid = jail_spare_start(&base, &s->pidfd, &s->ctl, receive_job, NULL);
+    if (pid <= 0) return; /* the next run starts its own init */
+    s->pid = pid;
+    memcpy(s->tmp_options, tmp_options, sizeof s->tmp_options);
+}
+
+/* Hands the request in request_buf to the spare, which is used up either way. Its pid (with
+ * its pidfd), or -1 when there is none, or it is gone, or its /tmp does not fit. */
+static pid_t spare_use(spare_t *s, size_t len, const int *fds, int nfds, const jail_spec_t *spec,
+                       int *pidfd)
+{
+    if (s->pid <= 0) return -1;
+    pid_t pid = -1;
+    if (strcmp(s->tmp_options, spec->root.tmp_options) == 0 &&
+        send_fds(s->ctl, request_buf, len, fds, nfds) == 0) {
+        pid = s->pid;
+        *pidfd = s->pidfd;
+        s->pid = 0;
+        s->pidfd = -1;
+    }
+    spare_drop(s);
+    return pid;
+}
+
+/* Replaces the work directory's descriptor by its detached tree, which init mounts. 0 or -1. */
+static int swap_work_tree(int *fd)
+{
+    int tree = rootfs_work_tree(*fd);
+    if (tree < 0) return -1;
+    close(*fd);
+    *fd = tree;
+    return 0;
+}
+
+/* One request from the runner, answered: 0, or -1 when the socket ended. tmp_options becomes
+ * the request's. */
+static int answer(const keeper_config_t *c, int sock, int parent_fd, spare_t *spare,
+                  char *tmp_options)
+{
+    int fds[FD_COUNT], nfds;
+    ssize_t n = recv_fds(sock, request_buf, sizeof request_buf, fds, FD_COUNT, &nfds);
+    if (n == 0 || (n < 0 && errno != EMSGSIZE)) return -1;
+    reply_t reply = {.pid = -1};
+    int pidfd = -1;
+    jail_spec_t spec;
+    if (n < 0) {
+        reply.code = EMSGSIZE;
+    } else if (parse_request((size_t)n, fds, nfds, &spec) != 0) {
+        reply.code = EINVAL;
+    } else if (nfds > FD_WORKDIR && swap_work_tree(&fds[FD_WORKDIR]) != 0) {
+        reply.code = errno;
+    } else {
+        spec.root.work_tree_fd = nfds > FD_WORKDIR ? fds[FD_WORKDIR] : -1;
+        reply.pid = spare_use(spare, (size_t)n, fds, nfds, &spec, &pidfd);
+        if (reply.pid < 0) {
             spec.seccomp = c->seccomp;
             spec.root.mntns_fd = c->mntns_fd;
             spec.parent_fd = parent_fd;
             reply.pid = jail_start(&spec, &pidfd);
-            reply.code = reply.pid < 0 ? errno : 0;
         }
-        for (int i = 0; i < nfds; i++)
-            close(fds[i]);
-        int rc = send_fds(sock, &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
-        if (pidfd >= 0) close(pidfd);
-        if (rc != 0) return;
+        reply.code = reply.pid < 0 ? errno : 0;
+        memcpy(tmp_options, spec.root.tmp_options, sizeof spec.root.tmp_options);
     }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    int rc = send_fds(sock, &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
+    if (pidfd >= 0) close(pidfd);
+    return rc;
+}
+
+/* Answers requests until the socket ends. parent_fd: the read end of the keeper's pipe. As
+ * soon as a run has its init, the next one is started as a spare: it prepares while the
+ * program runs, when the runner and the other services wait. */
+static void serve(const keeper_config_t *c, int sock, int parent_fd)
+{
+    spare_t spare = {.pid = 0, .pidfd = -1, .ctl = -1};
+    char tmp_options[sizeof spare.tmp_options] = ""; /* of the latest request */
+    while (answer(c, sock, parent_fd, &spare, tmp_options) == 0)
+        if (spare.pid == 0 && tmp_options[0]) spare_spawn(c, parent_fd, tmp_options, &spare);
+    spare_drop(&spare);
 }
 
 /* Joins the slot's place: cgroups (v1; on v2 the clone did), network namespace, OOM score. */
@@ -461,7 +548,7 @@ static char *pack_request(const jail_spec_t *spec, size_t *len)
     request_t r;
     memset(&r, 0, sizeof r);
     r.uid = (uint32_t)spec->uid;
-    r.has_workdir = spec->root.workdir_fd >= 0;
+    r.has_workdir = spec->root.work_tree_fd >= 0;
     r.cpu_ms = spec->cpu_ms;
     r.file_bytes = spec->file_bytes;
     memcpy(r.tmp_options, spec->root.tmp_options, sizeof r.tmp_options);
@@ -511,8 +598,8 @@ pid_t keeper_start(keeper_t *self, const jail_spec_t *spec, int *pidfd)
     char *req = pack_request(spec, &len);
     if (!req) return -1;
     int fds[FD_COUNT] = {spec->stdin_fd, spec->out_fd,    spec->err_fd,
-                         spec->error_fd, spec->status_fd, spec->root.workdir_fd};
-    int nfds = spec->root.workdir_fd >= 0 ? FD_COUNT : FD_WORKDIR;
+                         spec->error_fd, spec->status_fd, spec->root.work_tree_fd};
+    int nfds = spec->root.work_tree_fd >= 0 ? FD_COUNT : FD_WORKDIR;
     pid_t pid = ask(self, req, len, fds, nfds, pidfd);
     if (pid < 0 && errno == EPIPE) {
         /* Gone (killed by hand or by the OOM killer), or hung: one new keeper, one retry. An

@@ -13,7 +13,17 @@
  *
  * over a SOCK_SEQPACKET pair, one request at a time (a slot runs one program at a time). The
  * keeper ignores SIGCHLD, so the kernel reaps the inits it starts; the runner watches each by
- * its pidfd. The keeper holds the write end of a pipe whose read end every init checks after
+ * its pidfd.
+ *
+ * The spare init. As soon as a run has its init, the keeper starts the next one ahead
+ * (jail_spare_start): it clones it with its PID, IPC and UTS namespaces, and the spare enters
+ * the cgroup namespace and the root, mounts /proc and /tmp and sets the host name, while the
+ * program runs and the runner waits. The next request then goes to the spare with the work
+ * directory as a detached tree (the keeper sees the runner's mounts; the spare no longer
+ * does), and the spare only mounts it, forks the program and execs: about 0.35 ms less from
+ * job to program here. A spare that is gone, or whose /tmp does not fit the request, is
+ * replaced by a direct start. So a slot's cgroup holds the keeper, a spare (a child of the
+ * keeper without children of its own; cgroup_kill_all leaves both alone) and the run. The keeper holds the write end of a pipe whose read end every init checks after
  * PR_SET_PDEATHSIG: an init whose keeper is already gone ends at once.
  *
  * The keeper ends when its socket reaches EOF: the runner stopped it or is gone (even by

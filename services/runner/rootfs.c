@@ -274,30 +274,32 @@ int rootfs_namespace_fd(const rootfs_t *self)
 void rootfs_enter_prepare(const rootfs_t *self, int workdir_fd, long tmp_mb, rootfs_enter_t *e)
 {
     e->mntns_fd = self->mntns_fd;
-    e->workdir_fd = workdir_fd;
+    e->work_tree_fd = workdir_fd;
     snprintf(e->tmp_options, sizeof e->tmp_options, "size=%ldm,nr_inodes=%d,mode=1777",
              tmp_mb > 0 ? tmp_mb : TMP_DEFAULT_MB, TMP_INODES);
 }
 
-int rootfs_enter(const rootfs_enter_t *e, const char **stage)
+int rootfs_work_tree(int workdir_fd)
 {
-    int tree = -1;
-    if (e->workdir_fd >= 0) {
-        /* A detached copy of the work directory's mount, taken while it is still visible. */
-        tree = (int)syscall(SYS_open_tree, e->workdir_fd, "",
-                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-        CHILD_STEP("open_tree work directory", tree < 0 ? -1 : 0);
-    }
+    return (int)syscall(SYS_open_tree, workdir_fd, "",
+                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+}
+
+int rootfs_enter_root(const rootfs_enter_t *e, const char **stage)
+{
     CHILD_STEP("setns prepared root", setns(e->mntns_fd, CLONE_NEWNS));
     CHILD_STEP("unshare mount namespace", unshare(CLONE_NEWNS));
     CHILD_STEP("mount /proc",
                mount("proc", "/proc", "proc", MS_HARDEN | MS_NOEXEC, "hidepid=invisible"));
     CHILD_STEP("mount /tmp", mount("lcx-tmp", "/tmp", "tmpfs", MS_HARDEN, e->tmp_options));
-    if (tree >= 0) {
-        CHILD_STEP("mount /work", (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, ROOTFS_WORKDIR,
-                                               MOVE_MOUNT_F_EMPTY_PATH));
-        close(tree);
-    }
+    return 0;
+}
+
+int rootfs_enter_work(const rootfs_enter_t *e, const char **stage)
+{
+    if (e->work_tree_fd >= 0)
+        CHILD_STEP("mount /work", (int)syscall(SYS_move_mount, e->work_tree_fd, "", AT_FDCWD,
+                                               ROOTFS_WORKDIR, MOVE_MOUNT_F_EMPTY_PATH));
     CHILD_STEP("chdir /work", chdir(ROOTFS_WORKDIR));
     return 0;
 }

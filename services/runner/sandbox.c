@@ -676,8 +676,8 @@ static int prepare_jail(run_t *run, child_fds_t *fds, char **argv, char *prog, s
     const sandbox_spec_t *spec = run->spec;
     if (inner_program(run, prog, size) != 0) return -1;
     argv[0] = prog;
-    /* The keeper sits in the slot's cgroup too: one process more than the run's own. */
-    long processes = spec->max_processes > 0 ? spec->max_processes + 1 : 0;
+    /* The keeper and its spare init (keeper.h) sit in the slot's cgroup too. */
+    long processes = spec->max_processes > 0 ? spec->max_processes + 2 : 0;
     if (cgroup_limit(run->slot->cgroup, spec->memory_mb, processes) != 0 ||
         cgroup_begin(run->slot->cgroup) != 0) {
         lcx_log(LCX_ERROR, "sandbox cannot set the slot's cgroup", "error", strerror(errno), NULL);

@@ -8,8 +8,8 @@ import os
 import random
 import time
 
-from harness import (describe, expect, isolated, parent_of, processes_with, signal_is,
-                     timeout)
+from harness import (children_of, describe, expect, isolated, parent_of, processes_with,
+                     signal_is, timeout)
 
 MIB = 1024 * 1024
 
@@ -86,7 +86,7 @@ def _scratch_leftovers(stack):
 
 def assert_no_leftovers(stack, marker=None):
     """No process with the marker, every slot cgroup holding nothing but the slot's keeper (a
-    child of the runner) and no other cgroup of the runner, the scratch directory empty, the
+    child of the runner) and its spare init, and no other cgroup of the runner, the scratch directory empty, the
     canary and /etc/passwd intact."""
     deadline = time.monotonic() + 3
     while marker and processes_with(marker) and time.monotonic() < deadline:
@@ -111,8 +111,13 @@ def assert_no_leftovers(stack, marker=None):
                 procs = f.read().split()
             runner = stack.procs["runner"].pid
             keepers = [p for p in procs if parent_of(p) == runner]
-            left = [p for p in procs if p not in keepers]
+            # The keeper's spare init waits for the slot's next job: a child of the keeper
+            # that has no children of its own.
+            spares = [p for p in procs if parent_of(p) in [int(k) for k in keepers]
+                      and not children_of(int(p))]
+            left = [p for p in procs if p not in keepers and p not in spares]
             expect(len(keepers) == 1, "%s/%s holds %d keepers" % (g, s, len(keepers)))
+            expect(len(spares) <= 1, "%s/%s holds %d spare inits" % (g, s, len(spares)))
             expect(not left, "processes left in %s/%s: %s" % (g, s, left))
     # The runner removes a job's directory just after sending the result, and then prepares
     # the slot's next one (ready-*, empty: nothing of a run may reach the next).

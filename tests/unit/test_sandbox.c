@@ -199,9 +199,32 @@ static long parent_of(long pid)
     return ppid;
 }
 
-/* Reads slot `slot`'s pids cgroup: the number of the slot's keepers (our children) with
- * `keepers`, else of what runs left behind (anything else); *last: the last pid counted. */
-static long scan_slot(int slot, bool keepers, long *last)
+static bool has_children(long pid)
+{
+    char path[64], text[16] = "";
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return false;
+    bool any = fgets(text, sizeof text, f) != NULL && text[0] != '\0';
+    fclose(f);
+    return any;
+}
+
+typedef enum { PROC_KEEPER, PROC_SPARE, PROC_LEFT } proc_kind_t;
+
+/* A slot's process: its keeper (our child), a spare init (the keeper's child without children
+ * of its own, keeper.h), or something a run left behind. */
+static proc_kind_t kind_of(long pid)
+{
+    long parent = parent_of(pid);
+    if (parent == (long)getpid()) return PROC_KEEPER;
+    if (parent > 0 && parent_of(parent) == (long)getpid() && !has_children(pid)) return PROC_SPARE;
+    return PROC_LEFT;
+}
+
+/* Reads slot `slot`'s pids cgroup: the number of its processes of `kind`; *last: the last
+ * pid counted. */
+static long scan_slot(int slot, proc_kind_t kind, long *last)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lcx-%d/slot%d/cgroup.procs", fx.host.base[CGROUP_PIDS],
@@ -211,7 +234,7 @@ static long scan_slot(int slot, bool keepers, long *last)
     long n = 0, pid;
     *last = -1;
     while (fscanf(f, "%ld", &pid) == 1)
-        if ((parent_of(pid) == (long)getpid()) == keepers) {
+        if (kind_of(pid) == kind) {
             n++;
             *last = pid;
         }
@@ -219,22 +242,29 @@ static long scan_slot(int slot, bool keepers, long *last)
     return n;
 }
 
-static long slot_count(int slot, bool keepers)
+static long slot_count(int slot, proc_kind_t kind)
 {
     long last;
-    return scan_slot(slot, keepers, &last);
+    return scan_slot(slot, kind, &last);
 }
 
 static long slot_processes(int slot)
 {
-    return slot_count(slot, false);
+    return slot_count(slot, PROC_LEFT);
+}
+
+/* The pid of slot `slot`'s spare init, -1 when there is none. */
+static long slot_spare(int slot)
+{
+    long spare;
+    return scan_slot(slot, PROC_SPARE, &spare) < 0 ? -1 : spare;
 }
 
 /* The pid of slot `slot`'s keeper, -1 when there is none. */
 static long slot_keeper(int slot)
 {
     long keeper;
-    return scan_slot(slot, true, &keeper) < 0 ? -1 : keeper;
+    return scan_slot(slot, PROC_KEEPER, &keeper) < 0 ? -1 : keeper;
 }
 
 /* --------------------------------------------------------------------------------------------
@@ -496,7 +526,7 @@ static void test_keeper_sits_in_each_slot(void **state)
 {
     SKIP_UNLESS_ROOT();
     for (int slot = 0; slot < 2; slot++) {
-        assert_int_equal(slot_count(slot, true), 1);
+        assert_int_equal(slot_count(slot, PROC_KEEPER), 1);
         assert_int_equal(slot_processes(slot), 0);
         char exe[PATH_MAX];
         exe_of(slot_keeper(slot), exe, sizeof exe);
@@ -525,6 +555,59 @@ static void test_killed_keeper_is_replaced(void **state)
         assert_int_equal(slot_processes(slot), 0);
     }
     assert_true(replaced >= 1); /* the slot (or slots) the runs used */
+}
+
+/* The slot's spare init once it is there (the keeper starts it when a run's init is gone):
+ * its pid, or -1 after 5 s without one. */
+static long await_spare(int slot)
+{
+    for (int i = 0; i < 500; i++) {
+        long spare = slot_spare(slot);
+        if (spare > 0) return spare;
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* After a run the keeper holds the next run's init ready; the next run uses it up, and the
+ * keeper starts another. */
+static void test_spare_init_starts_the_next_run(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_result_t r = run_sh("echo one");
+    expect_output(&r, "one\n");
+    int slot = slot_spare(0) > 0 || await_spare(0) > 0 ? 0 : 1;
+    long spare = await_spare(slot);
+    assert_true(spare > 0);
+    char exe[PATH_MAX];
+    exe_of(spare, exe, sizeof exe);
+    assert_string_equal(exe, keeper_program);
+    r = run_sh("echo two");
+    expect_output(&r, "two\n");
+    assert_int_equal(kill((pid_t)spare, 0), -1); /* it ran "two" and is gone */
+    long next = await_spare(slot);
+    assert_true(next > 0 && next != spare);
+    assert_int_equal(slot_processes(slot), 0);
+}
+
+/* A spare that is gone (killed by hand) leaves the next run to start its own init. (One killed
+ * in the instant it is handed its job takes that run with it, as a killed init does.) */
+static void test_killed_spare_is_not_missed(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    sandbox_result_t r = run_sh("echo one");
+    expect_output(&r, "one\n");
+    for (int slot = 0; slot < 2; slot++) {
+        long spare = slot_spare(slot);
+        if (spare <= 0) continue;
+        assert_int_equal(kill((pid_t)spare, SIGKILL), 0);
+        for (int i = 0; i < 500 && slot_spare(slot) == spare; i++) /* gone, reaped */
+            usleep(10000);
+    }
+    r = run_sh("echo two");
+    expect_output(&r, "two\n");
+    for (int slot = 0; slot < 2; slot++)
+        assert_int_equal(slot_processes(slot), 0);
 }
 
 static void test_missing_program_is_an_error(void **state)
@@ -617,6 +700,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_program_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_sits_in_each_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_keeper_is_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_init_starts_the_next_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_spare_is_not_missed, setup, teardown),
         cmocka_unit_test(test_unsafe_mode),
         cmocka_unit_test(test_destroy_removes_cgroups),
         cmocka_unit_test(test_keeper_without_its_program), /* after: a sandbox of its own */
