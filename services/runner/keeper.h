@@ -13,7 +13,8 @@
  *
  * over a SOCK_SEQPACKET pair, one request at a time (a slot runs one program at a time). The
  * keeper ignores SIGCHLD, so the kernel reaps the inits it starts; the runner watches each by
- * its pidfd.
+ * its pidfd. The keeper holds the write end of a pipe whose read end every init checks after
+ * PR_SET_PDEATHSIG: an init whose keeper is already gone ends at once.
  *
  * The spare init. As soon as a run has its init, the keeper starts the next one ahead
  * (jail_spare_start): it clones it with its PID, IPC and UTS namespaces, and the spare enters
@@ -23,8 +24,7 @@
  * does), and the spare only mounts it, forks the program and execs: about 0.35 ms less from
  * job to program here. A spare that is gone, or whose /tmp does not fit the request, is
  * replaced by a direct start. So a slot's cgroup holds the keeper, a spare (a child of the
- * keeper without children of its own; cgroup_kill_all leaves both alone) and the run. The keeper holds the write end of a pipe whose read end every init checks after
- * PR_SET_PDEATHSIG: an init whose keeper is already gone ends at once.
+ * keeper without children of its own; cgroup_kill_all leaves both alone) and the run.
  *
  * The keeper ends when its socket reaches EOF: the runner stopped it or is gone (even by
  * kill -9). The inits it started then die by PR_SET_PDEATHSIG, and their PID namespaces with
