@@ -27,6 +27,7 @@ SERVICES   := gateway session dispatcher runner keygen
 BINARIES   := $(SERVICES:%=$(BIN)/lcx-%) $(BIN)/lcx-keeper
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_INC   := -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner
 ETC        := $(BUILD)/etc/languages.conf \
               $(patsubst web/%,$(BUILD)/etc/%,$(wildcard web/openapi.json web/docs.html))
 
@@ -93,8 +94,8 @@ keygen: all
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_MODULES) $(BUILD)/liblcx.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	@$(CC) $(CPPFLAGS) -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner \
-	  $(CFLAGS) -o $@ $< $(UNIT_MODULES) $(BUILD)/liblcx.a $(LDLIBS) -lcmocka
+	@$(CC) $(CPPFLAGS) $(UNIT_INC) $(CFLAGS) -o $@ $< $(UNIT_MODULES) $(BUILD)/liblcx.a $(LDLIBS) \
+	  -lcmocka
 
 # The unit tests once more under AddressSanitizer, UndefinedBehaviorSanitizer and
 # LeakSanitizer (tests/run-all runs both builds): a memory error, undefined behaviour or a leak
@@ -110,8 +111,7 @@ $(BUILD)/asan/obj/%.o: %.c
 $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	@$(CC) $(CPPFLAGS) -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner \
-	  $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS) -lcmocka
+	@$(CC) $(CPPFLAGS) $(UNIT_INC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS) -lcmocka
 
 run: deps
 	@$(MAKE) --no-print-directory all

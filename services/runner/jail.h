@@ -4,7 +4,7 @@
  *   keeper      the slot's long-lived process (keeper.h), already in the slot's cgroups and
  *   |           network namespace
  *   `- init     PID 1 of a new PID namespace; new IPC, UTS and cgroup namespaces, the prepared
- *      |        root (rootfs_enter); dies with the keeper (PR_SET_PDEATHSIG)
+ *      |        root (rootfs_enter_root); dies with the keeper (PR_SET_PDEATHSIG)
  *      `- program  PID 2 (vfork): setsid, stdin/stdout/stderr, rlimits, every privilege dropped
  *                  (privs_drop), the seccomp filter, execve
  *

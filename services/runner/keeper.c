@@ -182,8 +182,8 @@ static int receive_job(void *arg, int ctl, jail_spec_t *spec)
     return n > 0 ? parse_request((size_t)n, fds, nfds, spec) : -1;
 }
 
-/* The next run's init, started ahead while the slot is idle (jail_spare_start): the clone,
- * its namespaces, root, /proc and /tmp are then off the way from job to program. */
+/* The next run's init, started ahead while the current program runs (jail_spare_start): the
+ * clone, its namespaces, root, /proc and /tmp are then off the way from job to program. */
 typedef struct {
     pid_t pid; /* 0: none */
     int pidfd;
