@@ -18,7 +18,9 @@ struct backend_t {
     zsock_t *sock;
     zactor_t *monitor; /* zmonitor of sock: DISCONNECTED events */
     uint64_t next_corr;
-    zhashx_t *calls; /* corr (as key) -> call_t */
+    zhashx_t *calls;    /* corr (as key) -> call_t */
+    zhashx_t *per_arg;  /* arg (as key) -> its number of calls in flight (as value) */
+    int64_t next_check; /* monotonic ms before which no call expires (-1: none in flight) */
 };
 
 static size_t corr_hash(const void *key)
@@ -26,7 +28,7 @@ static size_t corr_hash(const void *key)
     return (size_t)(uintptr_t)key;
 }
 
-static int corr_cmp(const void *a, const void *b)
+static int key_cmp(const void *a, const void *b)
 {
     return a == b ? 0 : (uintptr_t)a < (uintptr_t)b ? -1 : 1;
 }
@@ -35,6 +37,18 @@ static void call_free(void **item)
 {
     free(*item);
     *item = NULL;
+}
+
+/* A hash table keyed by the pointer or number itself, owning neither keys nor values. */
+static zhashx_t *plain_table(void)
+{
+    zhashx_t *table = zhashx_new();
+    if (!table) return NULL;
+    zhashx_set_key_hasher(table, corr_hash);
+    zhashx_set_key_comparator(table, key_cmp);
+    zhashx_set_key_duplicator(table, NULL);
+    zhashx_set_key_destructor(table, NULL);
+    return table;
 }
 
 static zactor_t *start_monitor(zsock_t *sock)
@@ -53,11 +67,13 @@ backend_t *backend_new(const char *endpoint, const char *curve_dir, const char *
     backend_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->next_corr = 1;
-    self->calls = zhashx_new();
-    zhashx_set_key_hasher(self->calls, corr_hash);
-    zhashx_set_key_comparator(self->calls, corr_cmp);
-    zhashx_set_key_duplicator(self->calls, NULL);
-    zhashx_set_key_destructor(self->calls, NULL);
+    self->next_check = -1;
+    self->calls = plain_table();
+    self->per_arg = plain_table();
+    if (!self->calls || !self->per_arg) {
+        backend_destroy(&self);
+        return NULL;
+    }
     zhashx_set_destructor(self->calls, call_free);
     self->curve = curve_new(curve_dir, "gateway", curve_secret, false, err, errlen);
     self->sock = self->curve ? zsock_new(ZMQ_DEALER) : NULL;
@@ -91,6 +107,7 @@ void backend_destroy(backend_t **self_p)
     if (!self_p || !*self_p) return;
     backend_t *self = *self_p;
     zhashx_destroy(&self->calls);
+    zhashx_destroy(&self->per_arg);
     zactor_destroy(&self->monitor);
     zsock_destroy(&self->sock);
     curve_destroy(&self->curve);
@@ -123,14 +140,31 @@ void backend_call(backend_t *self, lcx_msg_t **request_p, int64_t timeout_ms, ba
     }
     *call = (call_t){corr, lcx_mono_ms() + timeout_ms, fn, arg};
     zhashx_insert(self->calls, (void *)(uintptr_t)corr, call);
+    uintptr_t count = (uintptr_t)zhashx_lookup(self->per_arg, arg);
+    zhashx_update(self->per_arg, arg, (void *)(count + 1));
+    if (self->next_check < 0 || call->deadline < self->next_check)
+        self->next_check = call->deadline;
 }
 
+/* Removes the call (without running it). */
+static void remove_call(backend_t *self, call_t *call)
+{
+    uintptr_t count = (uintptr_t)zhashx_lookup(self->per_arg, call->arg);
+    if (count > 1)
+        zhashx_update(self->per_arg, call->arg, (void *)(count - 1));
+    else
+        zhashx_delete(self->per_arg, call->arg);
+    zhashx_delete(self->calls, (void *)(uintptr_t)call->corr);
+}
+
+/* Every answered request asks this; only one that closed while waiting has calls to drop. */
 void backend_forget(backend_t *self, void *arg)
 {
+    if (!zhashx_lookup(self->per_arg, arg)) return;
     zlistx_t *keys = zhashx_keys(self->calls);
     for (void *key = zlistx_first(keys); key; key = zlistx_next(keys)) {
         call_t *call = zhashx_lookup(self->calls, key);
-        if (call && call->arg == arg) zhashx_delete(self->calls, key);
+        if (call && call->arg == arg) remove_call(self, call);
     }
     zlistx_destroy(&keys);
 }
@@ -139,7 +173,7 @@ void backend_forget(backend_t *self, void *arg)
 static void complete(backend_t *self, call_t *call, const lcx_msg_t *reply)
 {
     call_t done = *call;
-    zhashx_delete(self->calls, (void *)(uintptr_t)call->corr);
+    remove_call(self, call);
     done.fn(done.arg, reply);
 }
 
@@ -159,22 +193,28 @@ void backend_receive(backend_t *self)
     }
 }
 
+/* Scans the calls only once the earliest deadline is due. next_check may be earlier than the
+ * earliest call still in flight (that call was answered since), never later. */
 int64_t backend_expire(backend_t *self)
 {
-    int64_t now = lcx_mono_ms(), next = -1;
+    int64_t now = lcx_mono_ms();
+    if (self->next_check < 0 || now < self->next_check)
+        return self->next_check < 0 ? -1 : self->next_check - now;
+    int64_t next = -1;
     zlistx_t *expired = zlistx_new();
     for (call_t *call = zhashx_first(self->calls); call; call = zhashx_next(self->calls)) {
         if (call->deadline <= now)
             zlistx_add_end(expired, (void *)(uintptr_t)call->corr);
-        else if (next < 0 || call->deadline - now < next)
-            next = call->deadline - now;
+        else if (next < 0 || call->deadline < next)
+            next = call->deadline;
     }
+    self->next_check = next; /* callbacks below that call again lower it (backend_call) */
     for (void *key = zlistx_first(expired); key; key = zlistx_next(expired)) {
         call_t *call = zhashx_lookup(self->calls, key);
         if (call) complete(self, call, NULL);
     }
     zlistx_destroy(&expired);
-    return next;
+    return self->next_check < 0 ? -1 : self->next_check > now ? self->next_check - now : 0;
 }
 
 zsock_t *backend_monitor(backend_t *self)
