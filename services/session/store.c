@@ -2,6 +2,7 @@
  * store: SQLite persistence of sessions and executions (see store.h).
  */
 #include "store.h"
+#include "checkpointer.h"
 #include "log.h"
 #include "util.h"
 
@@ -122,10 +123,20 @@ static const char *const statement_sql[ST_COUNT] = {
 #undef X
 };
 
+/* WAL checkpoints (see checkpointer.h). At CHECKPOINT_FRAMES new frames (SQLite's own
+ * automatic threshold) the background connection copies them. The WAL only starts over from
+ * its beginning when a checkpoint has copied every frame before the next write, which a
+ * background copy racing a steady stream of commits rarely manages: at CATCH_UP_FRAMES the
+ * store's thread copies the few frames left itself, and the WAL restarts (4000 frames of
+ * 4 KiB: the WAL stays under about 16 MiB). */
+#define CHECKPOINT_FRAMES 1000
+#define CATCH_UP_FRAMES 4000
+
 struct store_t {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     bool sync_due; /* the open transaction holds a user's write (see store.h) */
+    checkpointer_t *checkpointer;
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -184,6 +195,20 @@ static int prepare_all(store_t *self, char *err, size_t errlen)
     return 0;
 }
 
+/* SQLite calls this after each commit with the number of frames in the WAL. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    store_t *self = arg;
+    if (frames >= CATCH_UP_FRAMES) {
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            lcx_log(LCX_WARN, "checkpoint failed", "error", sqlite3_errstr(rc), NULL);
+    } else if (frames >= CHECKPOINT_FRAMES) {
+        checkpointer_request(self->checkpointer);
+    }
+    return SQLITE_OK;
+}
+
 store_t *store_new(const char *dir, char *err, size_t errlen)
 {
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
@@ -205,10 +230,12 @@ store_t *store_new(const char *dir, char *err, size_t errlen)
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                  " PRAGMA foreign_keys = ON;",
                  err, errlen) != 0 ||
-        migrate(self, err, errlen) != 0 || prepare_all(self, err, errlen) != 0) {
+        migrate(self, err, errlen) != 0 || prepare_all(self, err, errlen) != 0 ||
+        !(self->checkpointer = checkpointer_new(path, err, errlen))) {
         store_destroy(&self);
         return NULL;
     }
+    sqlite3_wal_hook(self->db, on_wal_commit, self); /* in place of the automatic checkpoint */
     return self;
 }
 
@@ -216,6 +243,7 @@ void store_destroy(store_t **self_p)
 {
     if (!self_p || !*self_p) return;
     store_t *self = *self_p;
+    checkpointer_destroy(&self->checkpointer); /* before the last connection checkpoints */
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(self->st[i]);
     sqlite3_close(self->db);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "store.h"
 
@@ -224,6 +225,45 @@ static void data_survives_reopen(void **state)
     lcx_msg_destroy(&s);
 }
 
+static off_t file_size(const char *dir, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* A steady stream of commits (about 11000 WAL frames of 4 KiB) leaves the WAL bounded: the
+ * background checkpoints copy the frames into the database file and the store's catch-up
+ * lets the WAL start over (4000 frames, about 16 MiB; 20 MiB allows for the last batch). */
+static void wal_is_copied_back_and_starts_over(void **state)
+{
+    fixture_t *f = *state;
+    char source[3001];
+    memset(source, 'x', sizeof source - 1);
+    source[sizeof source - 1] = '\0';
+    off_t wal_max = 0;
+    char last_id[64] = "";
+    for (int batch = 0; batch < 1000; batch++) {
+        assert_int_equal(store_begin(f->store), 0);
+        for (int i = 0; i < 10; i++) {
+            lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+            assert_int_equal(store_session_create(f->store, "python", source, s), STORE_OK);
+            snprintf(last_id, sizeof last_id, "%s", s->session_id.ptr);
+            lcx_msg_destroy(&s);
+        }
+        assert_int_equal(store_commit(f->store), 0);
+        off_t wal = file_size(f->dir, "lcx.db-wal");
+        if (wal > wal_max) wal_max = wal;
+    }
+    assert_true(wal_max < 20 * 1024 * 1024);
+    assert_true(file_size(f->dir, "lcx.db") > 30 * 1000 * 1000); /* the sessions got there */
+    lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+    assert_int_equal(store_session_get(f->store, last_id, s), STORE_OK);
+    assert_int_equal((int)s->source_code.len, 3000);
+    lcx_msg_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(list_is_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(run_limits_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(data_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(wal_is_copied_back_and_starts_over, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
