@@ -182,14 +182,14 @@ static int free_slots(const worker_t *self)
 /* ---------------------------------------------------------------------------------------- */
 /* Messages from the dispatcher                                                              */
 
-static void report_running(worker_t *self, const lcx_msg_t *job)
+static lcx_msg_t *running_update(const lcx_msg_t *job)
 {
     lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
     lcx_msg_set_str(u, LCX_F_execution_id, job->execution_id.ptr);
     lcx_msg_set_int(u, LCX_F_attempt, job->attempt.v);
     lcx_msg_set_str(u, LCX_F_status, "RUNNING");
     lcx_msg_set_int(u, LCX_F_started_at, lcx_now_ms());
-    send_msg(self, &u);
+    return u;
 }
 
 static void on_job(worker_t *self, lcx_msg_t **job_p)
@@ -201,9 +201,10 @@ static void on_job(worker_t *self, lcx_msg_t **job_p)
         lcx_log(LCX_INFO, "execution started", "execution_id", job->execution_id.ptr, "session_id",
                 job->session_id.ptr, "language", job->language.ptr, "slot",
                 lcx_itoa(i, slot, sizeof slot), NULL);
-        report_running(self, job);
+        lcx_msg_t *running = running_update(job);
         zframe_destroy(&job->routing_id);
         slot_start(self->slots[i], job_p);
+        send_msg(self, &running); /* after the slot has the job: the program starts first */
         return;
     }
     /* The dispatcher's count of our busy slots was behind (e.g. we registered again while
