@@ -89,7 +89,9 @@ void checkpointer_destroy(checkpointer_t **self_p)
 
 void checkpointer_request(checkpointer_t *self)
 {
-    if (!atomic_exchange(&self->requested, true)) zstr_send(self->actor, "CHECKPOINT");
+    if (atomic_exchange(&self->requested, true)) return;
+    if (zstr_send(self->actor, "CHECKPOINT") != 0)
+        atomic_store(&self->requested, false); /* not sent: the next commit asks again */
 }
 
 long checkpointer_count(checkpointer_t *self)
