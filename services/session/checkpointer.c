@@ -12,7 +12,6 @@ struct checkpointer_t {
     zactor_t *actor;
     sqlite3 *db;           /* used by the actor's thread only */
     atomic_bool requested; /* a request is on its way, or waits for the next checkpoint */
-    atomic_long done;
 };
 
 /* One PASSIVE checkpoint: it copies what no reader still needs and never waits for the
@@ -20,9 +19,7 @@ struct checkpointer_t {
 static void checkpoint(checkpointer_t *self)
 {
     int rc = sqlite3_wal_checkpoint_v2(self->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    if (rc == SQLITE_OK)
-        atomic_fetch_add(&self->done, 1);
-    else if (rc != SQLITE_BUSY) /* BUSY: another checkpoint (the store's) holds the lock */
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* BUSY: the store's own checkpoint is under way */
         lcx_log(LCX_WARN, "background checkpoint failed", "error", sqlite3_errmsg(self->db), NULL);
 }
 
@@ -57,7 +54,6 @@ checkpointer_t *checkpointer_new(const char *db_path, char *err, size_t errlen)
     checkpointer_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     atomic_init(&self->requested, false);
-    atomic_init(&self->done, 0);
     if (sqlite3_open_v2(db_path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
         sqlite3_exec(self->db, "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "checkpointer: cannot open %s: %s", db_path,
@@ -92,9 +88,4 @@ void checkpointer_request(checkpointer_t *self)
     if (atomic_exchange(&self->requested, true)) return;
     if (zstr_send(self->actor, "CHECKPOINT") != 0)
         atomic_store(&self->requested, false); /* not sent: the next commit asks again */
-}
-
-long checkpointer_count(checkpointer_t *self)
-{
-    return atomic_load(&self->done);
 }

@@ -22,7 +22,5 @@ void checkpointer_destroy(checkpointer_t **self_p);
 /* The WAL holds a checkpoint's worth of new frames: copy them soon. Never blocks; requests
  * that arrive during a checkpoint are folded into one more. */
 void checkpointer_request(checkpointer_t *self);
-/* Checkpoints completed so far (for tests and metrics). */
-long checkpointer_count(checkpointer_t *self);
 
 #endif
