@@ -23,7 +23,7 @@ struct backend_t {
     int64_t next_check; /* monotonic ms before which no call expires (-1: none in flight) */
 };
 
-static size_t corr_hash(const void *key)
+static size_t key_hash(const void *key)
 {
     return (size_t)(uintptr_t)key;
 }
@@ -44,7 +44,7 @@ static zhashx_t *plain_table(void)
 {
     zhashx_t *table = zhashx_new();
     if (!table) return NULL;
-    zhashx_set_key_hasher(table, corr_hash);
+    zhashx_set_key_hasher(table, key_hash);
     zhashx_set_key_comparator(table, key_cmp);
     zhashx_set_key_duplicator(table, NULL);
     zhashx_set_key_destructor(table, NULL);
