@@ -21,7 +21,9 @@ struct worker_t {
     curve_t *curve;
     slot_t **slots;
     int slot_count;
-    zlistx_t *unacked; /* final UPDATEs not yet acknowledged */
+    lcx_msg_t **running;  /* per slot: the job's RUNNING update while it is held back */
+    int64_t *running_due; /* per slot: when the held RUNNING goes out (monotonic ms) */
+    zlistx_t *unacked;    /* final UPDATEs not yet acknowledged */
     int64_t dispatcher_seen;
     int64_t next_heartbeat;
     int64_t next_resend;
@@ -97,11 +99,47 @@ static int connect_dispatcher(worker_t *self)
     return 0;
 }
 
-/* slot_relay_fn: live output goes to the dispatcher as OUTPUT, best effort. */
+static void send_msg(worker_t *self, lcx_msg_t **msg_p)
+{
+    char err[256];
+    lcx_cmd_t cmd = (*msg_p)->cmd;
+    if (lcx_msg_send(msg_p, self->sock, err, sizeof err) != 0)
+        lcx_log(LCX_WARN, "send to dispatcher failed", "command", lcx_cmd_name(cmd), "error", err,
+                NULL);
+}
+
+/*
+ * RUNNING is held back for running_report_ms. A run that ends sooner reports only its final
+ * update, which carries started_at and makes the store log RUNNING before the final state
+ * (PROTOCOL.md 6.3): two messages and a commit fewer for the short runs that are most of a
+ * learner's, and nothing a client can tell from a RUNNING state that lasted a few ms.
+ */
+static void send_running(worker_t *self, int slot)
+{
+    if (self->running[slot]) send_msg(self, &self->running[slot]);
+}
+
+static void send_due_running(worker_t *self, int64_t now)
+{
+    for (int i = 0; i < self->slot_count; i++)
+        if (self->running[i] && now >= self->running_due[i]) send_running(self, i);
+}
+
+static int slot_of_job(const worker_t *self, const lcx_msg_t *job)
+{
+    for (int i = 0; i < self->slot_count; i++)
+        if (slot_job(self->slots[i]) == job) return i;
+    return -1;
+}
+
+/* slot_relay_fn: live output goes to the dispatcher as OUTPUT, best effort; the job's RUNNING
+ * goes first, so that every view sees the run start before its output. */
 static void relay_output(void *arg, const lcx_msg_t *job, const char *stream, const char *data,
                          size_t len, int64_t offset)
 {
     worker_t *self = arg;
+    int slot = slot_of_job(self, job);
+    if (slot >= 0) send_running(self, slot);
     lcx_msg_t *out = lcx_msg_new(LCX_CMD_OUTPUT);
     lcx_msg_set_str(out, LCX_F_execution_id, job->execution_id.ptr);
     lcx_msg_set_int(out, LCX_F_attempt, job->attempt.v);
@@ -132,14 +170,17 @@ worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, l
     zlistx_set_destructor(self->unacked, update_free);
     self->slot_count = (int)self->ready->slots.v;
     self->slots = calloc((size_t)self->slot_count, sizeof *self->slots);
-    for (int i = 0; self->slots && i < self->slot_count; i++) {
+    self->running = calloc((size_t)self->slot_count, sizeof *self->running);
+    self->running_due = calloc((size_t)self->slot_count, sizeof *self->running_due);
+    for (int i = 0; self->slots && self->running && self->running_due && i < self->slot_count;
+         i++) {
         if (!(self->slots[i] = slot_new(ctx, relay_output, self))) {
             snprintf(err, errlen, "cannot start slot %d", i);
             worker_destroy(&self);
             return NULL;
         }
     }
-    if (!self->slots || connect_dispatcher(self) != 0) {
+    if (!self->slots || !self->running || !self->running_due || connect_dispatcher(self) != 0) {
         snprintf(err, errlen, "cannot connect to %s", settings->runner_endpoint);
         worker_destroy(&self);
         return NULL;
@@ -153,22 +194,17 @@ void worker_destroy(worker_t **self_p)
     worker_t *self = *self_p;
     for (int i = 0; self->slots && i < self->slot_count; i++)
         slot_destroy(&self->slots[i]);
+    for (int i = 0; self->running && i < self->slot_count; i++)
+        lcx_msg_destroy(&self->running[i]);
     free(self->slots);
+    free(self->running);
+    free(self->running_due);
     zlistx_destroy(&self->unacked);
     zsock_destroy(&self->sock);
     curve_destroy(&self->curve);
     lcx_msg_destroy(&self->ready);
     free(self);
     *self_p = NULL;
-}
-
-static void send_msg(worker_t *self, lcx_msg_t **msg_p)
-{
-    char err[256];
-    lcx_cmd_t cmd = (*msg_p)->cmd;
-    if (lcx_msg_send(msg_p, self->sock, err, sizeof err) != 0)
-        lcx_log(LCX_WARN, "send to dispatcher failed", "command", lcx_cmd_name(cmd), "error", err,
-                NULL);
 }
 
 static int free_slots(const worker_t *self)
@@ -201,10 +237,13 @@ static void on_job(worker_t *self, lcx_msg_t **job_p)
         lcx_log(LCX_INFO, "execution started", "execution_id", job->execution_id.ptr, "session_id",
                 job->session_id.ptr, "language", job->language.ptr, "slot",
                 lcx_itoa(i, slot, sizeof slot), NULL);
-        lcx_msg_t *running = running_update(job);
+        lcx_msg_destroy(&self->running[i]);
+        self->running[i] = running_update(job);
+        self->running_due[i] = lcx_mono_ms() + self->settings->running_report_ms;
         zframe_destroy(&job->routing_id);
         slot_start(self->slots[i], job_p);
-        send_msg(self, &running); /* after the slot has the job: the program starts first */
+        /* after the slot has the job: the program starts first */
+        if (self->settings->running_report_ms == 0) send_running(self, i);
         return;
     }
     /* The dispatcher's count of our busy slots was behind (e.g. we registered again while
@@ -279,10 +318,11 @@ static void handle_dispatcher(worker_t *self)
 /* ---------------------------------------------------------------------------------------- */
 /* Slots, timers, loop                                                                       */
 
-static void on_slot_message(worker_t *self, slot_t *slot)
+static void on_slot_message(worker_t *self, int slot)
 {
-    lcx_msg_t *update = slot_receive(slot);
-    if (!update) return; /* live output, already relayed */
+    lcx_msg_t *update = slot_receive(self->slots[slot]);
+    if (!update) return;                   /* live output, already relayed */
+    lcx_msg_destroy(&self->running[slot]); /* the final update stands for it */
     char cpu[24];
     lcx_log(LCX_INFO, "execution finished", "execution_id", update->execution_id.ptr, "status",
             update->status.ptr, "reason", update->reason.ptr, "cpu_time_ms",
@@ -336,6 +376,7 @@ static void timers(worker_t *self)
 {
     const lcx_settings_t *s = self->settings;
     int64_t now = lcx_mono_ms();
+    send_due_running(self, now);
     if (now - self->dispatcher_seen > s->heartbeat_ms * s->liveness) {
         lcx_log(LCX_WARN, "dispatcher silent: reconnecting", NULL);
         connect_dispatcher(self);
@@ -352,13 +393,17 @@ static void timers(worker_t *self)
     }
 }
 
-/* The loop sleeps at most 100 ms, and less when live output is due for relaying. */
+/* The loop sleeps at most 100 ms, and less when live output or a RUNNING is due. */
 static int64_t poll_timeout(const worker_t *self)
 {
-    int64_t timeout = 100;
+    int64_t timeout = 100, now = lcx_mono_ms();
     for (int i = 0; i < self->slot_count; i++) {
         int64_t due = slot_pending(self->slots[i]);
         if (due >= 0 && due < timeout) timeout = due;
+        if (self->running[i]) {
+            due = self->running_due[i] > now ? self->running_due[i] - now : 0;
+            if (due < timeout) timeout = due;
+        }
     }
     return timeout;
 }
@@ -389,7 +434,7 @@ int worker_run(worker_t *self)
         for (int i = 0; i < self->slot_count; i++)
             while (slot_busy(self->slots[i]) &&
                    (zsock_events(slot_socket(self->slots[i])) & ZMQ_POLLIN))
-                on_slot_message(self, self->slots[i]);
+                on_slot_message(self, i);
         for (int i = 0; i < self->slot_count; i++)
             slot_flush(self->slots[i]);
         timers(self);

@@ -319,15 +319,18 @@ static void on_submit_answer(server_t *self, const lcx_msg_t *msg)
 
 static void on_update(server_t *self, const lcx_msg_t *update)
 {
-    bool changed = false, terminal = false;
-    store_rc_t rc = store_execution_apply(self->store, update, &changed, &terminal);
+    store_applied_t applied;
+    store_rc_t rc = store_execution_apply(self->store, update, &applied);
     if (rc != STORE_OK && rc != STORE_NOT_FOUND) return; /* not acknowledged: it comes again */
-    if (changed) {
+    bool terminal = applied.terminal;
+    if (applied.changed) {
         char attempt[24];
         lcx_log(LCX_INFO, "execution state", "execution_id", update->execution_id.ptr, "status",
                 update->status.ptr, "reason", update->reason.ptr, "runner_id",
                 update->runner_id.ptr, "attempt",
                 lcx_itoa(update->attempt.v, attempt, sizeof attempt), NULL);
+        if (applied.started) /* the run ended before it reported RUNNING (PROTOCOL.md 6.3) */
+            events_status(self->events, update->execution_id.ptr, "RUNNING", update->attempt.v);
         if (terminal) events_final_output(self->events, update); /* the output's tail */
         note_status(self, update->execution_id.ptr, update->status.ptr, update->attempt.v);
         if (terminal) zlist_append(self->finished, (void *)update->execution_id.ptr);

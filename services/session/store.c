@@ -778,24 +778,37 @@ static store_rc_t move_to(store_t *self, const lcx_msg_t *u, int rank)
                           : rc;
 }
 
-store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, bool *changed,
-                                 bool *terminal)
+/* A runner that ends a run before it reported RUNNING sends only the final update (PROTOCOL.md
+ * 6.3): the event log still gets its RUNNING, at the run's start. The dispatcher's own final
+ * updates (runner_lost) carry no started_at: that execution never ran. */
+static store_rc_t log_skipped_start(store_t *self, const lcx_msg_t *u, int current, int rank,
+                                    bool *started)
 {
-    *changed = *terminal = false;
+    *started = rank == 2 && current == 0 && u->started_at.set;
+    return *started ? add_event(self, u->execution_id.ptr, "RUNNING", u->attempt.v,
+                                u->runner_id.ptr, u->started_at.v)
+                    : STORE_OK;
+}
+
+store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, store_applied_t *out)
+{
+    *out = (store_applied_t){0};
     char status[16];
     int64_t attempts = 0;
     store_rc_t rc =
         execution_state(self, update->execution_id.ptr, status, sizeof status, &attempts);
     if (rc != STORE_OK) return rc;
-    *terminal = store_status_terminal(status);
-    if (*terminal || !valid_status(update->status.ptr)) return STORE_OK;
+    out->terminal = store_status_terminal(status);
+    if (out->terminal || !valid_status(update->status.ptr)) return STORE_OK;
     int rank = status_rank(update->status.ptr), current = status_rank(status);
     bool forward =
         update->attempt.v > attempts || (update->attempt.v == attempts && rank > current);
     if (!forward) return STORE_OK;
-    if ((rc = move_to(self, update, rank)) != STORE_OK) return rc;
-    *changed = true;
-    *terminal = rank == 2;
+    if ((rc = log_skipped_start(self, update, current, rank, &out->started)) != STORE_OK ||
+        (rc = move_to(self, update, rank)) != STORE_OK)
+        return rc;
+    out->changed = true;
+    out->terminal = rank == 2;
     return STORE_OK;
 }
 

@@ -77,13 +77,19 @@ store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t
 /* Marks a QUEUED or RUNNING execution CANCELLED. STORE_CONFLICT when already finished. */
 store_rc_t store_execution_cancel(store_t *self, const char *execution_id, lcx_msg_t *out);
 
+/* What store_execution_apply did. */
+typedef struct {
+    bool changed;  /* the update moved the execution forward */
+    bool terminal; /* the execution is finished (whether or not this update finished it) */
+    bool started;  /* a final update from a runner found the execution QUEUED: the store
+                      logged RUNNING (at the update's started_at) before the final state */
+} store_applied_t;
+
 /*
  * Applies an UPDATE (from the dispatcher). Idempotent and monotonic: an update is applied only
  * when (attempt, status rank) moves forward; a replay or a stale update changes nothing.
- * *terminal tells whether the execution is now finished (whether or not this call changed it).
  */
-store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, bool *changed,
-                                 bool *terminal);
+store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, store_applied_t *out);
 
 /* Calls fn with a JOB message for every QUEUED or RUNNING execution (reconciliation). */
 typedef void(store_job_fn)(void *arg, lcx_msg_t **job_p);

@@ -156,6 +156,12 @@ def test_sse_short_run_shows_its_output(stack):
     names = [e["event"] for e in events]
     expect(names[-2:] == ["status", "result"], "the output comes before the final status: %s"
            % names)
+    # It ends before the runner reports RUNNING (running_report_ms): the stream still has it.
+    states = [json.loads(e["data"])["status"] for e in events if e["event"] == "status"]
+    expect(states == ["QUEUED", "RUNNING", "COMPLETED"], "status events %s" % states)
+    done = stack.get("/executions/%s" % eid).body
+    expect(done["started_at"] is not None and done["started_at"] <= done["finished_at"],
+           "started_at %r, finished_at %r" % (done["started_at"], done["finished_at"]))
 
 
 def test_sse_unknown_execution(stack):

@@ -80,8 +80,9 @@ static store_rc_t update(fixture_t *f, const char *id, int attempt, const char *
         lcx_msg_set_bytes(u, LCX_F_stdout, "hi\n", 3);
         lcx_msg_set_str(u, LCX_F_sandbox, "test-sandbox");
     }
-    bool terminal;
-    store_rc_t rc = store_execution_apply(f->store, u, changed, &terminal);
+    store_applied_t applied;
+    store_rc_t rc = store_execution_apply(f->store, u, &applied);
+    *changed = applied.changed;
     lcx_msg_destroy(&u);
     return rc;
 }
@@ -156,6 +157,41 @@ static void updates_are_idempotent_and_monotonic(void **state)
     lcx_msg_destroy(&e);
     char next[64];
     assert_int_equal(run(f, NULL, next), STORE_OK); /* no longer active */
+}
+
+/* Applies a final update with the given started_at (0: none, as the dispatcher's own). */
+static store_applied_t finish_from_queued(fixture_t *f, const char *id, int64_t started_at)
+{
+    lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
+    lcx_msg_set_str(u, LCX_F_execution_id, id);
+    lcx_msg_set_int(u, LCX_F_attempt, 1);
+    lcx_msg_set_str(u, LCX_F_status, "FAILED");
+    if (started_at) lcx_msg_set_int(u, LCX_F_started_at, started_at);
+    store_applied_t applied;
+    assert_int_equal(store_execution_apply(f->store, u, &applied), STORE_OK);
+    lcx_msg_destroy(&u);
+    return applied;
+}
+
+/* A run that ended before it reported RUNNING: the final update starts and ends it. */
+static void final_update_on_queued_counts_as_started(void **state)
+{
+    fixture_t *f = *state;
+    char id[64];
+    assert_int_equal(run(f, NULL, id), STORE_OK);
+    store_applied_t applied = finish_from_queued(f, id, 1234567);
+    assert_true(applied.changed && applied.terminal && applied.started);
+    lcx_msg_t *e = lcx_msg_new(LCX_CMD_EXECUTION);
+    assert_int_equal(store_execution_get(f->store, id, e), STORE_OK);
+    assert_string_equal(e->status.ptr, "FAILED");
+    assert_int_equal(e->started_at.v, 1234567);
+    lcx_msg_destroy(&e);
+    /* The dispatcher giving up on a queued job (no started_at): it never ran. */
+    char other[64];
+    assert_int_equal(run(f, NULL, other), STORE_OK);
+    applied = finish_from_queued(f, other, 0);
+    assert_true(applied.changed && applied.terminal);
+    assert_false(applied.started);
 }
 
 static void close_cancels_active_and_blocks_runs(void **state)
@@ -271,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(one_active_execution_per_session, setup, teardown),
         cmocka_unit_test_setup_teardown(idempotency_key_replays, setup, teardown),
         cmocka_unit_test_setup_teardown(updates_are_idempotent_and_monotonic, setup, teardown),
+        cmocka_unit_test_setup_teardown(final_update_on_queued_counts_as_started, setup, teardown),
         cmocka_unit_test_setup_teardown(close_cancels_active_and_blocks_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(list_is_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(run_limits_apply, setup, teardown),
