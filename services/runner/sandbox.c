@@ -60,7 +60,8 @@ typedef struct {
     uid_t uid;
     cgroup_t *cgroup;
     int netns_fd;
-    keeper_t *keeper; /* starts the slot's runs inside its cgroup and network namespace */
+    keeper_t *keeper;  /* starts the slot's runs inside its cgroup and network namespace */
+    int closing_pidfd; /* init of the last run, killed but maybe not yet gone (settle) */
     bool busy;
 } slot_t;
 
@@ -432,25 +433,11 @@ static void fill_status(sandbox_result_t *r, int status)
         r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Isolated mode: waits until init is gone (the kernel has emptied its PID namespace by then);
- * init is the keeper's child, so the kernel reaps it and its pidfd tells. */
-static void await_init(const run_t *run)
-{
-    struct pollfd p = {.fd = run->pidfd, .events = POLLIN};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
-    }
-}
-
-/* Reaps the child: init (isolated; see await_init) or the program. In the isolated mode the
- * status is that of init killed, for a run whose init never reported the program's. */
+/* Unsafe mode: reaps the program. */
 static int reap(const run_t *run, struct rusage *usage)
 {
     int status = 0;
     memset(usage, 0, sizeof *usage);
-    if (run->slot) {
-        await_init(run);
-        return SIGKILL;
-    }
     pid_t waited;
     do
         waited = wait4(run->pid, &status, 0, usage);
@@ -462,32 +449,39 @@ static int reap(const run_t *run, struct rusage *usage)
     return status;
 }
 
-/* Isolated mode: the figures of every process of the run, from the slot's cgroup, and a
- * check that nothing of the run is left in it. */
+/* Isolated mode: init, killed already, is left for the slot's settle (slot_settle). */
+static void leave_init_to_settle(run_t *run)
+{
+    run->slot->closing_pidfd = run->pidfd;
+    run->pidfd = -1;
+}
+
+/* Isolated mode: the figures of every process of the run, from the slot's cgroup. The
+ * program has exited and its output is drained, so its CPU time is in; processes it left
+ * behind die with init (killed already), which the slot's settle waits for. */
 static void slot_figures(run_t *run, sandbox_result_t *r)
 {
-    cgroup_t *cg = run->slot->cgroup;
     cgroup_stats_t stats;
-    if (cgroup_end(cg, &stats) == 0) {
+    if (cgroup_end(run->slot->cgroup, &stats) == 0) {
         r->cpu_ms = stats.cpu_ms;
         r->memory_kb = stats.memory_kb;
         r->memory_limit = stats.oom_killed;
     }
-    if (cgroup_kill_all(cg, keeper_pid(run->slot->keeper), SANDBOX_EMPTY_WAIT_MS) != 0)
-        lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", "slot", NULL);
+    leave_init_to_settle(run);
 }
 
 /* Moves everything into the result. */
 static void finish(run_t *run, sandbox_result_t *r)
 {
-    struct rusage usage;
-    int status = reap(run, &usage);
     const sandbox_spec_t *spec = run->spec;
     r->wall_ms = (long)(run->exit_ms - run->start_ms);
     if (run->slot) {
-        fill_status(r, run->have_status ? run->status : status);
+        /* init killed before it reported the program's status: as if killed itself */
+        fill_status(r, run->have_status ? run->status : SIGKILL);
         slot_figures(run, r);
     } else {
+        struct rusage usage;
+        int status = reap(run, &usage);
         fill_status(r, status);
         r->cpu_ms = timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
         r->memory_kb = usage.ru_maxrss;
@@ -515,6 +509,23 @@ static void finish(run_t *run, sandbox_result_t *r)
 /* The slot this thread used last: a job's compile and run steps then share a uid. */
 static _Thread_local long preferred_slot = -1;
 
+/*
+ * The end of a slot's last run that sandbox_run leaves for later, so that its result comes
+ * out about 0.3 ms sooner: waits until its init is gone (the kernel has emptied its PID
+ * namespace then; init is the keeper's child, so the kernel reaps it and its pidfd tells),
+ * and checks that nothing of the run is left in the slot's cgroup. The slot must be ours.
+ */
+static void slot_settle(slot_t *slot)
+{
+    if (slot->closing_pidfd < 0) return;
+    struct pollfd p = {.fd = slot->closing_pidfd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    close_fd(&slot->closing_pidfd);
+    if (cgroup_kill_all(slot->cgroup, keeper_pid(slot->keeper), SANDBOX_EMPTY_WAIT_MS) != 0)
+        lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", NULL);
+}
+
 static slot_t *slot_acquire(sandbox_t *self)
 {
     pthread_mutex_lock(&self->lock);
@@ -529,6 +540,7 @@ static slot_t *slot_acquire(sandbox_t *self)
     slot->busy = true;
     pthread_mutex_unlock(&self->lock);
     preferred_slot = slot->index;
+    slot_settle(slot);
     return slot;
 }
 
@@ -702,8 +714,12 @@ static int start(run_t *run, char **argv, char *prog, size_t size)
     if (error_read >= 0) close(error_read);
     if (rc == 0 && saved != 0) {
         kill_run(run);
-        struct rusage usage;
-        reap(run, &usage);
+        if (run->slot) {
+            leave_init_to_settle(run);
+        } else {
+            struct rusage usage;
+            reap(run, &usage);
+        }
         rc = -1;
     }
     errno = saved;
@@ -895,7 +911,7 @@ static int make_slots(sandbox_t *self, char *err, size_t errlen)
         return -1;
     }
     for (long i = 0; i < self->nslots; i++)
-        self->slots[i].netns_fd = -1;
+        self->slots[i].netns_fd = self->slots[i].closing_pidfd = -1;
     for (long i = 0; i < self->nslots; i++) {
         slot_t *slot = &self->slots[i];
         char name[32];
@@ -1002,11 +1018,27 @@ sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen)
     return self;
 }
 
+void sandbox_settle(sandbox_t *self)
+{
+    if (!self || !self->isolated) return;
+    long p = preferred_slot;
+    if (p < 0 || p >= self->nslots) return;
+    slot_t *slot = &self->slots[p];
+    pthread_mutex_lock(&self->lock);
+    bool ours = !slot->busy;
+    slot->busy = true;
+    pthread_mutex_unlock(&self->lock);
+    if (!ours) return; /* another thread's run: it settles first */
+    slot_settle(slot);
+    slot_release(self, slot);
+}
+
 void sandbox_destroy(sandbox_t **self_p)
 {
     if (!self_p || !*self_p) return;
     sandbox_t *self = *self_p;
     for (long i = 0; self->slots && i < self->nslots; i++) {
+        close_fd(&self->slots[i].closing_pidfd);
         keeper_destroy(&self->slots[i].keeper);
         cgroup_destroy(&self->slots[i].cgroup);
         if (self->slots[i].netns_fd >= 0) close(self->slots[i].netns_fd);

@@ -97,8 +97,14 @@ int sandbox_workdir_mount(sandbox_t *self, int parent_fd, const char *name);
 int sandbox_workdir_unmount(sandbox_t *self, int parent_fd, const char *name);
 
 /* Runs spec to the end. 0 with *result filled, or -1 (and errno) when the program could not be
- * started at all (result then holds nothing to free). */
+ * started at all (result then holds nothing to free). In the isolated mode it returns as soon
+ * as the program has exited and its output is read: what it left running has been sent
+ * SIGKILL but may take a little longer to be gone; see sandbox_settle. */
 int sandbox_run(sandbox_t *self, const sandbox_spec_t *spec, sandbox_result_t *result);
+/* Waits until every process of the calling thread's last run is gone and checks that its
+ * slot's cgroup is empty. Optional: the next run on that slot does it first anyway; a caller
+ * calls it once the result is on its way, so that the wait costs nothing. */
+void sandbox_settle(sandbox_t *self);
 void sandbox_result_free(sandbox_result_t *result);
 
 #endif

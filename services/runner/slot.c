@@ -65,6 +65,7 @@ static void slot_actor(zsock_t *pipe, void *arg)
         drain_eventfd(self->ctx.cancel_fd); /* a cancel meant for an earlier job */
         lcx_msg_t *update = job_execute(&self->ctx, job, &scratch);
         zsock_send(pipe, "sp", "DONE", update);
+        sandbox_settle(self->ctx.sandbox);        /* what the run left is gone before its scratch */
         job_scratch_remove(&self->ctx, &scratch); /* before the next job: this slot's work */
         job_scratch_prepare(&self->ctx, &scratch);
     }

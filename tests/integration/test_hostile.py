@@ -84,10 +84,39 @@ def _scratch_leftovers(stack):
     return left
 
 
+def _cgroup_problems(stack, groups):
+    """What is wrong with the runner's cgroups: each must hold one cgroup per slot, and each
+    slot nothing but its keeper (a child of the runner) and at most one spare init."""
+    problems = []
+    runner = stack.procs["runner"].pid
+    for g in groups:
+        if not os.path.isdir(g):
+            problems.append("%s is missing" % g)
+            continue
+        subs = sorted(d for d in os.listdir(g) if os.path.isdir(os.path.join(g, d)))
+        if subs != ["slot%d" % i for i in range(stack.runner_slots)]:
+            problems.append("unexpected cgroups in %s: %s" % (g, subs))
+        for s in subs:
+            with open(os.path.join(g, s, "cgroup.procs")) as f:
+                procs = f.read().split()
+            keepers = [p for p in procs if parent_of(p) == runner]
+            # The keeper's spare init waits for the slot's next job: a child of the keeper
+            # that has no children of its own.
+            spares = [p for p in procs if parent_of(p) in [int(k) for k in keepers]
+                      and not children_of(int(p))]
+            left = [p for p in procs if p not in keepers and p not in spares]
+            if len(keepers) != 1:
+                problems.append("%s/%s holds %d keepers" % (g, s, len(keepers)))
+            if len(spares) > 1:
+                problems.append("%s/%s holds %d spare inits" % (g, s, len(spares)))
+            if left:
+                problems.append("processes left in %s/%s: %s" % (g, s, left))
+    return problems
+
+
 def assert_no_leftovers(stack, marker=None):
-    """No process with the marker, every slot cgroup holding nothing but the slot's keeper (a
-    child of the runner) and its spare init, and no other cgroup of the runner, the scratch directory empty, the
-    canary and /etc/passwd intact."""
+    """No process with the marker, the runner's cgroups as _cgroup_problems wants them, the
+    scratch directory empty, the canary and /etc/passwd intact."""
     deadline = time.monotonic() + 3
     while marker and processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -101,24 +130,13 @@ def assert_no_leftovers(stack, marker=None):
         expect(not left, "processes of the run survived it: %s" % left)
     groups = _runner_groups(stack)
     expect(groups, "no cgroup of the runner found")
-    for g in groups:
-        expect(os.path.isdir(g), "%s is missing" % g)
-        subs = sorted(d for d in os.listdir(g) if os.path.isdir(os.path.join(g, d)))
-        expect(subs == ["slot%d" % i for i in range(stack.runner_slots)],
-               "unexpected cgroups in %s: %s" % (g, subs))
-        for s in subs:
-            with open(os.path.join(g, s, "cgroup.procs")) as f:
-                procs = f.read().split()
-            runner = stack.procs["runner"].pid
-            keepers = [p for p in procs if parent_of(p) == runner]
-            # The keeper's spare init waits for the slot's next job: a child of the keeper
-            # that has no children of its own.
-            spares = [p for p in procs if parent_of(p) in [int(k) for k in keepers]
-                      and not children_of(int(p))]
-            left = [p for p in procs if p not in keepers and p not in spares]
-            expect(len(keepers) == 1, "%s/%s holds %d keepers" % (g, s, len(keepers)))
-            expect(len(spares) <= 1, "%s/%s holds %d spare inits" % (g, s, len(spares)))
-            expect(not left, "processes left in %s/%s: %s" % (g, s, left))
+    # The runner sends the result once the program has exited and its output is read; the
+    # rest of the run (init, killed, and what it left) is gone just after (sandbox_settle).
+    deadline = time.monotonic() + 3
+    while _cgroup_problems(stack, groups) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    problems = _cgroup_problems(stack, groups)
+    expect(not problems, "; ".join(problems))
     # The runner removes a job's directory just after sending the result, and then prepares
     # the slot's next one (ready-*, empty: nothing of a run may reach the next).
     deadline = time.monotonic() + 3
