@@ -106,3 +106,15 @@ char *lcx_read_file(const char *path, size_t *len)
     *len = size;
     return data;
 }
+
+size_t lcx_utf8_partial_tail(const char *data, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    for (size_t back = 1; back <= 3 && back <= len; back++) {
+        unsigned char c = p[len - back];
+        if ((c & 0xC0) == 0x80) continue; /* a continuation byte: look further back */
+        size_t need = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        return need > back ? back : 0;
+    }
+    return 0;
+}

@@ -30,4 +30,8 @@ char *lcx_read_file(const char *path, size_t *len);
 /* Decimal text of an integer, in a caller buffer; returns buf. */
 char *lcx_itoa(long long value, char *buf, size_t size);
 
+/* How many bytes at the end of data (0 to 3) start a UTF-8 sequence that the bytes after
+ * them would complete: where a chunk of text may be cut without splitting a character. */
+size_t lcx_utf8_partial_tail(const char *data, size_t len);
+
 #endif

@@ -147,13 +147,19 @@ zsock_t *slot_socket(slot_t *self)
 
 static const char *const stream_names[2] = {"stdout", "stderr"};
 
+/* Relays a stream's waiting output, but for the start of a character its next bytes will
+ * complete: a live view then never shows a character cut in two. */
 static void relay_pending(slot_t *self, int stream)
 {
     pending_t *p = &self->pending[stream];
-    if (p->len && self->relay && self->running)
-        self->relay(self->relay_arg, self->running, stream_names[stream], p->data, p->len,
+    size_t keep = lcx_utf8_partial_tail(p->data, p->len), ready = p->len - keep;
+    if (ready && self->relay && self->running)
+        self->relay(self->relay_arg, self->running, stream_names[stream], p->data, ready,
                     p->offset);
-    p->len = 0;
+    if (keep) memmove(p->data, p->data + ready, keep);
+    p->len = keep;
+    p->offset += (int64_t)ready;
+    p->since = lcx_mono_ms();
 }
 
 void slot_flush(slot_t *self)
@@ -185,11 +191,13 @@ static void gather(slot_t *self, int stream, const void *data, size_t len)
     pending_t *p = &self->pending[stream];
     if (p->len + len > p->cap) {
         relay_pending(self, stream);
-        if (len > p->cap) {
-            char *grown = realloc(p->data, len > SLOT_FLUSH_BYTES ? len : SLOT_FLUSH_BYTES);
+        size_t need = p->len + len;
+        if (need > p->cap) {
+            size_t cap = need > SLOT_FLUSH_BYTES ? need : SLOT_FLUSH_BYTES;
+            char *grown = realloc(p->data, cap);
             if (!grown) return;
             p->data = grown;
-            p->cap = len > SLOT_FLUSH_BYTES ? len : SLOT_FLUSH_BYTES;
+            p->cap = cap;
         }
     }
     if (p->len == 0) {

@@ -164,6 +164,23 @@ def test_sse_short_run_shows_its_output(stack):
            "started_at %r, finished_at %r" % (done["started_at"], done["finished_at"]))
 
 
+@timeout(60)
+def test_sse_never_splits_a_character(stack):
+    """A character whose bytes the program writes apart (the live output is relayed between
+    them) still arrives whole on the stream, with no U+FFFD."""
+    src = ("import sys, time\n"
+           "for part in (b'price: \\xe2', b'\\x82', b'\\xac\\n'):\n"
+           "    sys.stdout.buffer.write(part)\n"
+           "    sys.stdout.buffer.flush()\n"
+           "    time.sleep(0.15)\n")
+    s = stack.create_session("python", src)
+    eid = stack.start_run(s["session_id"])
+    events = list(_events(stack.http_port, "/executions/%s/events" % eid))
+    chunks = [json.loads(e["data"])["text"] for e in events if e["event"] == "stdout"]
+    expect("".join(chunks) == "price: \u20ac\n", "streamed %r" % chunks)
+    expect(stack.wait_execution(eid)["stdout"] == "price: \u20ac\n", "stdout differs")
+
+
 def test_sse_unknown_execution(stack):
     r = stack.get("/executions/00000000-0000-4000-8000-000000000000/events")
     expect_error(r, 404, "events of an unknown execution")

@@ -1,0 +1,55 @@
+/* Unit tests: the small shared helpers of services/common/util.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util.h"
+
+static size_t tail(const char *text)
+{
+    return lcx_utf8_partial_tail(text, strlen(text));
+}
+
+/* "é" is C3 A9, "€" E2 82 AC, "😀" F0 9F 98 80. */
+static void utf8_partial_tail_holds_back_only_a_started_character(void **state)
+{
+    (void)state;
+    assert_int_equal(lcx_utf8_partial_tail("", 0), 0);
+    assert_int_equal(tail("plain ascii\n"), 0);
+    assert_int_equal(tail("caf\xC3\xA9"), 0);      /* complete */
+    assert_int_equal(tail("caf\xC3"), 1);          /* é cut after its first byte */
+    assert_int_equal(tail("\xE2\x82\xAC"), 0);     /* complete */
+    assert_int_equal(tail("x\xE2"), 1);            /* € cut after 1 byte */
+    assert_int_equal(tail("x\xE2\x82"), 2);        /* € cut after 2 bytes */
+    assert_int_equal(tail("\xF0\x9F\x98\x80"), 0); /* complete */
+    assert_int_equal(tail("\xF0\x9F\x98"), 3);     /* 😀 cut after 3 bytes */
+    assert_int_equal(tail("\xF0"), 1);
+    /* Not UTF-8 at all: nothing is held back for it. */
+    assert_int_equal(tail("\x80\x80\x80\x80"), 0);
+    assert_int_equal(tail("a\xFF"), 0);
+}
+
+static void uuid4_is_valid_and_version_4(void **state)
+{
+    (void)state;
+    char a[LCX_UUID_LEN + 1], b[LCX_UUID_LEN + 1];
+    lcx_uuid4(a);
+    lcx_uuid4(b);
+    assert_true(lcx_uuid_valid(a));
+    assert_int_equal(a[14], '4');
+    assert_true(strchr("89ab", a[19]) != NULL);
+    assert_string_not_equal(a, b);
+    assert_false(lcx_uuid_valid("not-a-uuid"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(utf8_partial_tail_holds_back_only_a_started_character),
+        cmocka_unit_test(uuid4_is_valid_and_version_4),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
