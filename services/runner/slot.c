@@ -156,10 +156,12 @@ static void relay_pending(slot_t *self, int stream)
     if (ready && self->relay && self->running)
         self->relay(self->relay_arg, self->running, stream_names[stream], p->data, ready,
                     p->offset);
-    if (keep) memmove(p->data, p->data + ready, keep);
     p->len = keep;
     p->offset += (int64_t)ready;
-    p->since = lcx_mono_ms();
+    if (keep) { /* the kept bytes wait a flush interval of their own */
+        memmove(p->data, p->data + ready, keep);
+        p->since = lcx_mono_ms();
+    }
 }
 
 void slot_flush(slot_t *self)

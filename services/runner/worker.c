@@ -14,6 +14,12 @@
 /* After the running jobs finish, how long a draining runner waits for its results' acks. */
 #define DRAIN_ACK_WAIT_MS 10000
 
+/* A job's RUNNING update and when it goes out (monotonic ms). */
+typedef struct {
+    lcx_msg_t *update;
+    int64_t due;
+} held_running_t;
+
 struct worker_t {
     const lcx_settings_t *settings;
     lcx_msg_t *ready; /* READY, re-sent on every (re)connection */
@@ -21,8 +27,7 @@ struct worker_t {
     curve_t *curve;
     slot_t **slots;
     int slot_count;
-    lcx_msg_t **running;  /* per slot: the job's RUNNING update while it is held back */
-    int64_t *running_due; /* per slot: when the held RUNNING goes out (monotonic ms) */
+    held_running_t *held; /* per slot: its job's RUNNING while it is held back */
     zlistx_t *unacked;    /* final UPDATEs not yet acknowledged */
     int64_t dispatcher_seen;
     int64_t next_heartbeat;
@@ -116,13 +121,13 @@ static void send_msg(worker_t *self, lcx_msg_t **msg_p)
  */
 static void send_running(worker_t *self, int slot)
 {
-    if (self->running[slot]) send_msg(self, &self->running[slot]);
+    if (self->held[slot].update) send_msg(self, &self->held[slot].update);
 }
 
 static void send_due_running(worker_t *self, int64_t now)
 {
     for (int i = 0; i < self->slot_count; i++)
-        if (self->running[i] && now >= self->running_due[i]) send_running(self, i);
+        if (self->held[i].update && now >= self->held[i].due) send_running(self, i);
 }
 
 static int slot_of_job(const worker_t *self, const lcx_msg_t *job)
@@ -170,17 +175,15 @@ worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, l
     zlistx_set_destructor(self->unacked, update_free);
     self->slot_count = (int)self->ready->slots.v;
     self->slots = calloc((size_t)self->slot_count, sizeof *self->slots);
-    self->running = calloc((size_t)self->slot_count, sizeof *self->running);
-    self->running_due = calloc((size_t)self->slot_count, sizeof *self->running_due);
-    for (int i = 0; self->slots && self->running && self->running_due && i < self->slot_count;
-         i++) {
+    self->held = calloc((size_t)self->slot_count, sizeof *self->held);
+    for (int i = 0; self->slots && self->held && i < self->slot_count; i++) {
         if (!(self->slots[i] = slot_new(ctx, relay_output, self))) {
             snprintf(err, errlen, "cannot start slot %d", i);
             worker_destroy(&self);
             return NULL;
         }
     }
-    if (!self->slots || !self->running || !self->running_due || connect_dispatcher(self) != 0) {
+    if (!self->slots || !self->held || connect_dispatcher(self) != 0) {
         snprintf(err, errlen, "cannot connect to %s", settings->runner_endpoint);
         worker_destroy(&self);
         return NULL;
@@ -194,11 +197,10 @@ void worker_destroy(worker_t **self_p)
     worker_t *self = *self_p;
     for (int i = 0; self->slots && i < self->slot_count; i++)
         slot_destroy(&self->slots[i]);
-    for (int i = 0; self->running && i < self->slot_count; i++)
-        lcx_msg_destroy(&self->running[i]);
+    for (int i = 0; self->held && i < self->slot_count; i++)
+        lcx_msg_destroy(&self->held[i].update);
     free(self->slots);
-    free(self->running);
-    free(self->running_due);
+    free(self->held);
     zlistx_destroy(&self->unacked);
     zsock_destroy(&self->sock);
     curve_destroy(&self->curve);
@@ -218,13 +220,13 @@ static int free_slots(const worker_t *self)
 /* ---------------------------------------------------------------------------------------- */
 /* Messages from the dispatcher                                                              */
 
-static lcx_msg_t *running_update(const lcx_msg_t *job)
+/* An UPDATE of the job's attempt to `status`. */
+static lcx_msg_t *job_update(const lcx_msg_t *job, const char *status)
 {
     lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
     lcx_msg_set_str(u, LCX_F_execution_id, job->execution_id.ptr);
     lcx_msg_set_int(u, LCX_F_attempt, job->attempt.v);
-    lcx_msg_set_str(u, LCX_F_status, "RUNNING");
-    lcx_msg_set_int(u, LCX_F_started_at, lcx_now_ms());
+    lcx_msg_set_str(u, LCX_F_status, status);
     return u;
 }
 
@@ -237,9 +239,11 @@ static void on_job(worker_t *self, lcx_msg_t **job_p)
         lcx_log(LCX_INFO, "execution started", "execution_id", job->execution_id.ptr, "session_id",
                 job->session_id.ptr, "language", job->language.ptr, "slot",
                 lcx_itoa(i, slot, sizeof slot), NULL);
-        lcx_msg_destroy(&self->running[i]);
-        self->running[i] = running_update(job);
-        self->running_due[i] = lcx_mono_ms() + self->settings->running_report_ms;
+        held_running_t *held = &self->held[i];
+        lcx_msg_destroy(&held->update);
+        held->update = job_update(job, "RUNNING");
+        lcx_msg_set_int(held->update, LCX_F_started_at, lcx_now_ms());
+        held->due = lcx_mono_ms() + self->settings->running_report_ms;
         zframe_destroy(&job->routing_id);
         slot_start(self->slots[i], job_p);
         /* after the slot has the job: the program starts first */
@@ -249,10 +253,7 @@ static void on_job(worker_t *self, lcx_msg_t **job_p)
     /* The dispatcher's count of our busy slots was behind (e.g. we registered again while
      * jobs ran): hand the job back to its queue; our next heartbeat corrects the count. */
     lcx_log(LCX_WARN, "job handed back: no free slot", "execution_id", job->execution_id.ptr, NULL);
-    lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
-    lcx_msg_set_str(u, LCX_F_execution_id, job->execution_id.ptr);
-    lcx_msg_set_int(u, LCX_F_attempt, job->attempt.v);
-    lcx_msg_set_str(u, LCX_F_status, "QUEUED");
+    lcx_msg_t *u = job_update(job, "QUEUED");
     lcx_msg_set_str(u, LCX_F_message, "no free slot");
     send_msg(self, &u);
     send_heartbeat(self);
@@ -321,8 +322,8 @@ static void handle_dispatcher(worker_t *self)
 static void on_slot_message(worker_t *self, int slot)
 {
     lcx_msg_t *update = slot_receive(self->slots[slot]);
-    if (!update) return;                   /* live output, already relayed */
-    lcx_msg_destroy(&self->running[slot]); /* the final update stands for it */
+    if (!update) return;                       /* live output, already relayed */
+    lcx_msg_destroy(&self->held[slot].update); /* the final update stands for it */
     char cpu[24];
     lcx_log(LCX_INFO, "execution finished", "execution_id", update->execution_id.ptr, "status",
             update->status.ptr, "reason", update->reason.ptr, "cpu_time_ms",
@@ -400,8 +401,8 @@ static int64_t poll_timeout(const worker_t *self)
     for (int i = 0; i < self->slot_count; i++) {
         int64_t due = slot_pending(self->slots[i]);
         if (due >= 0 && due < timeout) timeout = due;
-        if (self->running[i]) {
-            due = self->running_due[i] > now ? self->running_due[i] - now : 0;
+        if (self->held[i].update) {
+            due = self->held[i].due > now ? self->held[i].due - now : 0;
             if (due < timeout) timeout = due;
         }
     }
