@@ -6,6 +6,9 @@
  *
  *   sandbox_bench [N [KEEPER]]   (root; default N = 200; KEEPER: path of lcx-keeper, as the
  *                                runner uses it; without, the keepers serve from this image)
+ *   sandbox_bench N KEEPER PROGRAM [ARG...]
+ *                                one program only; prints "bare_ms=B sandbox_ms=S" (medians),
+ *                                for the stack bench's end-to-end baselines
  */
 #include "sandbox.h"
 #include "util.h"
@@ -85,29 +88,51 @@ static double percentile(double *v, int n, double p)
     return v[i];
 }
 
-/* Interleaved runs of one program; prints one table row. 0, or -1 when a run failed. */
-static int bench(sandbox_t *sb, const char *label, char *const *argv, const char *workdir, int n)
+/* N interleaved runs of one program, bare and in the sandbox: {bare p50, bare p90, sandbox p50,
+ * sandbox p90} in `out`. 0, or -1 when a run failed. */
+static int measure(sandbox_t *sb, char *const *argv, const char *workdir, int n, double out[4])
 {
     double *bare = calloc((size_t)n, sizeof *bare), *boxed = calloc((size_t)n, sizeof *boxed);
-    if (!bare || !boxed) return -1;
-    int rc = 0;
+    int rc = bare && boxed ? 0 : -1;
     for (int i = 0; i < n && rc == 0; i++) {
         bare[i] = bare_once(argv);
         boxed[i] = sandbox_once(sb, argv, workdir);
         if (bare[i] < 0 || boxed[i] < 0) {
-            fprintf(stderr, "sandbox_bench: run %d of %s failed\n", i, label);
+            fprintf(stderr, "sandbox_bench: run %d of %s failed\n", i, argv[0]);
             rc = -1;
         }
     }
     if (rc == 0) {
-        double b50 = percentile(bare, n, 0.5), s50 = percentile(boxed, n, 0.5);
-        double b90 = percentile(bare, n, 0.9), s90 = percentile(boxed, n, 0.9);
-        printf("%-22s %5d %9.3f %9.3f %11.3f %11.3f %9.3f %7.2fx\n", label, n, b50, b90, s50, s90,
-               s50 - b50, s50 / b50);
+        out[0] = percentile(bare, n, 0.5);
+        out[1] = percentile(bare, n, 0.9);
+        out[2] = percentile(boxed, n, 0.5);
+        out[3] = percentile(boxed, n, 0.9);
     }
     free(bare);
     free(boxed);
     return rc;
+}
+
+/* One table row. */
+static int bench(sandbox_t *sb, const char *label, char *const *argv, const char *workdir, int n)
+{
+    double m[4];
+    if (measure(sb, argv, workdir, n, m) != 0) return -1;
+    printf("%-22s %5d %9.3f %9.3f %11.3f %11.3f %9.3f %7.2fx\n", label, n, m[0], m[1], m[2], m[3],
+           m[2] - m[0], m[2] / m[0]);
+    return 0;
+}
+
+/* The default table: the smallest program, and python's start. */
+static int bench_table(sandbox_t *sb, const char *workdir, int n)
+{
+    printf("sandbox: %s\n", sandbox_mode(sb));
+    printf("%-22s %5s %9s %9s %11s %11s %9s %8s\n", "program (ms)", "runs", "bare p50", "bare p90",
+           "sandbox p50", "sandbox p90", "added", "ratio");
+    char *true_argv[] = {"/bin/true", NULL};
+    char *py_argv[] = {"/usr/bin/python3", "-c", "pass", NULL};
+    int rc = bench(sb, "/bin/true", true_argv, workdir, n);
+    return rc == 0 ? bench(sb, "python3 -c pass", py_argv, workdir, n) : rc;
 }
 
 /* A work directory with its tmpfs, as the runner's jobs have. */
@@ -152,13 +177,14 @@ int main(int argc, char **argv)
         sandbox_destroy(&sb);
         return 1;
     }
-    printf("sandbox: %s\n", sandbox_mode(sb));
-    printf("%-22s %5s %9s %9s %11s %11s %9s %8s\n", "program (ms)", "runs", "bare p50", "bare p90",
-           "sandbox p50", "sandbox p90", "added", "ratio");
-    char *true_argv[] = {"/bin/true", NULL};
-    char *py_argv[] = {"/usr/bin/python3", "-c", "pass", NULL};
-    int rc = bench(sb, "/bin/true", true_argv, workdir, n);
-    if (rc == 0) rc = bench(sb, "python3 -c pass", py_argv, workdir, n);
+    int rc;
+    if (argc > 3) {
+        double m[4];
+        rc = measure(sb, argv + 3, workdir, n, m);
+        if (rc == 0) printf("bare_ms=%.3f sandbox_ms=%.3f\n", m[0], m[2]);
+    } else {
+        rc = bench_table(sb, workdir, n);
+    }
     remove_workdir(sb, workdir, parent_fd);
     sandbox_destroy(&sb);
     return rc == 0 ? 0 : 1;

@@ -7,7 +7,8 @@ ports, measures, and prints each figure next to its baseline measured in the sam
 api         requests/s and p50/p99 latency at 64 connections (wrk): session create, get,
             autosave spread over sessions and on one session; baseline: GET /health/live, the
             gateway alone (no backend), on the same machine at the same moment
-e2e         run + GET ?wait of a python hello world, median of 30; baseline: a bare python3
+e2e         run + GET ?wait of a python hello world, median of 30; baselines: a bare python3
+            and the same program run bare in the sandbox (bench/sandbox_bench.c; root only)
 throughput  python hello worlds per second at saturation; baseline: two parallel loops of bare
             python3 (the machine has 2 cores)
 Runs are driven by bench/loadgen.c (C, one keep-alive connection per client), which also spawns
@@ -229,23 +230,44 @@ def bare_python(seconds, loops):
     return loadgen("bare", seconds, loops, PYTHON, "-c", HELLO)
 
 
-def section_e2e(stack):
-    print("== end to end: POST run + GET ?wait of a python hello world (%d x 30 runs, medians)"
-          % REPEATS)
+SANDBOX_BENCH = os.path.join(ROOT, "build", "bench", "sandbox_bench")
+
+
+def bare_sandboxed(runs):
+    """The hello world in the sandbox alone, no services (median ms), or None without root."""
+    if os.geteuid() != 0 or not os.path.exists(SANDBOX_BENCH):
+        return None
+    out = subprocess.run([SANDBOX_BENCH, str(runs), os.path.join(BIN, "lcx-keeper"), PYTHON, "-c",
+                          HELLO], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError("sandbox_bench failed: %s" % out.stderr.strip())
+    return float(dict(kv.split("=") for kv in out.stdout.split())["sandbox_ms"])
+
+
+def section_e2e(stack, runs=30):
+    print("== end to end: POST run + GET ?wait of a python hello world (%d x %d runs, medians)"
+          % (REPEATS, runs))
     sid = stack.session()
     loadgen("e2e", stack.http_port, 3, sid)  # warm caches, as a live system is
-    e2e, run, bare = [], [], []
+    e2e, run, bare, boxed = [], [], [], []
     for _ in range(REPEATS):
-        r = loadgen("e2e", stack.http_port, 30, sid)
+        r = loadgen("e2e", stack.http_port, runs, sid)
         e2e.append(r["e2e_ms"])
         run.append(r["exec_ms"])
         bare.append(bare_python(1.5, 1)["median_ms"])
+        boxed.append(bare_sandboxed(runs))
     m_e2e, m_bare, m_run = median(e2e), median(bare), median(run)
+    m_boxed = median(boxed) if None not in boxed else None
     print("%-48s %9.2f ms" % ("bare python3 process (baseline)", m_bare))
+    if m_boxed is not None:
+        print("%-48s %9.2f ms" % ("the same in the sandbox alone (baseline)", m_boxed))
     print("%-48s %9.2f ms" % ("run step inside the sandbox (execution_time_ms)", m_run))
-    print("%-48s %9.2f ms" % ("lcx end to end", m_e2e))
+    print("%-48s %9.2f ms   %.2fx the bare process" % ("lcx end to end", m_e2e, m_e2e / m_bare))
     print("%-48s %9.2f ms   (target: at most 3 ms)" % ("overhead over the bare process",
                                                         m_e2e - m_bare))
+    if m_boxed is not None:
+        print("%-48s %9.2f ms   %.2fx the sandboxed run" % ("of which the services add", m_e2e - m_boxed,
+                                                            m_e2e / m_boxed))
 
 
 # ---- throughput ----------------------------------------------------------------------------
