@@ -225,8 +225,9 @@ static void run_kill(run_t *run)
     run->killed = true;
 }
 
-/* Keeps what fits under the cap; past it, the program is killed and the stream closed. */
-static void stream_keep(run_t *run, stream_t *s, const char *data, size_t len)
+/* Keeps what fits under the cap; past it, the program is killed and the stream closed.
+ * Returns the bytes kept. */
+static size_t stream_keep(run_t *run, stream_t *s, const char *data, size_t len)
 {
     size_t cap = run->spec->output_bytes > 0 ? (size_t)run->spec->output_bytes : 0;
     size_t room = cap > s->len ? cap - s->len : 0;
@@ -241,11 +242,12 @@ static void stream_keep(run_t *run, stream_t *s, const char *data, size_t len)
     memcpy(s->data + s->len, data, take);
     s->len += take;
     s->data[s->len] = '\0';
-    if (fits) return;
+    if (fits) return take;
     s->truncated = true;
     run->output_limit = true;
     run_kill(run);
     close_fd(&s->fd);
+    return take;
 }
 
 /* One read from a readable pipe. */
@@ -258,9 +260,10 @@ static void stream_read(run_t *run, stream_t *s)
         close_fd(&s->fd);
         return;
     }
-    if (run->spec->on_output)
-        run->spec->on_output(run->spec->output_arg, s->stream, chunk, (size_t)n);
-    stream_keep(run, s, chunk, (size_t)n);
+    /* Live output is what the result keeps: nothing past the cap goes out either. */
+    size_t kept = stream_keep(run, s, chunk, (size_t)n);
+    if (kept && run->spec->on_output)
+        run->spec->on_output(run->spec->output_arg, s->stream, chunk, kept);
 }
 
 /* --------------------------------------------------------------------------------------------

@@ -439,6 +439,39 @@ static void test_seccomp_policy_builds(void **state)
     assert_null(p);
 }
 
+/* Counts the live output of each stream. */
+static void count_output(void *arg, int stream, const char *data, size_t len)
+{
+    (void)data;
+    ((size_t *)arg)[stream == SANDBOX_STDOUT ? 0 : 1] += len;
+}
+
+/* Live output stops at the cap, as the result does, even within one large write. */
+static void test_live_output_stays_under_the_cap(void **state)
+{
+    (void)state;
+    SKIP_UNLESS_ROOT();
+    char *argv[] = {PY, "-c", "import sys; sys.stdout.write('x' * 100000); sys.stdout.flush()",
+                    NULL};
+    size_t live[2] = {0, 0};
+    sandbox_spec_t spec = {.argv = argv,
+                           .env = test_env,
+                           .workdir = fx.workdir,
+                           .wall_ms = 10000,
+                           .memory_mb = 256,
+                           .output_bytes = 4096,
+                           .cancel_fd = -1,
+                           .on_output = count_output,
+                           .output_arg = live};
+    sandbox_result_t r;
+    assert_int_equal(sandbox_run(fx.sandbox, &spec, &r), 0);
+    sandbox_settle(fx.sandbox);
+    assert_true(r.out_truncated);
+    assert_int_equal(strlen(r.out), 4096);
+    assert_int_equal(live[0], 4096);
+    sandbox_result_free(&r);
+}
+
 /* --------------------------------------------------------------------------------------------
  * Limits and accounting
  */
@@ -716,6 +749,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_does_not_outlive_the_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scratch_space_is_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workdir_files_and_cleanup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_output_stays_under_the_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_argv0_in_workdir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_program_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_sits_in_each_slot, setup, teardown),
