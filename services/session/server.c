@@ -527,25 +527,35 @@ static void on_execution_cancel(server_t *self, const lcx_msg_t *req)
 
 /* Fills an EVENTS reply after reply->after.v. Without a live log (a store restart, or a
  * finished execution's log expired) the database gives the state: a finished execution then
- * answers with its final status as one event. Returns false when the execution is unknown. */
-static bool fill_events(server_t *self, lcx_msg_t *reply, size_t *count)
+ * answers with its final status as one event. STORE_NOT_FOUND for an unknown execution. */
+static store_rc_t fill_events(server_t *self, lcx_msg_t *reply, size_t *count)
 {
     const char *id = reply->execution_id.ptr;
     bool known = false, ended = false;
     *count = events_fill(self->events, id, reply->after.v, reply, &known, &ended);
     if (!known) {
         lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION);
-        store_rc_t rc = store_execution_get(self->store, id, exec);
+        store_rc_t rc = exec ? store_execution_get(self->store, id, exec) : STORE_ERROR;
         if (rc == STORE_OK) {
             events_resume_at(self->events, id, reply->after.v + 1);
             note_status(self, id, exec->status.ptr, exec->attempts.v);
             *count = events_fill(self->events, id, reply->after.v, reply, &known, &ended);
         }
         lcx_msg_destroy(&exec);
-        if (rc != STORE_OK) return false;
+        if (rc != STORE_OK) return rc;
     }
     lcx_msg_set_bool(reply, LCX_F_finished, ended);
-    return true;
+    return STORE_OK;
+}
+
+/* Answers a parked request with its filled reply, or with the error that kept it from being
+ * filled (a request is never dropped unanswered). */
+static void answer_parked(server_t *self, lcx_msg_t **parked, store_rc_t rc)
+{
+    if (rc == STORE_OK)
+        reply(self, parked);
+    else
+        reply_store_error(self, *parked, rc, "no execution has this id");
 }
 
 static void on_events_get(server_t *self, const lcx_msg_t *req)
@@ -554,9 +564,10 @@ static void on_events_get(server_t *self, const lcx_msg_t *req)
     lcx_msg_set_str(msg, LCX_F_execution_id, req->execution_id.ptr);
     lcx_msg_set_int(msg, LCX_F_after, req->after.set ? req->after.v : 0);
     size_t count = 0;
-    if (!fill_events(self, msg, &count)) {
+    store_rc_t rc = fill_events(self, msg, &count);
+    if (rc != STORE_OK) {
         lcx_msg_destroy(&msg);
-        reply_error(self, req, "not_found", "no execution has this id");
+        reply_store_error(self, req, rc, "no execution has this id");
         return;
     }
     if (count == 0 && !msg->finished.v && req->wait_ms.v > 0) {
@@ -674,7 +685,7 @@ static void wake_waiters(server_t *self)
     while ((id = zlist_pop(self->finished))) {
         lcx_msg_t *parked;
         while ((parked = holds_take(self->holds, HOLD_WAIT, id))) {
-            if (store_execution_get(self->store, id, parked) == STORE_OK) reply(self, &parked);
+            answer_parked(self, &parked, store_execution_get(self->store, id, parked));
             lcx_msg_destroy(&parked);
         }
         free(id);
@@ -689,7 +700,7 @@ static void wake_event_waiters(server_t *self)
         lcx_msg_t *parked;
         size_t count;
         while ((parked = holds_take(self->holds, HOLD_EVENTS, id))) {
-            if (fill_events(self, parked, &count)) reply(self, &parked);
+            answer_parked(self, &parked, fill_events(self, parked, &count));
             lcx_msg_destroy(&parked);
         }
         free(id);
@@ -705,9 +716,9 @@ static void expire_holds(server_t *self)
     while ((parked = holds_take_expired(self->holds, lcx_mono_ms(), &kind, id))) {
         size_t count;
         if (kind == HOLD_WAIT) {
-            if (store_execution_get(self->store, id, parked) == STORE_OK) reply(self, &parked);
+            answer_parked(self, &parked, store_execution_get(self->store, id, parked));
         } else if (kind == HOLD_EVENTS) {
-            if (fill_events(self, parked, &count)) reply(self, &parked);
+            answer_parked(self, &parked, fill_events(self, parked, &count));
         } else {
             store_execution_discard(self->store, id);
             lcx_log(LCX_WARN, "dispatcher did not take the job in time", "execution_id", id, NULL);
