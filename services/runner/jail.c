@@ -77,7 +77,9 @@ static int init_prepare(const jail_spec_t *s, const char **stage)
     CHILD_STEP("unshare cgroup namespace", unshare(CLONE_NEWCGROUP));
     if (rootfs_enter_root(&s->root, stage) != 0) return -1;
     CHILD_STEP("sethostname", sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)));
-    return 0;
+    /* The limits on what any exec may gain, inherited by the program: one system call per
+     * capability, taken here rather than between the job and its exec. */
+    return privs_limit(stage);
 }
 
 /* Reaps until the program itself is reaped; its status goes to the supervisor. */

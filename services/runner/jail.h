@@ -4,7 +4,8 @@
  *   keeper      the slot's long-lived process (keeper.h), already in the slot's cgroups and
  *   |           network namespace
  *   `- init     PID 1 of a new PID namespace; new IPC, UTS and cgroup namespaces, the prepared
- *      |        root (rootfs_enter_root); dies with the keeper (PR_SET_PDEATHSIG)
+ *      |        root (rootfs_enter_root), the limits of what an exec may gain (privs_limit);
+ *      |        dies with the keeper (PR_SET_PDEATHSIG)
  *      `- program  PID 2 (vfork): setsid, stdin/stdout/stderr, rlimits, every privilege dropped
  *                  (privs_drop), the seccomp filter, execve
  *
@@ -13,8 +14,8 @@
  * namespace (daemons, forks) before init is gone. So killing init kills the run, and an init
  * that is gone (its pidfd readable) means nothing of the run is left.
  *
- * init's first steps (namespaces, the root, /proc, /tmp, the host name) do not depend on the
- * job, so a keeper may start a spare init ahead (jail_spare_start): it takes those steps at
+ * init's first steps (namespaces, the root, /proc, /tmp, the host name, the limits) do not depend
+ * on the job, so a keeper may start a spare init ahead (jail_spare_start): it takes those steps at
  * once and waits for its job, which then starts with the work directory and the program.
  *
  * Everything between the clone and the exec makes system calls only.

@@ -40,19 +40,39 @@ static int lock_securebits(void)
     return prctl(PR_SET_SECUREBITS, bits, 0, 0, 0);
 }
 
-int privs_drop(uid_t id, const char **stage)
+int privs_limit(const char **stage)
 {
     CHILD_STEP("drop bounding set", drop_bounding());
     CHILD_STEP("clear ambient capabilities",
                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
     CHILD_STEP("lock securebits", lock_securebits());
+    CHILD_STEP("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    return 0;
+}
+
+/* True when privs_limit's steps hold for this process (one system call each, where the
+ * limit itself takes one per capability). */
+static int limited(void)
+{
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) return -1;
+    if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0) return -1;
+    if (prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) != 0) return -1;
+    return (prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) & SECBIT_NOROOT_LOCKED) ? 0 : -1;
+}
+
+int privs_drop(uid_t id, const char **stage)
+{
+    if (limited() != 0) {
+        *stage = "privileges not limited";
+        errno = EPERM;
+        return -1;
+    }
     /* Raw system calls: glibc's wrappers signal every thread of the process it remembers, and
      * a process made by a raw clone inherits that memory of threads it does not have. */
     CHILD_STEP("setgroups", (int)syscall(SYS_setgroups, 0, NULL));
     CHILD_STEP("setresgid", (int)syscall(SYS_setresgid, id, id, id));
     CHILD_STEP("setresuid", (int)syscall(SYS_setresuid, id, id, id));
     CHILD_STEP("clear capabilities", privs_clear_caps());
-    CHILD_STEP("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
     /* Paranoia: root must be unreachable now. */
     if (syscall(SYS_setresuid, 0, 0, 0) == 0 || geteuid() == 0) {
         *stage = "verify uid";
