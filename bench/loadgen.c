@@ -5,8 +5,12 @@
  *   loadgen runs PORT SECONDS SESSION...   each session is one client: POST run, then GET the
  *                                          execution with ?wait, again and again; prints
  *                                          "runs=N seconds=S rate=R errors=E"
- *   loadgen e2e PORT COUNT SESSION         COUNT runs one after the other; prints the median
- *                                          "e2e_ms=M exec_ms=X" (exec: execution_time_ms)
+ *   loadgen e2e PORT COUNT SESSION [PROG ARG...]
+ *                                          COUNT runs one after the other; prints the median
+ *                                          "e2e_ms=M exec_ms=X" (exec: execution_time_ms). With
+ *                                          PROG, each run is followed by one bare spawn of PROG,
+ *                                          so that the baseline sees the same moments of the
+ *                                          machine; adds "bare_ms=B"
  *   loadgen bare SECONDS LOOPS PROG ARG... LOOPS parallel loops that spawn PROG and wait for it;
  *                                          prints "runs=N seconds=S rate=R median_ms=M"
  *
@@ -230,30 +234,6 @@ static int mode_runs(int port, double seconds, int n, char **sessions)
     return errors ? 1 : 0;
 }
 
-static int mode_e2e(int port, int count, const char *session)
-{
-    static double e2e[MAX_TIMES], exec[MAX_TIMES];
-    if (count < 1 || count > MAX_TIMES) return 2;
-    conn_t *c = calloc(1, sizeof *c);
-    if (!c) return 1;
-    c->port = port;
-    c->fd = -1;
-    int rc = 0;
-    for (int i = 0; i < count && rc == 0; i++) {
-        double t = now_ms();
-        rc = one_run(c, session, &exec[i]);
-        e2e[i] = now_ms() - t;
-    }
-    if (c->fd >= 0) close(c->fd);
-    free(c);
-    if (rc != 0) {
-        fprintf(stderr, "loadgen: a run failed\n");
-        return 1;
-    }
-    printf("e2e_ms=%.3f exec_ms=%.1f\n", median(e2e, count), median(exec, count));
-    return 0;
-}
-
 typedef struct {
     char **argv;
     double until;
@@ -262,22 +242,36 @@ typedef struct {
     int failed;
 } loop_t;
 
+/* Spawns argv with stdout on /dev/null and waits for it: the time in ms, -1 on failure. */
+static double spawn_once(char **argv, const posix_spawn_file_actions_t *actions)
+{
+    double t = now_ms();
+    pid_t pid;
+    int status;
+    if (posix_spawn(&pid, argv[0], actions, NULL, argv, environ) != 0 ||
+        waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return now_ms() - t;
+}
+
+static void quiet_stdout(posix_spawn_file_actions_t *actions)
+{
+    posix_spawn_file_actions_init(actions);
+    posix_spawn_file_actions_addopen(actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+}
+
 static void *loop_main(void *arg)
 {
     loop_t *l = arg;
     posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    quiet_stdout(&actions);
     while (now_ms() < l->until && l->runs < MAX_TIMES) {
-        double t = now_ms();
-        pid_t pid;
-        int status;
-        if (posix_spawn(&pid, l->argv[0], &actions, NULL, l->argv, environ) != 0 ||
-            waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        double took = spawn_once(l->argv, &actions);
+        if (took < 0) {
             l->failed = 1;
             break;
         }
-        l->times[l->runs++] = now_ms() - t;
+        l->times[l->runs++] = took;
     }
     posix_spawn_file_actions_destroy(&actions);
     return NULL;
@@ -317,15 +311,46 @@ static int mode_bare(double seconds, int loops, char **argv)
     return failed;
 }
 
+static int mode_e2e(int port, int count, const char *session, char **bare_argv)
+{
+    static double e2e[MAX_TIMES], exec[MAX_TIMES], bare[MAX_TIMES];
+    if (count < 1 || count > MAX_TIMES) return 2;
+    conn_t *c = calloc(1, sizeof *c);
+    if (!c) return 1;
+    c->port = port;
+    c->fd = -1;
+    posix_spawn_file_actions_t actions;
+    quiet_stdout(&actions);
+    int rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) {
+        double t = now_ms();
+        rc = one_run(c, session, &exec[i]);
+        e2e[i] = now_ms() - t;
+        if (rc == 0 && bare_argv[0] && (bare[i] = spawn_once(bare_argv, &actions)) < 0) rc = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    if (c->fd >= 0) close(c->fd);
+    free(c);
+    if (rc != 0) {
+        fprintf(stderr, "loadgen: a run failed\n");
+        return 1;
+    }
+    printf("e2e_ms=%.3f exec_ms=%.1f", median(e2e, count), median(exec, count));
+    if (bare_argv[0]) printf(" bare_ms=%.3f", median(bare, count));
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "runs") == 0)
         return mode_runs(atoi(argv[2]), atof(argv[3]), argc - 4, argv + 4);
-    if (argc == 5 && strcmp(argv[1], "e2e") == 0)
-        return mode_e2e(atoi(argv[2]), atoi(argv[3]), argv[4]);
+    if (argc >= 5 && strcmp(argv[1], "e2e") == 0)
+        return mode_e2e(atoi(argv[2]), atoi(argv[3]), argv[4], argv + 5);
     if (argc >= 5 && strcmp(argv[1], "bare") == 0)
         return mode_bare(atof(argv[2]), atoi(argv[3]), argv + 4);
-    fprintf(stderr, "usage: loadgen runs PORT SECONDS SESSION... | e2e PORT COUNT SESSION | "
-                    "bare SECONDS LOOPS PROG [ARG...]\n");
+    fprintf(stderr,
+            "usage: loadgen runs PORT SECONDS SESSION... | e2e PORT COUNT SESSION [PROG ARG...] | "
+            "bare SECONDS LOOPS PROG [ARG...]\n");
     return 2;
 }
