@@ -50,7 +50,7 @@ int privs_limit(const char **stage)
     return 0;
 }
 
-/* True when privs_limit's steps hold for this process (one system call each, where the
+/* 0 when privs_limit's steps hold for this process, else -1 (one system call each, where the
  * limit itself takes one per capability). */
 static int limited(void)
 {
