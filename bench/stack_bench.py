@@ -218,13 +218,16 @@ def section_api(stack):
 LOADGEN = os.path.join(ROOT, "build", "bench", "loadgen")
 
 
-def loadgen(*args):
-    """Runs bench/loadgen.c (built by bench/run); returns its key=value figures."""
-    out = subprocess.run([LOADGEN] + [str(a) for a in args], capture_output=True, text=True,
-                         timeout=120)
+def figures(argv):
+    """Runs one of bench/'s C programs (built by bench/run); returns its key=value figures."""
+    out = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
-        raise RuntimeError("loadgen %s failed: %s" % (args[0], out.stderr.strip()))
+        raise RuntimeError("%s failed: %s" % (" ".join(map(str, argv[:2])), out.stderr.strip()))
     return {k: float(v) for k, v in (kv.split("=") for kv in out.stdout.split())}
+
+
+def loadgen(*args):
+    return figures([LOADGEN] + list(args))
 
 
 def bare_python(seconds, loops):
@@ -239,11 +242,7 @@ def sandbox_added(runs):
     interleaved with bare runs), or None without root."""
     if os.geteuid() != 0 or not os.path.exists(SANDBOX_BENCH):
         return None
-    out = subprocess.run([SANDBOX_BENCH, str(runs), os.path.join(BIN, "lcx-keeper"), PYTHON, "-c",
-                          HELLO], capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise RuntimeError("sandbox_bench failed: %s" % out.stderr.strip())
-    r = {k: float(v) for k, v in (kv.split("=") for kv in out.stdout.split())}
+    r = figures([SANDBOX_BENCH, runs, os.path.join(BIN, "lcx-keeper"), PYTHON, "-c", HELLO])
     return r["sandbox_ms"] - r["bare_ms"]
 
 
