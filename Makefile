@@ -113,12 +113,34 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJ)
 	@echo "  TEST  $@"
 	@$(CC) $(CPPFLAGS) $(UNIT_INC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS) -lcmocka
 
+# The services under the same sanitizers, for the integration tests' second pass (tests/run-all):
+# a memory error or undefined behaviour stops the service, a leak shows at its exit. The keeper
+# stays the plain build: its inits and programs are raw clones and vfork children that make
+# system calls only, where the sanitizers' runtime has no place (its modules are in the unit
+# tests' sanitizer build).
+ASAN_BIN     := $(BUILD)/asan/bin
+ASAN_SERVICE := $(SERVICES:%=$(ASAN_BIN)/lcx-%) $(ASAN_BIN)/lcx-keeper \
+                $(ETC:$(BUILD)/etc/%=$(BUILD)/asan/etc/%)
+define asan_service_rules
+$(ASAN_BIN)/lcx-$(1): $$(patsubst $(BUILD)/obj/%,$(BUILD)/asan/obj/%,$$($(1)_OBJ) $(COMMON_OBJ))
+	@mkdir -p $(ASAN_BIN)
+	@echo "  LD    $$@ (sanitizers)"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $$@ $$^ $(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call asan_service_rules,$(s))))
+$(ASAN_BIN)/lcx-keeper: $(BIN)/lcx-keeper
+	@mkdir -p $(dir $@)
+	@cp $< $@
+$(BUILD)/asan/etc/%: $(BUILD)/etc/%
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	./services/lcx-stack
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(UNIT_ASAN_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(UNIT_ASAN_BIN) $(ASAN_SERVICE)
 	@./tests/run-all
 
 unit: all $(UNIT_BIN) $(UNIT_ASAN_BIN)
