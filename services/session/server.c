@@ -167,10 +167,18 @@ static void reply_error(server_t *self, const lcx_msg_t *request, const char *co
     reply(self, &msg);
 }
 
-static void reply_unavailable(server_t *self, const lcx_msg_t *request, const char *message)
+/* An "unavailable" ERROR: the caller may retry after retry_after_s. */
+static lcx_msg_t *unavailable_reply(const server_t *self, const lcx_msg_t *request,
+                                    const char *message)
 {
     lcx_msg_t *msg = error_reply(request, "unavailable", message);
     lcx_msg_set_int(msg, LCX_F_retry_after_ms, self->settings->retry_after_s * 1000);
+    return msg;
+}
+
+static void reply_unavailable(server_t *self, const lcx_msg_t *request, const char *message)
+{
+    lcx_msg_t *msg = unavailable_reply(self, request, message);
     reply(self, &msg);
 }
 
@@ -225,13 +233,32 @@ static void submit_job(server_t *self, lcx_msg_t **job_p)
     send_now(job_p, self->dispatcher, "dispatcher");
 }
 
-/* The batch's commit failed: its jobs must not run, and their RUNs get no answer. */
+#define UNSAVED_MESSAGE "the session store could not save this; retry shortly"
+
+/* Sends an "unavailable" ERROR in place of *answer_p, the reply to a request whose batch was
+ * not saved. */
+static void send_unsaved(server_t *self, lcx_msg_t **answer_p)
+{
+    lcx_msg_t *msg = unavailable_reply(self, *answer_p, UNSAVED_MESSAGE);
+    lcx_msg_destroy(answer_p);
+    send_now(&msg, self->frontend, "gateway");
+}
+
+/* The batch's commit failed: every reply it made becomes an "unavailable" ERROR. */
+static void send_all_unsaved(server_t *self)
+{
+    lcx_msg_t *msg;
+    while ((msg = zlist_pop(self->to_frontend)))
+        send_unsaved(self, &msg);
+}
+
+/* The batch's commit failed: its jobs must not run, and their RUNs hear that they may retry. */
 static void retract_jobs(server_t *self)
 {
     char *id;
     while ((id = zlist_pop(self->submitted))) {
         lcx_msg_t *parked = holds_take(self->holds, HOLD_SUBMIT, id);
-        lcx_msg_destroy(&parked);
+        if (parked) send_unsaved(self, &parked);
         lcx_msg_t *cancel = cancel_of(id);
         send_now(&cancel, self->dispatcher, "dispatcher");
         free(id);
@@ -308,13 +335,11 @@ static void on_submit_answer(server_t *self, const lcx_msg_t *msg)
     store_execution_discard(self->store, msg->execution_id.ptr);
     lcx_log(LCX_INFO, "execution refused by dispatcher", "execution_id", msg->execution_id.ptr,
             "error", msg->error.ptr, NULL);
-    lcx_msg_t *answer = error_reply(parked, "unavailable",
-                                    msg->error.ptr && strcmp(msg->error.ptr, "queue_full") == 0
-                                        ? "the execution queue is full"
-                                        : "no runner serves this language right now");
-    lcx_msg_set_int(answer, LCX_F_retry_after_ms, self->settings->retry_after_s * 1000);
+    reply_unavailable(self, parked,
+                      msg->error.ptr && strcmp(msg->error.ptr, "queue_full") == 0
+                          ? "the execution queue is full"
+                          : "no runner serves this language right now");
     lcx_msg_destroy(&parked);
-    reply(self, &answer);
 }
 
 static void on_update(server_t *self, const lcx_msg_t *update)
@@ -778,9 +803,11 @@ static void turn(server_t *self)
     wake_waiters(self);
     wake_event_waiters(self);
     if (store_commit(self->store) != 0) {
-        /* Nothing of this batch is durable: answer nothing, so callers retry. */
+        /* Nothing of this batch is durable (a full disk, an I/O error): its callers hear at
+         * once that they may retry, rather than at their timeout; the dispatcher resends what
+         * it sent, since nothing is acknowledged. */
         store_rollback(self->store);
-        drop_all(self->to_frontend);
+        send_all_unsaved(self);
         drop_all(self->to_dispatcher);
         retract_jobs(self);
         return;
