@@ -616,6 +616,21 @@ def short(obj, n=300):
     return text if len(text) <= n else text[:n] + "...(%d chars)" % len(text)
 
 
+def until(fn, seconds, what):
+    """Calls fn() until it returns a true value; returns it, or fails after `seconds`."""
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except OSError as e:
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(0.2)
+    raise AssertionError("%s: not within %.0f s (last: %r)" % (what, seconds, last))
+
+
 def expect(cond, message):
     if not cond:
         raise AssertionError(message)

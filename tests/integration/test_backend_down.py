@@ -8,22 +8,7 @@ import time
 
 from harness import (check_keys, children_of, describe, error_shape_problem, expect,
                      expect_error, expect_status, isolated, processes_with, short, state_of,
-                     timeout)
-
-
-def _until(fn, seconds, what):
-    """Calls fn() until it returns a true value; returns it, or fails after `seconds`."""
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except OSError as e:
-            last = e
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError("%s: not within %.0f s (last: %r)" % (what, seconds, last))
+                     timeout, until)
 
 
 @isolated()
@@ -77,7 +62,7 @@ def test_session_store_down_503_then_recovers(stack):
         problems.append("GET /languages with the store down (inferred 200): %r" % r)
 
     stack.start_service("session")
-    r = _until(lambda: (lambda r: r if r.status == 200 else None)(
+    r = until(lambda: (lambda r: r if r.status == 200 else None)(
         stack.get("/code-sessions/%s" % sid, timeout=10)), 20,
         "GET the session after the store restarted")
     # The session made before the crash is still there. The PATCH during the outage got a
@@ -108,7 +93,7 @@ def test_patch_durable_across_kill9(stack):
     stack.kill9("session")
     stack.start_service("session")
     for sid in sids:
-        r = _until(lambda: (lambda r: r if r.status == 200 else None)(
+        r = until(lambda: (lambda r: r if r.status == 200 else None)(
             stack.get("/code-sessions/%s" % sid, timeout=10)), 20, "GET after restart")
         v, text = acked[sid]
         expect(r.body["version"] == v and r.body["source_code"] == text,
@@ -136,7 +121,7 @@ def test_runner_killed_mid_run_is_redispatched(stack):
     runner and finishes, attempts = 2."""
     s = stack.create_session("bash", "sleep 2; echo finished\n")
     eid = stack.start_run(s["session_id"])
-    _until(lambda: stack.get("/executions/%s" % eid).body.get("status") == "RUNNING", 10,
+    until(lambda: stack.get("/executions/%s" % eid).body.get("status") == "RUNNING", 10,
            "execution RUNNING")
     stack.kill9("runner")
     time.sleep(0.5)
@@ -242,9 +227,9 @@ def test_runner_death_kills_its_programs(stack):
     marker = "20.%06d" % random.randrange(10 ** 6)
     s = stack.create_session("bash", "sleep %s\n" % marker)
     eid = stack.start_run(s["session_id"], {"limits": {"time_ms": 30000}})
-    _until(lambda: stack.get("/executions/%s" % eid).body.get("status") == "RUNNING", 10,
+    until(lambda: stack.get("/executions/%s" % eid).body.get("status") == "RUNNING", 10,
            "execution RUNNING")
-    _until(lambda: processes_with("sleep\0" + marker), 5, "the program's process appears")
+    until(lambda: processes_with("sleep\0" + marker), 5, "the program's process appears")
     keepers = children_of(stack.procs["runner"].pid)  # one sandbox keeper per slot
     expect(len(keepers) == stack.runner_slots, "keepers of the runner: %s" % keepers)
     images = [os.path.basename(os.readlink("/proc/%d/exe" % pid)) for pid in keepers]
