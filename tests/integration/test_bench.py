@@ -1,0 +1,47 @@
+"""`make bench` keeps working: its quick sections build and run (with few repeats), and the
+stack section's driver compiles. The figures themselves are benchmarks, never asserted here."""
+import os
+import py_compile
+import re
+import subprocess
+import tempfile
+
+from harness import ROOT, expect
+
+
+def _bench_run(section, **env):
+    result = subprocess.run([os.path.join(ROOT, "bench", "run"), section], cwd=ROOT,
+                            env=dict(os.environ, **env), capture_output=True, text=True,
+                            timeout=120)
+    expect(result.returncode == 0, "bench/run %s failed (%d):\n%s%s"
+           % (section, result.returncode, result.stdout, result.stderr))
+    return result.stdout
+
+
+def test_bench_hops_prints_every_link(stack):
+    out = _bench_run("hops", LCX_BENCH_TRIPS="10")
+    for link in ("pipe", "ZeroMQ, loopback TCP"):
+        for gap in ("0 ms", "15 ms"):
+            expect(re.search(r"^%s +%s +[\d.]+ us" % (re.escape(link), gap), out, re.M),
+                   "no %s row after %s idle in:\n%s" % (link, gap, out))
+    expect(re.search(r"6 hops .* = [\d.]+ ms", out), "no end-to-end floor line in:\n" + out)
+
+
+def test_bench_sandbox_prints_both_programs(stack):
+    if os.geteuid() != 0:
+        return  # the section skips itself without root
+    out = _bench_run("sandbox", LCX_BENCH_RUNS="3")
+    for program in ("/bin/true", "python3 -c pass"):
+        expect(re.search(r"^%s +3 " % re.escape(program), out, re.M),
+               "no %s row in:\n%s" % (program, out))
+
+
+def test_bench_stack_section_compiles(stack):
+    """The stack section's driver and its C load generator, built as bench/run builds it."""
+    py_compile.compile(os.path.join(ROOT, "bench", "stack_bench.py"), doraise=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run(["cc", "-std=c17", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+                                 os.path.join(tmp, "loadgen"),
+                                 os.path.join(ROOT, "bench", "loadgen.c"), "-lpthread"],
+                                capture_output=True, text=True, timeout=120)
+        expect(result.returncode == 0, "bench/loadgen.c does not build:\n" + result.stderr)
