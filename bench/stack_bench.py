@@ -16,6 +16,10 @@ Runs are driven by bench/loadgen.c (C, one keep-alive connection per client), wh
 the bare baselines, so that both sides pay the same small driver cost.
 memory      resident memory of each service idle and after load
 
+With root, e2e and throughput also print the floor of the design at the same moments
+(bench/floor_bench.c: four skeleton processes passing a run's eleven messages over ZeroMQ, the
+real sandbox, no service work) and throughput the sandbox's own rate (two slots, no messages).
+
 Every timed figure is the median of repeated runs (the machine is small and noisy).
 """
 import http.client
@@ -235,6 +239,15 @@ def bare_python(seconds, loops):
 
 
 SANDBOX_BENCH = os.path.join(ROOT, "build", "bench", "sandbox_bench")
+FLOOR_BENCH = os.path.join(ROOT, "build", "bench", "floor_bench")
+KEEPER = os.path.join(BIN, "lcx-keeper")
+
+
+def floor(mode, *args):
+    """bench/floor_bench.c's figures for one mode, or None without root."""
+    if os.geteuid() != 0 or not os.path.exists(FLOOR_BENCH):
+        return None
+    return figures([FLOOR_BENCH, mode, KEEPER] + list(args) + [PYTHON, "-c", HELLO])
 
 
 def sandbox_added(runs):
@@ -242,7 +255,7 @@ def sandbox_added(runs):
     interleaved with bare runs), or None without root."""
     if os.geteuid() != 0 or not os.path.exists(SANDBOX_BENCH):
         return None
-    r = figures([SANDBOX_BENCH, runs, os.path.join(BIN, "lcx-keeper"), PYTHON, "-c", HELLO])
+    r = figures([SANDBOX_BENCH, runs, KEEPER, PYTHON, "-c", HELLO])
     return r["sandbox_ms"] - r["bare_ms"]
 
 
@@ -251,7 +264,7 @@ def section_e2e(stack, runs=30):
           % (REPEATS, runs))
     sid = stack.session()
     loadgen("e2e", stack.http_port, 3, sid)  # warm caches, as a live system is
-    e2e, run, bare, added = [], [], [], []
+    e2e, run, bare, added, floors = [], [], [], [], []
     for _ in range(REPEATS):
         # each lcx run is followed by a bare one: both see the same moments of the machine
         r = loadgen("e2e", stack.http_port, runs, sid, PYTHON, "-c", HELLO)
@@ -259,6 +272,8 @@ def section_e2e(stack, runs=30):
         run.append(r["exec_ms"])
         bare.append(r["bare_ms"])
         added.append(sandbox_added(runs))
+        f = floor("e2e", runs)
+        floors.append(f and f["e2e_ms"] - f["bare_ms"])
     m_e2e, m_bare, m_run = median(e2e), median(bare), median(run)
     over = m_e2e - m_bare
     print("%-48s %9.2f ms" % ("bare python3 process (baseline, alternating)", m_bare))
@@ -268,6 +283,9 @@ def section_e2e(stack, runs=30):
         m_added = median(added)
         print("%-48s %9.2f ms" % ("  the sandbox's part (alone, against bare runs)", m_added))
         print("%-48s %9.2f ms" % ("  the services' part (the rest)", over - m_added))
+    if None not in floors:
+        print("%-48s %9.2f ms   (the design's floor at these moments)"
+              % ("skeleton services' overhead (floor_bench)", median(floors)))
     print("%-48s %9.2f ms" % ("run step inside the sandbox (execution_time_ms)", m_run))
 
 
@@ -277,14 +295,22 @@ def section_throughput(stack, clients=8):
     print("== throughput at saturation: python hello worlds per second (%d x 5 s, medians)"
           % REPEATS)
     sessions = [stack.session() for _ in range(clients)]
-    bare, lcx = [], []
+    bare, lcx, floors, alone = [], [], [], []
     for _ in range(REPEATS):
         bare.append(bare_python(5, 2)["rate"])
         lcx.append(loadgen("runs", stack.http_port, 5, *sessions)["rate"])
+        f, a = floor("runs", 5, clients), floor("sandbox", 5)
+        floors.append(f and f["rate"])
+        alone.append(a and a["rate"])
     m_bare, m_lcx = median(bare), median(lcx)
     print("%-48s %9.1f /s" % ("two loops of bare python3 (baseline)", m_bare))
     print("%-48s %9.1f /s" % ("lcx, %d clients, %s runner slots" % (clients, stack.slots), m_lcx))
     print("%-48s %9.0f %%   (target: at least 85 %%)" % ("lcx / baseline", 100 * m_lcx / m_bare))
+    if None not in floors + alone:
+        for label, rates in (("skeleton services, %d clients (floor_bench)" % clients, floors),
+                             ("the sandbox alone, two slots, no messages", alone)):
+            print("%-48s %9.1f /s  %3.0f %% of the baseline (a floor)"
+                  % (label, median(rates), 100 * median(rates) / m_bare))
 
 
 # ---- memory --------------------------------------------------------------------------------

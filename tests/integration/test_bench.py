@@ -38,3 +38,26 @@ def test_bench_programs_build(stack):
     """Every bench program (the stack section's load generator and driver too), built as
     bench/run builds them for its sections."""
     _bench_run("build")
+
+
+def test_floor_bench_runs_every_mode(stack):
+    """bench/floor_bench.c (skeleton services around the real sandbox) in each of its modes,
+    briefly, with /bin/true: each prints its figures and leaves no mount or directory behind."""
+    if os.geteuid() != 0:
+        return  # it needs the sandbox, as make bench's stack section does
+    _bench_run("build")
+    floor = os.path.join(ROOT, "build", "bench", "floor_bench")
+    keeper = os.path.join(ROOT, "build", "bin", "lcx-keeper")
+    modes = {"e2e": (["3"], r"e2e_ms=[\d.]+ bare_ms=[\d.]+"),
+             "runs": (["0.5", "3"], r"runs=[1-9]\d* rate=[\d.]+"),
+             "sandbox": (["0.5"], r"runs=[1-9]\d* rate=[\d.]+")}
+    for mode, (args, shape) in modes.items():
+        result = subprocess.run([floor, mode, keeper] + args + ["/bin/true"], capture_output=True,
+                                text=True, timeout=60)
+        expect(result.returncode == 0 and re.fullmatch(shape, result.stdout.strip()),
+               "floor_bench %s: %d\n%s%s" % (mode, result.returncode, result.stdout, result.stderr))
+    with open("/proc/mounts") as mounts:
+        left = [line for line in mounts if "lcx-bench-floor" in line]
+    expect(not left, "floor_bench left mounts: %s" % left)
+    expect(not [d for d in os.listdir("/tmp") if d.startswith("lcx-bench-floor")],
+           "floor_bench left its work directories in /tmp")
