@@ -23,6 +23,7 @@
  *
  * KEEPER is the path of lcx-keeper. Root only, as the sandbox is.
  */
+#include "bench_run.h"
 #include "sandbox.h"
 
 #include <zmq.h>
@@ -79,13 +80,6 @@ typedef struct {
     const char *keeper;
     char **argv; /* the program */
 } floor_t;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
@@ -272,25 +266,9 @@ typedef struct {
     int failed;
 } slot_arg_t;
 
-static char *const program_env[] = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", NULL};
-
 static int run_program(slot_arg_t *a)
 {
-    sandbox_spec_t spec = {.argv = a->f->argv,
-                           .env = program_env,
-                           .workdir = a->workdir,
-                           .wall_ms = 10000,
-                           .cpu_ms = 10000,
-                           .memory_mb = 256,
-                           .max_processes = 64,
-                           .output_bytes = 1 << 20,
-                           .file_bytes = 16 << 20,
-                           .cancel_fd = -1};
-    sandbox_result_t r;
-    if (sandbox_run(a->sandbox, &spec, &r) != 0) return -1;
-    int ok = !r.signaled && r.exit_code == 0;
-    sandbox_result_free(&r);
-    return ok ? 0 : -1;
+    return bench_sandboxed_run(a->sandbox, a->f->argv, a->workdir) < 0 ? -1 : 0;
 }
 
 /* A slot of the runner: JOB in, the program in the sandbox, UPDATE out. */
@@ -542,23 +520,6 @@ static int one_run(int fd)
                                                                                             : -1;
 }
 
-static double bare_run(char **argv)
-{
-    double t0 = now_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null < 0 || dup2(null, STDOUT_FILENO) < 0) _exit(126);
-        execve(argv[0], argv, program_env);
-        _exit(127);
-    }
-    int status;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0)
-        return -1;
-    return now_ms() - t0;
-}
-
 static int compare(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -583,7 +544,7 @@ static int mode_e2e(int port, int n, char **argv)
         double t0 = now_ms();
         rc = one_run(fd);
         e2e[i] = now_ms() - t0;
-        if (rc == 0 && (bare[i] = bare_run(argv)) < 0) rc = -1;
+        if (rc == 0 && (bare[i] = bench_bare_run(argv)) < 0) rc = -1;
     }
     close(fd);
     if (rc == 0) printf("e2e_ms=%.3f bare_ms=%.3f\n", median(e2e, n), median(bare, n));

@@ -10,6 +10,7 @@
  *                                one program only; prints "bare_ms=B sandbox_ms=S" (medians),
  *                                for the stack bench's end-to-end baselines
  */
+#include "bench_run.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -26,53 +27,12 @@
 #define DEFAULT_RUNS 200
 #define MAX_RUNS 100000
 
-static char *const bench_env[] = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", NULL};
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* fork + execve + waitpid, stdout and stderr on /dev/null; the time in ms, -1 on failure. */
-static double bare_once(char *const *argv)
-{
-    double t0 = now_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(126);
-        execve(argv[0], argv, bench_env);
-        _exit(127);
-    }
-    if (pid < 0) return -1;
-    int status;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return -1;
-    return now_ms() - t0;
-}
-
+/* A sandboxed run, then the slot's settle, as the runner does once the result is on its way. */
 static double sandbox_once(sandbox_t *sb, char *const *argv, const char *workdir)
 {
-    sandbox_spec_t spec = {.argv = argv,
-                           .env = bench_env,
-                           .workdir = workdir,
-                           .wall_ms = 10000,
-                           .cpu_ms = 10000,
-                           .memory_mb = 256,
-                           .max_processes = 64,
-                           .output_bytes = 1 << 20,
-                           .file_bytes = 16 << 20,
-                           .cancel_fd = -1};
-    sandbox_result_t r;
-    double t0 = now_ms();
-    if (sandbox_run(sb, &spec, &r) != 0) return -1;
-    double took = now_ms() - t0;
-    sandbox_settle(sb); /* as the runner does, once the result is on its way */
-    bool ok = !r.signaled && r.exit_code == 0;
-    sandbox_result_free(&r);
-    return ok ? took : -1;
+    double took = bench_sandboxed_run(sb, argv, workdir);
+    sandbox_settle(sb);
+    return took;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -95,7 +55,7 @@ static int measure(sandbox_t *sb, char *const *argv, const char *workdir, int n,
     double *bare = calloc((size_t)n, sizeof *bare), *boxed = calloc((size_t)n, sizeof *boxed);
     int rc = bare && boxed ? 0 : -1;
     for (int i = 0; i < n && rc == 0; i++) {
-        bare[i] = bare_once(argv);
+        bare[i] = bench_bare_run(argv);
         boxed[i] = sandbox_once(sb, argv, workdir);
         if (bare[i] < 0 || boxed[i] < 0) {
             fprintf(stderr, "sandbox_bench: run %d of %s failed\n", i, argv[0]);
