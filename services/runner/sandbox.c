@@ -51,6 +51,7 @@
 #define SANDBOX_REAP_POLL_MS 10     /* without pidfds (valgrind, Linux < 5.3): waitid period */
 #define SANDBOX_EMPTY_WAIT_MS 2000  /* teardown: how long a slot's cgroup may take to empty */
 #define SANDBOX_WORKDIR_INODES 8192 /* files a work directory may hold */
+#define SANDBOX_PIPE_MAX (4 << 20)  /* the most an output pipe may hold, whatever the cap */
 #define SANDBOX_UNSAFE_MODE "UNSAFE: no isolation, process group only (--unsafe-no-sandbox)"
 #define SANDBOX_HINT                                                                               \
     " (pass --unsafe-no-sandbox to run programs without isolation, for development only)"
@@ -569,6 +570,20 @@ static void close_child_fds(child_fds_t *fds)
     close_fd(&fds->workdir_fd);
 }
 
+/* Lets an output pipe hold more than the cap, so a flood overruns the cap inside the pipe
+ * whatever the reader's pace. Writers that never block (node's stdout) keep what a full pipe
+ * refuses in their own memory, so a slow reader would turn an output flood into a memory limit.
+ * Without CAP_SYS_RESOURCE the kernel allows at most fs.pipe-max-size (1 MiB by default, the
+ * cap itself): halving down to it, the flood then only needs the reader's first byte. */
+static void widen_output_pipe(const run_t *run, int fd)
+{
+    long have = fcntl(fd, F_GETPIPE_SZ), size = have; /* a power of two, as the kernel keeps */
+    while (have > 0 && size <= run->spec->output_bytes && size < SANDBOX_PIPE_MAX)
+        size *= 2;
+    while (size > have && fcntl(fd, F_SETPIPE_SZ, (int)size) < 0)
+        size /= 2;
+}
+
 /* Opens stdin and the pipes; the parent ends go to the run, the child ends to fds. */
 static int open_fds(run_t *run, child_fds_t *fds, int *error_read)
 {
@@ -578,9 +593,11 @@ static int open_fds(run_t *run, child_fds_t *fds, int *error_read)
     if (make_pipe(out, true) != 0) return -1;
     run->streams[0].fd = out[0];
     fds->out_fd = out[1];
+    widen_output_pipe(run, out[0]);
     if (make_pipe(err, true) != 0) return -1;
     run->streams[1].fd = err[0];
     fds->err_fd = err[1];
+    widen_output_pipe(run, err[0]);
     if (make_pipe(error, false) != 0) return -1;
     *error_read = error[0];
     fds->error_fd = error[1];

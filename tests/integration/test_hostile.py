@@ -371,6 +371,17 @@ def test_output_flood_lines_javascript(stack):
     assert_no_leftovers(stack)
 
 
+def test_output_pipe_holds_the_cap(stack):
+    # node's stdout never blocks: what a full pipe refuses stays in its memory, and a flood
+    # would end as a memory limit whenever the runner reads slowly. The pipe holds the cap.
+    src = ("import os\nos.set_blocking(1, False)\n"
+           "n = os.write(1, b'x' * %d)\nos.write(2, b'wrote %%d' %% n)\n" % MIB)
+    e = stack.run("python", src)
+    expect_verdict(e, "COMPLETED")
+    expect(len(e["stdout"]) == MIB and e["stderr"] == "wrote %d" % MIB, describe(e))
+    assert_no_leftovers(stack)
+
+
 def test_output_one_huge_write(stack):
     e = stack.run("python", "import sys\nsys.stdout.write('y' * (64 * 1024 * 1024))\n")
     expect_verdict(e, "FAILED", "output_limit")
