@@ -63,8 +63,8 @@ class Stack:
         self.commands = {
             "session": ["lcx-session", "--session-endpoint", ep(p[0]), "--dispatcher-endpoint",
                         ep(p[1]), "--data-dir", os.path.join(self.tmp, "data"),
-                        "--run-cooldown-ms", "0", "--runs-per-minute", "100000000",
-                        "--runs-per-session", "100000000"],
+                        "--run-cooldown-ms", "0", "--runs-per-minute", "0",
+                        "--runs-per-session", "0"],
             "dispatcher": ["lcx-dispatcher", "--dispatcher-endpoint", ep(p[1]),
                            "--runner-endpoint", ep(p[2])],
             "runner": ["lcx-runner", "--runner-endpoint", ep(p[2]), "--scratch-dir",

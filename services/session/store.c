@@ -90,8 +90,10 @@ static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox 
     X(EXEC_ACTIVE_OF, "SELECT id FROM executions WHERE session_id = ?1"                            \
                       " AND status IN ('QUEUED', 'RUNNING')")                                      \
     X(EXEC_BY_KEY, "SELECT id FROM executions WHERE session_id = ?1 AND idempotency_key = ?2")     \
-    X(EXEC_RUN_COUNTS, "SELECT count(*), coalesce(max(queued_at), 0),"                             \
-                       " coalesce(sum(queued_at > ?2), 0) FROM executions WHERE session_id = ?1")  \
+    X(EXEC_LAST_QUEUED, "SELECT coalesce(max(queued_at), 0) FROM executions"                       \
+                        " WHERE session_id = ?1")                                                  \
+    X(EXEC_COUNT_SINCE, "SELECT count(*) FROM (SELECT 1 FROM executions"                           \
+                        " WHERE session_id = ?1 AND queued_at > ?2 LIMIT ?3)")                     \
     X(EXEC_DELETE, "DELETE FROM executions WHERE id = ?1")                                         \
     X(EXEC_STATE, "SELECT status, attempts FROM executions WHERE id = ?1")                         \
     X(EXEC_REQUEUE, "UPDATE executions SET status = 'QUEUED', attempts = ?2, runner_id = ?3,"      \
@@ -547,24 +549,53 @@ store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t
 }
 
 /* Applies the per-session run limits; STORE_RATE_LIMITED with the wait when one is hit. */
+/* Runs of the session queued after `since` (ms), counted up to `limit`: a guard needs to know
+ * only whether the limit is reached, and this stays cheap however many runs a session has. */
+static store_rc_t count_runs_since(store_t *self, const char *session_id, int64_t since, long limit,
+                                   int64_t *count)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_COUNT_SINCE);
+    bind_text(st, 1, session_id);
+    sqlite3_bind_int64(st, 2, since);
+    sqlite3_bind_int64(st, 3, limit);
+    int rc = sqlite3_step(st);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(self, "run count");
+}
+
+static store_rc_t last_queued_at(store_t *self, const char *session_id, int64_t *last)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_LAST_QUEUED);
+    bind_text(st, 1, session_id);
+    int rc = sqlite3_step(st);
+    *last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(self, "last run");
+}
+
+/* The run guards, each only when set (0 turns one off). */
 static store_rc_t check_run_limits(store_t *self, const char *session_id,
                                    const store_run_limits_t *limits, int64_t *retry_after_ms)
 {
-    int64_t now = lcx_now_ms();
-    sqlite3_stmt *st = stmt(self, ST_EXEC_RUN_COUNTS);
-    bind_text(st, 1, session_id);
-    sqlite3_bind_int64(st, 2, now - 60000);
-    if (sqlite3_step(st) != SQLITE_ROW) return fail(self, "run counts");
-    int64_t total = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 1);
-    int64_t last_minute = sqlite3_column_int64(st, 2);
-    sqlite3_reset(st);
+    int64_t now = lcx_now_ms(), count, last;
+    store_rc_t rc;
     *retry_after_ms = 0;
-    if (limits->per_session > 0 && total >= limits->per_session) {
-        *retry_after_ms = 3600 * 1000; /* for good: the session has used its runs */
-    } else if (limits->per_minute > 0 && last_minute >= limits->per_minute) {
-        *retry_after_ms = 60000;
-    } else if (last && now - last < limits->cooldown_ms) {
-        *retry_after_ms = limits->cooldown_ms - (now - last);
+    if (limits->per_session > 0) {
+        rc = count_runs_since(self, session_id, -1, limits->per_session, &count);
+        if (rc != STORE_OK) return rc;
+        if (count >= limits->per_session)
+            *retry_after_ms = 3600 * 1000; /* for good: the session has used its runs */
+    }
+    if (!*retry_after_ms && limits->per_minute > 0) {
+        rc = count_runs_since(self, session_id, now - 60000, limits->per_minute, &count);
+        if (rc != STORE_OK) return rc;
+        if (count >= limits->per_minute) *retry_after_ms = 60000;
+    }
+    if (!*retry_after_ms && limits->cooldown_ms > 0) {
+        if ((rc = last_queued_at(self, session_id, &last)) != STORE_OK) return rc;
+        if (last && now - last < limits->cooldown_ms)
+            *retry_after_ms = limits->cooldown_ms - (now - last);
     }
     return *retry_after_ms ? STORE_RATE_LIMITED : STORE_OK;
 }

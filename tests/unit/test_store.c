@@ -45,18 +45,19 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Creates an execution on the fixture's session; returns the store's answer. */
-static store_rc_t run(fixture_t *f, const char *key, char *id_out)
+/* Creates an execution on the fixture's session under the run guards `limits`; returns the
+ * store's answer, and its Retry-After in *retry. */
+static store_rc_t run_guarded(fixture_t *f, const char *key, const store_run_limits_t *limits,
+                              char *id_out, int64_t *retry)
 {
     lcx_msg_t *req = lcx_msg_new(LCX_CMD_RUN);
     lcx_msg_set_str(req, LCX_F_session_id, f->session_id);
     if (key) lcx_msg_set_str(req, LCX_F_idempotency_key, key);
     lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
     char active[64];
-    int64_t retry = 0;
     bool replayed = false;
-    store_rc_t rc = store_execution_create(f->store, req, 5000, 256, &no_limits, exec, job,
-                                           &replayed, active, &retry);
+    store_rc_t rc = store_execution_create(f->store, req, 5000, 256, limits, exec, job, &replayed,
+                                           active, retry);
     if (rc == STORE_OK && id_out) strcpy(id_out, exec->execution_id.ptr);
     if (rc == STORE_CONFLICT && id_out) strcpy(id_out, active);
     if (rc == STORE_OK && !replayed) {
@@ -67,6 +68,13 @@ static store_rc_t run(fixture_t *f, const char *key, char *id_out)
     lcx_msg_destroy(&exec);
     lcx_msg_destroy(&job);
     return rc;
+}
+
+/* Creates an execution with no run guards. */
+static store_rc_t run(fixture_t *f, const char *key, char *id_out)
+{
+    int64_t retry = 0;
+    return run_guarded(f, key, &no_limits, id_out, &retry);
 }
 
 static store_rc_t update(fixture_t *f, const char *id, int attempt, const char *status,
@@ -231,22 +239,21 @@ static void run_limits_apply(void **state)
     fixture_t *f = *state;
     char id[64];
     bool changed;
-    assert_int_equal(run(f, NULL, id), STORE_OK);
-    assert_int_equal(update(f, id, 1, "COMPLETED", &changed), STORE_OK);
-    lcx_msg_t *req = lcx_msg_new(LCX_CMD_RUN);
-    lcx_msg_set_str(req, LCX_F_session_id, f->session_id);
-    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
-    store_run_limits_t cooldown = {60000, 0, 0};
-    char active[64];
     int64_t retry = 0;
-    bool replayed;
-    assert_int_equal(store_execution_create(f->store, req, 5000, 256, &cooldown, exec, job,
-                                            &replayed, active, &retry),
-                     STORE_RATE_LIMITED);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run(f, NULL, id), STORE_OK);
+        assert_int_equal(update(f, id, 1, "COMPLETED", &changed), STORE_OK);
+    }
+    const store_run_limits_t cooldown = {60000, 0, 0}, per_minute = {0, 2, 0},
+                             per_session = {0, 0, 2}, roomy = {0, 3, 3};
+    assert_int_equal(run_guarded(f, NULL, &cooldown, NULL, &retry), STORE_RATE_LIMITED);
     assert_true(retry > 0 && retry <= 60000);
-    lcx_msg_destroy(&req);
-    lcx_msg_destroy(&exec);
-    lcx_msg_destroy(&job);
+    assert_int_equal(run_guarded(f, NULL, &per_minute, NULL, &retry), STORE_RATE_LIMITED);
+    assert_int_equal(retry, 60000);
+    assert_int_equal(run_guarded(f, NULL, &per_session, NULL, &retry), STORE_RATE_LIMITED);
+    assert_int_equal(retry, 3600 * 1000);
+    assert_int_equal(run_guarded(f, NULL, &roomy, id, &retry), STORE_OK); /* 0 turns one off */
+    assert_int_equal(retry, 0);
 }
 
 static void data_survives_reopen(void **state)
