@@ -548,7 +548,6 @@ store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t
     return rc == SQLITE_DONE ? STORE_OK : fail(self, "execution list");
 }
 
-/* Applies the per-session run limits; STORE_RATE_LIMITED with the wait when one is hit. */
 /* Runs of the session queued after `since` (ms), counted up to `limit`: a guard needs to know
  * only whether the limit is reached, and this stays cheap however many runs a session has. */
 static store_rc_t count_runs_since(store_t *self, const char *session_id, int64_t since, long limit,
@@ -574,7 +573,8 @@ static store_rc_t last_queued_at(store_t *self, const char *session_id, int64_t 
     return rc == SQLITE_ROW ? STORE_OK : fail(self, "last run");
 }
 
-/* The run guards, each only when set (0 turns one off). */
+/* Applies the per-session run guards, each only when set (0 turns one off):
+ * STORE_RATE_LIMITED with the wait when one is hit. */
 static store_rc_t check_run_limits(store_t *self, const char *session_id,
                                    const store_run_limits_t *limits, int64_t *retry_after_ms)
 {
