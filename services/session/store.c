@@ -548,6 +548,15 @@ store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t
     return rc == SQLITE_DONE ? STORE_OK : fail(self, "execution list");
 }
 
+/* Steps a bound statement that yields one integer into *value (0 on failure). */
+static store_rc_t step_int(store_t *self, sqlite3_stmt *st, const char *what, int64_t *value)
+{
+    int rc = sqlite3_step(st);
+    *value = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(self, what);
+}
+
 /* Runs of the session queued after `since` (ms), counted up to `limit`: a guard needs to know
  * only whether the limit is reached, and this stays cheap however many runs a session has. */
 static store_rc_t count_runs_since(store_t *self, const char *session_id, int64_t since, long limit,
@@ -557,20 +566,14 @@ static store_rc_t count_runs_since(store_t *self, const char *session_id, int64_
     bind_text(st, 1, session_id);
     sqlite3_bind_int64(st, 2, since);
     sqlite3_bind_int64(st, 3, limit);
-    int rc = sqlite3_step(st);
-    *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? STORE_OK : fail(self, "run count");
+    return step_int(self, st, "run count", count);
 }
 
 static store_rc_t last_queued_at(store_t *self, const char *session_id, int64_t *last)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_LAST_QUEUED);
     bind_text(st, 1, session_id);
-    int rc = sqlite3_step(st);
-    *last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? STORE_OK : fail(self, "last run");
+    return step_int(self, st, "last run", last);
 }
 
 /* Applies the per-session run guards, each only when set (0 turns one off):
