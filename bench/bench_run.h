@@ -6,6 +6,7 @@
 #ifndef LCX_BENCH_RUN_H
 #define LCX_BENCH_RUN_H
 
+#include "bench_stats.h"
 #include "sandbox.h"
 
 #include <fcntl.h>
@@ -15,13 +16,6 @@
 #include <unistd.h>
 
 static char *const bench_env[] = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", NULL};
-
-static inline double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* fork + execve + waitpid, stdin, stdout and stderr on /dev/null; the time in ms, -1 on
  * failure (or a non-zero exit). */

@@ -520,18 +520,6 @@ static int one_run(int fd)
                                                                                             : -1;
 }
 
-static int compare(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, compare);
-    return v[n / 2];
-}
-
 static int mode_e2e(int port, int n, char **argv)
 {
     static double e2e[MAX_RUNS], bare[MAX_RUNS];

@@ -9,6 +9,8 @@
  *
  *   hop_bench [N]    (default N = 300)
  */
+#include "bench_stats.h"
+
 #include <zmq.h>
 
 #include <stdio.h>
@@ -38,13 +40,6 @@ typedef struct {
     void *ctx, *sock;
 } end_t;
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 /* CPU time of this process (all threads) in microseconds. */
 static double cpu_us(void)
 {
@@ -52,12 +47,6 @@ static double cpu_us(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static int compare(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static void sleep_ms(int ms)
@@ -156,9 +145,9 @@ static int measure(link_kind_t kind, int gap_ms, int trips, double *rt, double *
     double cpu0 = cpu_us();
     for (int i = 0; rc == 0 && i < trips; i++) {
         sleep_ms(gap_ms);
-        double t0 = now_us();
+        double t0 = now_ms();
         rc = end_send(&e) == 0 && end_recv(&e) == 0 ? 0 : -1;
-        rt[i] = now_us() - t0;
+        rt[i] = (now_ms() - t0) * 1e3; /* microseconds */
     }
     double own = cpu_us() - cpu0, peer = 0;
     if (rc == 0 && read(report[0], &peer, sizeof peer) != sizeof peer) rc = -1;
@@ -169,7 +158,7 @@ static int measure(link_kind_t kind, int gap_ms, int trips, double *rt, double *
     int fds[] = {to_child[0], to_child[1], to_parent[0], to_parent[1], report[0], report[1]};
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
         close(fds[i]);
-    qsort(rt, (size_t)trips, sizeof *rt, compare);
+    bench_sort(rt, trips);
     *cpu_per_trip = (own + peer) / trips;
     return rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }

@@ -17,6 +17,8 @@
  * HTTP/1.1 with keep-alive on 127.0.0.1; one blocking connection per client thread.
  */
 #define _GNU_SOURCE
+#include "bench_stats.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,26 +41,6 @@
 #define BUF_SIZE (256 * 1024)
 
 extern char **environ;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    if (n == 0) return 0;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* --------------------------------------------------------------------------------------------
  * A keep-alive HTTP connection

@@ -35,19 +35,6 @@ static double sandbox_once(sandbox_t *sb, char *const *argv, const char *workdir
     return took;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(double *v, int n, double p)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int i = (int)(p * (n - 1) + 0.5);
-    return v[i];
-}
-
 /* N interleaved runs of one program, bare and in the sandbox: {bare p50, bare p90, sandbox p50,
  * sandbox p90} in `out`. 0, or -1 when a run failed. */
 static int measure(sandbox_t *sb, char *const *argv, const char *workdir, int n, double out[4])
