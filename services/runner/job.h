@@ -2,7 +2,8 @@
  * job: one execution from JOB message to final UPDATE message: a fresh scratch directory, the
  * source (and stdin) written into it without following links, the compile step when the
  * language has one, the run, the verdict (status and reason as in the HTTP contract), and the
- * scratch directory removed (possibly after the UPDATE has been sent: job_scratch_remove).
+ * scratch directory readied for the next job or removed (possibly after the UPDATE has been
+ * sent: job_scratch_recycle, job_scratch_remove).
  */
 #ifndef LCX_JOB_H
 #define LCX_JOB_H
@@ -43,14 +44,21 @@ typedef struct {
  * our own becomes FAILED/internal_error with a message.
  *
  * `scratch`, when not NULL, brings a directory from job_scratch_prepare (or one with parent_fd
- * -1: the job makes its own) and takes back the job's, for job_scratch_remove once the UPDATE
- * is on its way. NULL: the job makes its own and removes it before the return.
+ * -1: the job makes its own) and takes back the job's, for job_scratch_recycle or
+ * job_scratch_remove once the UPDATE is on its way. NULL: the job makes its own and removes it
+ * before the return.
  */
 lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scratch_t *scratch);
 
 /* Makes an empty scratch directory with its tmpfs for the next job, while the slot is idle.
  * 0, or -1 (logged; *scratch then holds nothing and the job makes its own). */
 int job_scratch_prepare(const job_context_t *ctx, job_scratch_t *scratch);
+
+/* Readies the directory a job left (its `scratch`) for the next job: the job's tmpfs, and
+ * whatever the job wrote on it, goes, and a fresh one is mounted on the same directory. A
+ * directory the job made itself, or one that does not empty or mount, is removed and a new
+ * one prepared. 0, or -1 as job_scratch_prepare. */
+int job_scratch_recycle(const job_context_t *ctx, job_scratch_t *scratch);
 
 /* Unmounts and removes a scratch directory job_execute or job_scratch_prepare left; then there
  * is nothing to remove. */

@@ -46,8 +46,16 @@ static void on_output(void *arg, int stream, const char *data, size_t len)
     zmsg_send(&msg, self->thread_pipe);
 }
 
+/* Holds the last run's teardown back for SLOT_TEARDOWN_DELAY_MS, or until the next message
+ * (a job, or the end) comes in: see slot.h. */
+static void wait_for_result_to_leave(zsock_t *pipe)
+{
+    zmq_pollitem_t item = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
+    zmq_poll(&item, 1, SLOT_TEARDOWN_DELAY_MS);
+}
+
 /* The thread: receives "JOB" + pointer, sends "OUT" chunks, then "DONE" + the UPDATE. Between
- * jobs it removes the last job's directory and prepares the next one's. */
+ * jobs, once the result is on its way, it readies the last job's directory for the next. */
 static void slot_actor(zsock_t *pipe, void *arg)
 {
     slot_t *self = arg;
@@ -65,9 +73,9 @@ static void slot_actor(zsock_t *pipe, void *arg)
         drain_eventfd(self->ctx.cancel_fd); /* a cancel meant for an earlier job */
         lcx_msg_t *update = job_execute(&self->ctx, job, &scratch);
         zsock_send(pipe, "sp", "DONE", update);
-        sandbox_settle(self->ctx.sandbox);        /* what the run left is gone before its scratch */
-        job_scratch_remove(&self->ctx, &scratch); /* before the next job: this slot's work */
-        job_scratch_prepare(&self->ctx, &scratch);
+        wait_for_result_to_leave(pipe);
+        sandbox_settle(self->ctx.sandbox); /* what the run left is gone before its scratch */
+        job_scratch_recycle(&self->ctx, &scratch); /* before the next job: this slot's work */
     }
     job_scratch_remove(&self->ctx, &scratch);
 }

@@ -36,6 +36,16 @@ zsock_t *slot_socket(slot_t *self);
  * live output. */
 lcx_msg_t *slot_receive(slot_t *self);
 
+/* After a run, the slot leaves its teardown (the sandbox's settle, the swap of the work
+ * directory's tmpfs) for SLOT_TEARDOWN_DELAY_MS while no job comes. The result's way out (the
+ * runner's main thread, the dispatcher, the store, the gateway) takes about a millisecond, and
+ * the teardown competes with it for the CPUs: the unmount waits for an expedited RCU grace
+ * period, which interrupts every CPU. On two CPUs that cost the result about 0.3 ms at the median
+ * (docs/PERFORMANCE.md, round 11). A job that comes meanwhile ends the wait at once; it then waits
+ * for the teardown, as a job that came before the teardown ended always did (under saturation the
+ * run rate was the same within the noise). */
+#define SLOT_TEARDOWN_DELAY_MS 3
+
 /* Live output is gathered briefly so that a program writing a line in pieces makes one
  * chunk: it goes to the relay once SLOT_FLUSH_BYTES are waiting or the oldest waiting byte
  * is SLOT_FLUSH_MS old. flush() relays what is due; pending() says how many ms until

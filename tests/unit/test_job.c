@@ -423,6 +423,29 @@ static void test_prepared_scratch_is_used(void **state)
     lcx_msg_destroy(&update);
 }
 
+/* Between jobs a slot keeps its directory and swaps only the tmpfs on it: the next job
+ * starts in the same directory, empty of what the last one left (even where it may not look). */
+static void test_prepared_scratch_is_recycled(void **state)
+{
+    job_scratch_t scratch;
+    assert_int_equal(job_scratch_prepare(&fx.ctx, &scratch), 0);
+    char prepared[sizeof scratch.name];
+    snprintf(prepared, sizeof prepared, "%s", scratch.name);
+    lcx_msg_t *update =
+        execute_prepared(&scratch, "mkdir -p d/e && echo left > d/e/f && chmod 000 d && ls\n");
+    assert_verdict(update, "COMPLETED", NULL);
+    assert_string_equal(update->stdout.ptr, "d\nmain.sh\n");
+    lcx_msg_destroy(&update);
+    assert_int_equal(job_scratch_recycle(&fx.ctx, &scratch), 0);
+    assert_string_equal(scratch.name, prepared);
+    update = execute_prepared(&scratch, "ls -A\n");
+    assert_verdict(update, "COMPLETED", NULL);
+    assert_string_equal(update->stdout.ptr, "main.sh\n");
+    lcx_msg_destroy(&update);
+    job_scratch_remove(&fx.ctx, &scratch);
+    assert_scratch_empty();
+}
+
 /* A prepared directory removed behind the runner's back: the job makes its own. */
 static void test_prepared_scratch_gone(void **state)
 {
@@ -434,6 +457,8 @@ static void test_prepared_scratch_gone(void **state)
     assert_verdict(update, "COMPLETED", NULL);
     assert_string_equal(update->stdout.ptr, "fine\n");
     assert_int_not_equal(strncmp(scratch.name, "ready-", 6), 0);
+    assert_int_equal(job_scratch_recycle(&fx.ctx, &scratch), 0); /* a prepared one replaces it */
+    assert_int_equal(strncmp(scratch.name, "ready-", 6), 0);
     job_scratch_remove(&fx.ctx, &scratch);
     assert_scratch_empty();
     lcx_msg_destroy(&update);
@@ -521,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_leftover_process),
         cmocka_unit_test(test_cleanup_does_not_follow_links),
         cmocka_unit_test(test_prepared_scratch_is_used),
+        cmocka_unit_test(test_prepared_scratch_is_recycled),
         cmocka_unit_test(test_prepared_scratch_gone),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_concurrent),
