@@ -312,6 +312,11 @@ static int remove_entry(int dir_fd, const char *name, int depth)
     return unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+static bool is_dot_entry(const char *name)
+{
+    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
 /* One readdir pass; -1 when some entry could not be removed. */
 static int remove_entries(DIR *dir, int depth)
 {
@@ -320,10 +325,29 @@ static int remove_entries(DIR *dir, int depth)
     rewinddir(dir);
     while ((entry = readdir(dir)) != NULL) {
         const char *name = entry->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        if (is_dot_entry(name)) continue;
         if (remove_entry(dirfd(dir), name, depth) != 0) rc = -1;
     }
     return rc;
+}
+
+static bool has_entries(DIR *dir)
+{
+    struct dirent *entry;
+    rewinddir(dir);
+    while ((entry = readdir(dir)) != NULL)
+        if (!is_dot_entry(entry->d_name)) return true;
+    return false;
+}
+
+/* parent_fd/name opened for reading its entries, never through a link; NULL with errno set. */
+static DIR *open_tree(int parent_fd, const char *name)
+{
+    int fd = open_dir_nofollow(parent_fd, name);
+    if (fd < 0) return NULL;
+    DIR *dir = fdopendir(fd);
+    if (!dir) close(fd);
+    return dir;
 }
 
 /* rm -rf of parent_fd/name without following links. */
@@ -333,13 +357,8 @@ static int remove_tree(int parent_fd, const char *name, int depth)
         errno = ELOOP;
         return -1;
     }
-    int fd = open_dir_nofollow(parent_fd, name);
-    if (fd < 0) return errno == ENOENT ? 0 : -1;
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
-        close(fd);
-        return -1;
-    }
+    DIR *dir = open_tree(parent_fd, name);
+    if (!dir) return errno == ENOENT ? 0 : -1;
     int rc = -1;
     for (int pass = 0; pass < JOB_RM_PASSES && rc != 0; pass++) {
         remove_entries(dir, depth);
@@ -351,18 +370,15 @@ static int remove_tree(int parent_fd, const char *name, int depth)
     return rc;
 }
 
-/* Empties a directory whose tmpfs is off: it holds files only when the sandbox does not
- * isolate (no tmpfs was mounted on it). */
+/* Empties a directory whose tmpfs is off (it holds files only when the sandbox does not
+ * isolate: no tmpfs was mounted on it), in as many passes as remove_tree takes. */
 static int empty_dir(int parent_fd, const char *name)
 {
-    int fd = open_dir_nofollow(parent_fd, name);
-    if (fd < 0) return -1;
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
-        close(fd);
-        return -1;
-    }
-    int rc = remove_entries(dir, 0);
+    DIR *dir = open_tree(parent_fd, name);
+    if (!dir) return -1;
+    int rc = -1;
+    for (int pass = 0; pass < JOB_RM_PASSES && rc != 0; pass++)
+        rc = remove_entries(dir, 0) == 0 && !has_entries(dir) ? 0 : -1;
     closedir(dir);
     return rc;
 }
