@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from harness import expect, expect_error, isolated, timeout
+from harness import expect, expect_error, isolated, timeout, until
 
 
 def _events(port, path, headers=None, timeout_s=30.0):
@@ -245,12 +245,8 @@ def test_language_without_runner_is_503(stack):
     stack.extra_flags["runner"] = ["--languages", conf]
     stack.start_service("runner")
     stack.wait_ready()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the store learns the new runner's languages
-        langs = stack.get("/health").body["components"]["runners"].get("languages", [])
-        if langs == ["python"]:
-            break
-        time.sleep(0.2)
+    until(lambda: stack.get("/health").body["components"]["runners"].get("languages") ==
+          ["python"], 10, "the store learns the new runner's languages")
     s = stack.create_session("bash", "echo hi")
     r = stack.post("/code-sessions/%s/run" % s["session_id"], json={})
     expect_error(r, 503, "a run of a language no runner serves")

@@ -6,8 +6,8 @@ import json
 import socket
 import time
 
-from harness import pending
-from harness import (Checker, check_execution_shape, expect, expect_status, runner_count, short)
+from harness import (Checker, check_execution_shape, expect, expect_status, runner_count, short,
+                     until)
 
 
 def _component(comps, word):
@@ -56,16 +56,11 @@ def test_health(stack):
 def test_health_counts_busy_slots(stack):
     s1 = stack.create_session("bash", "sleep 2\n")
     e1 = stack.start_run(s1["session_id"])
-    deadline = time.monotonic() + 10
-    seen = None
-    while time.monotonic() < deadline:
-        if stack.get("/executions/%s" % e1).body.get("status") == "RUNNING":
-            time.sleep(1.2)  # a heartbeat interval for the news to reach /health
-            seen = stack.get("/health").body
-            break
-        time.sleep(0.1)
+    until(lambda: stack.get("/executions/%s" % e1).body.get("status") == "RUNNING", 10,
+          "the run becomes RUNNING")
+    time.sleep(1.2)  # a heartbeat interval for the news to reach /health
+    seen = stack.get("/health").body
     stack.wait_execution(e1)
-    expect(seen is not None, "the run never became RUNNING")
     _, runners = _component(seen["components"], "runner")
     if isinstance(runners, dict):
         free = [v for kk, v in runners.items() if "free" in kk and isinstance(v, int)]

@@ -6,7 +6,7 @@ import time
 import uuid
 
 from harness import (Checker, check_execution_shape, check_keys, check_time, check_uuid,
-                     describe, expect, expect_error, expect_status, isolated, short)
+                     describe, expect, expect_error, expect_status, isolated, short, until)
 
 MIB = 1024 * 1024
 
@@ -156,13 +156,8 @@ def test_list_executions_newest_first(stack):
 def test_cancel(stack):
     s = stack.create_session("bash", "echo started; sleep 20; echo never\n")
     eid = stack.start_run(s["session_id"])
-    # Let it start running.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        e = stack.get("/executions/%s" % eid).body
-        if e["status"] == "RUNNING":
-            break
-        time.sleep(0.1)
+    until(lambda: stack.get("/executions/%s" % eid).body["status"] == "RUNNING", 10,
+          "the run to cancel starts")
     t0 = time.monotonic()
     r = stack.request("POST", "/executions/%s/cancel" % eid)
     # Inferred: cancel answers 200 (or 202 when it completes asynchronously).

@@ -4,7 +4,7 @@ import re
 import uuid
 
 from harness import (SESSION_FIELDS, Checker, check_keys, check_time, check_uuid, expect,
-                     expect_error, expect_status, parse_time, short)
+                     expect_status, parse_time, short)
 
 
 def languages(stack):
