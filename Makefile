@@ -1,7 +1,7 @@
 # lcx — live code execution backend.
 #   make run    install missing packages, build, start the whole stack in the foreground
 #   make test   install missing packages, build, run every test
-#   make all | deps | unit | clean | format | lint
+#   make all | deps | dev-deps | unit | clean | format | lint
 
 CC       ?= cc
 BUILD    := build
@@ -17,9 +17,18 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 DEB_PKGS := pkg-config gcc g++ make bash python3 nodejs default-jdk-headless \
             libzmq3-dev libczmq-dev libmicrohttpd-dev libsqlite3-dev libmsgpack-dev \
             libjansson-dev libcmocka-dev libseccomp-dev iproute2 curl procps wrk
-# A package is missing when dpkg does not know it as installed.
-MISSING   = $(shell for p in $(DEB_PKGS); do \
+# The tools of `make lint` and `make format` only (neither run nor test needs them).
+DEV_PKGS := cppcheck pyflakes3 clang-format
+# Those of a list that dpkg does not know as installed.
+missing   = $(shell for p in $(1); do \
               dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
+# Installs those of a list that are missing (a fresh machine needs the update first).
+define install
+	@missing="$(call missing,$(1))"; if [ -n "$$missing" ]; then \
+	  echo "$@: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+endef
 
 COMMON_SRC := $(wildcard proto/*.c services/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
@@ -31,14 +40,14 @@ UNIT_INC   := -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iserv
 ETC        := $(BUILD)/etc/languages.conf \
               $(patsubst web/%,$(BUILD)/etc/%,$(wildcard web/openapi.json web/docs.html))
 
-.PHONY: all deps run test unit integration bench keygen clean format lint
+.PHONY: all deps dev-deps run test unit integration bench keygen clean format lint
 all: $(BINARIES) $(ETC)
 
 deps:
-	@missing="$(MISSING)"; if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	$(call install,$(DEB_PKGS))
+
+dev-deps:
+	$(call install,$(DEV_PKGS))
 
 $(BUILD)/liblcx.a: $(COMMON_OBJ)
 	@echo "  AR    $@"
@@ -153,10 +162,10 @@ bench: deps
 clean:
 	rm -rf $(BUILD)
 
-format:
+format: dev-deps
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-lint:
+lint: dev-deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem --suppress=varFuncNullUB $(CPPFLAGS) proto services
 	pyflakes3 tests bench
