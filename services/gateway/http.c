@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <czmq.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct http_t {
     http_closed_fn *closed;
     void *app;
     zlistx_t *suspended; /* http_request_t waiting for an answer */
+    char last_error[512]; /* libmicrohttpd's last message: why a start failed */
 };
 
 struct http_request_t {
@@ -435,9 +437,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
+    http_t *self = cls;
     char text[512];
     vsnprintf(text, sizeof text, fmt, ap);
     text[strcspn(text, "\n")] = '\0';
+    snprintf(self->last_error, sizeof self->last_error, "%s", text);
     lcx_log(LCX_DEBUG, "http server", "detail", text, NULL);
 }
 
@@ -452,7 +456,8 @@ http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_
     }
     http_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    *self = (http_t){settings, NULL, handler, closed, app, zlistx_new()};
+    *self = (http_t){settings, NULL, handler, closed, app, zlistx_new(), ""};
+    errno = 0;
     self->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
         self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
@@ -460,10 +465,14 @@ http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_
         (unsigned)settings->http_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)settings->http_per_ip_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, self, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_END);
     if (!self->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%ld", settings->http_host, settings->http_port);
+        /* errno still holds the cause of a failed bind or listen; libmicrohttpd's own message
+         * (which names port 0 for a given address) is the fallback. */
+        int cause = errno;
+        snprintf(err, errlen, "cannot listen on %s:%ld: %s", settings->http_host,
+                 settings->http_port, cause ? strerror(cause) : self->last_error);
         http_destroy(&self);
         return NULL;
     }
