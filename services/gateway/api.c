@@ -534,6 +534,8 @@ static bool method_not_allowed(http_request_t *req)
         if (!match(routes[i].pattern, http_path(req), id, sizeof id)) continue;
         if (allow[0]) strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
         strncat(allow, routes[i].method, sizeof allow - strlen(allow) - 1);
+        if (strcmp(routes[i].method, "GET") == 0)
+            strncat(allow, ", HEAD", sizeof allow - strlen(allow) - 1);
     }
     if (!allow[0]) return false;
     strncat(allow, ", OPTIONS", sizeof allow - strlen(allow) - 1);
@@ -556,9 +558,11 @@ void api_handle(void *app, http_request_t *req)
 {
     api_t *api = app;
     char id[64] = "";
+    /* HEAD is GET without the body (libmicrohttpd leaves the body out). */
+    const char *method = strcmp(http_method(req), "HEAD") == 0 ? "GET" : http_method(req);
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         const route_t *route = &routes[i];
-        if (strcmp(route->method, http_method(req)) != 0 ||
+        if (strcmp(route->method, method) != 0 ||
             !match(route->pattern, http_path(req), id, sizeof id))
             continue;
         if (strstr(route->pattern, "{id}") && !lcx_uuid_valid(id)) {
@@ -584,6 +588,17 @@ void api_handle(void *app, http_request_t *req)
     if (!method_not_allowed(req)) respond_not_found(req, "no such route");
 }
 
+/* The access log: one line per request, by route pattern (the path itself may hold ids and,
+ * in a query string, tokens). */
+static void log_access(http_request_t *req, const char *route)
+{
+    char status[8], ms[32];
+    snprintf(status, sizeof status, "%u", http_status(req));
+    snprintf(ms, sizeof ms, "%.3f", http_elapsed(req) * 1000.0);
+    lcx_log(LCX_INFO, "request", "method", http_method(req), "route", route, "status", status,
+            "duration_ms", ms, NULL);
+}
+
 void api_closed(void *app, http_request_t *req)
 {
     api_t *api = app;
@@ -591,8 +606,10 @@ void api_closed(void *app, http_request_t *req)
     backend_forget(api->backend, req);
     char route[128];
     snprintf(route, sizeof route, "/%s", call ? call->route : "unmatched");
-    if (http_status(req))
+    if (http_status(req)) {
         metrics_observe(api->metrics, http_method(req), route, http_status(req), http_elapsed(req));
+        log_access(req, route);
+    }
     if (call) sse_destroy(&call->sse);
     free(call);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define MAX_HEADERS 8
@@ -28,9 +29,20 @@ struct http_t {
     http_handler_fn *handler;
     http_closed_fn *closed;
     void *app;
-    zlistx_t *suspended; /* http_request_t waiting for an answer */
-    char last_error[512]; /* libmicrohttpd's last message: why a start failed */
+    zlistx_t *suspended;   /* http_request_t waiting for an answer */
+    zlistx_t *connections; /* conn_t of every open connection */
+    char last_error[512];  /* libmicrohttpd's last message: why a start failed */
+    int64_t next_deadline; /* ms (monotonic) of the earliest request deadline; 0: none */
 };
+
+/* A connection, for the whole-request deadline: libmicrohttpd's own timeout counts only idle
+ * time, so a client that trickles one byte a second would hold a request open for ever. */
+typedef struct {
+    int fd;
+    bool receiving;        /* a request (or the wait for the next one) is under way */
+    struct timespec since; /* when it began: the connection opened or the last request ended */
+    void *handle;          /* our place in http->connections */
+} conn_t;
 
 struct http_request_t {
     http_t *http;
@@ -40,7 +52,8 @@ struct http_request_t {
     char *body;
     size_t body_len;
     bool too_large;
-    size_t received; /* body bytes read, kept or not */
+    const char *malformed; /* why the request line or headers are refused (400), or NULL */
+    size_t received;       /* body bytes read, kept or not */
     bool dispatched;
     bool suspended;
     void *suspended_handle; /* our place in http->suspended */
@@ -185,6 +198,10 @@ void http_respond_error(http_request_t *req, unsigned status, const char *messag
     http_respond(req, status, body);
 }
 
+/* The response headers the API documents, which browser code may read (besides the
+ * CORS-safelisted ones such as Content-Type). */
+#define EXPOSED_HEADERS "Location, Retry-After, Allow, WWW-Authenticate"
+
 /* CORS: "*" allows every origin; otherwise the request's Origin must be listed. */
 static void add_cors(http_request_t *req, struct MHD_Response *response)
 {
@@ -192,6 +209,7 @@ static void add_cors(http_request_t *req, struct MHD_Response *response)
     const char *origin = http_header(req, "Origin");
     if (strcmp(allowed, "*") == 0) {
         MHD_add_response_header(response, "Access-Control-Allow-Origin", "*");
+        MHD_add_response_header(response, "Access-Control-Expose-Headers", EXPOSED_HEADERS);
         return;
     }
     if (!origin) return;
@@ -203,6 +221,7 @@ static void add_cors(http_request_t *req, struct MHD_Response *response)
         if (n == len && strncmp(p, origin, len) == 0) {
             MHD_add_response_header(response, "Access-Control-Allow-Origin", origin);
             MHD_add_response_header(response, "Vary", "Origin");
+            MHD_add_response_header(response, "Access-Control-Expose-Headers", EXPOSED_HEADERS);
             return;
         }
         p += n + (p[n] == ',');
@@ -261,6 +280,9 @@ void http_stream_end(http_request_t *req)
 static enum MHD_Result send_response(http_request_t *req, struct MHD_Response *response)
 {
     add_cors(req, response);
+    /* After a malformed request nothing more on the connection can be trusted to be framed
+     * as the client meant (a request hidden in the body): it closes. */
+    if (req->malformed) MHD_add_response_header(response, "Connection", "close");
     for (size_t i = 0; i < req->header_count; i++)
         MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
     enum MHD_Result rc = MHD_queue_response(req->conn, req->status, response);
@@ -293,6 +315,93 @@ static enum MHD_Result queue_answer(http_request_t *req)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The whole-request deadline                                                               */
+
+static int64_t now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int64_t request_deadline(const http_t *http, const conn_t *c)
+{
+    return (int64_t)c->since.tv_sec * 1000 + c->since.tv_nsec / 1000000 +
+           http->settings->http_request_s * 1000;
+}
+
+/* The connection starts waiting for a request (it opened, or answered the last one). */
+static void conn_receive(http_t *http, conn_t *c)
+{
+    if (http->settings->http_request_s <= 0) return;
+    c->receiving = true;
+    clock_gettime(CLOCK_MONOTONIC, &c->since);
+    int64_t deadline = request_deadline(http, c);
+    if (!http->next_deadline || deadline < http->next_deadline) http->next_deadline = deadline;
+}
+
+static conn_t *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    http_t *http = cls;
+    conn_t *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info || !(c = calloc(1, sizeof *c))) return;
+        c->fd = info->connect_fd;
+        c->handle = zlistx_add_end(http->connections, c);
+        conn_receive(http, c);
+        *socket_context = c;
+    } else if (c) {
+        zlistx_delete(http->connections, c->handle);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Answers 408 on a connection whose request is late and shuts it: libmicrohttpd is reading
+ * there, with nothing of its own to send, and closes it when the read fails. */
+static void cut_off(http_t *http, conn_t *c)
+{
+    char body[128], text[384];
+    int body_len = snprintf(body, sizeof body,
+                            "{\"error\":\"request not received in time\",\"details\":"
+                            "[\"the limit is %ld s for a whole request\"]}",
+                            http->settings->http_request_s);
+    int len = snprintf(text, sizeof text,
+                       "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                       body_len, body);
+    if (send(c->fd, text, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        lcx_log(LCX_DEBUG, "408 not sent", "error", strerror(errno), NULL);
+    shutdown(c->fd, SHUT_RDWR);
+    c->receiving = false;
+}
+
+static void expire_requests(http_t *http)
+{
+    int64_t now = now_ms();
+    if (!http->next_deadline || now < http->next_deadline) return;
+    http->next_deadline = 0;
+    for (conn_t *c = zlistx_first(http->connections); c; c = zlistx_next(http->connections)) {
+        if (!c->receiving) continue;
+        int64_t deadline = request_deadline(http, c);
+        if (deadline <= now)
+            cut_off(http, c);
+        else if (!http->next_deadline || deadline < http->next_deadline)
+            http->next_deadline = deadline;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Checks before the handler                                                                 */
 
 static bool is_json_type(const char *type)
@@ -306,7 +415,7 @@ static bool is_json_type(const char *type)
 
 static void answer_preflight(http_request_t *req)
 {
-    http_add_header(req, "Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS");
+    http_add_header(req, "Access-Control-Allow-Methods", "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
     http_add_header(req, "Access-Control-Allow-Headers",
                     "Content-Type, Idempotency-Key, Last-Event-ID, Authorization");
     http_add_header(req, "Access-Control-Max-Age", "600");
@@ -317,9 +426,13 @@ static void answer_preflight(http_request_t *req)
 static void dispatch(http_request_t *req)
 {
     req->dispatched = true;
+    conn_t *c = conn_of(req->conn);
+    if (c) c->receiving = false;
     const char *type = http_header(req, "Content-Type");
     char limit[64];
-    if (req->too_large) {
+    if (req->malformed) {
+        http_respond_error(req, 400, "malformed request", json_pack("[s]", req->malformed));
+    } else if (req->too_large) {
         snprintf(limit, sizeof limit, "the limit is %ld bytes",
                  req->http->settings->max_body_bytes);
         json_t *details = json_pack("[s]", limit);
@@ -343,7 +456,7 @@ static bool content_length_too_large(http_request_t *req)
 
 static void append_body(http_request_t *req, const char *data, size_t size)
 {
-    if (req->too_large) return;
+    if (req->too_large || req->malformed) return;
     if (req->body_len + size > (size_t)req->http->settings->max_body_bytes) {
         req->too_large = true;
         free(req->body);
@@ -365,17 +478,68 @@ static void append_body(http_request_t *req, const char *data, size_t size)
 /* ---------------------------------------------------------------------------------------- */
 /* MHD callbacks                                                                             */
 
-static http_request_t *request_new(http_t *http, struct MHD_Connection *conn, const char *url,
-                                   const char *method)
+static http_request_t *request_new(http_t *http, struct MHD_Connection *conn)
 {
     http_request_t *req = calloc(1, sizeof *req);
     if (!req) return NULL;
     req->http = http;
     req->conn = conn;
-    snprintf(req->method, sizeof req->method, "%s", method);
-    req->path = strdup(url);
     clock_gettime(CLOCK_MONOTONIC, &req->arrived);
     return req;
+}
+
+/* The request line has arrived: libmicrohttpd shows the URI before unescaping it, the one
+ * place where a NUL (%00) can still be seen (the unescaped path ends at it). What this returns
+ * is the request's context from then on. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    http_request_t *req = request_new(cls, conn);
+    if (req && strstr(uri, "%00")) req->malformed = "the path holds a NUL byte (%00)";
+    return req;
+}
+
+/* Header checks against request smuggling (RFC 9112, sections 5.1 and 6.3): libmicrohttpd
+ * accepts all of these and then frames the body by one reading while a proxy in front may
+ * frame it by another. */
+typedef struct {
+    const char *problem;
+    const char *content_length;
+    bool chunked;
+} header_scan_t;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                   const char *value)
+{
+    header_scan_t *scan = cls;
+    if (name[strcspn(name, " \t")] != '\0') {
+        scan->problem = "whitespace between a header name and its colon";
+    } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+        scan->chunked = true;
+    } else if (strcasecmp(name, "Content-Length") == 0) {
+        if (scan->content_length && strcmp(scan->content_length, value ? value : "") != 0)
+            scan->problem = "two different Content-Length headers";
+        scan->content_length = value ? value : "";
+    }
+    if (!scan->problem && scan->chunked && scan->content_length)
+        scan->problem = "both Content-Length and Transfer-Encoding";
+    return scan->problem ? MHD_NO : MHD_YES;
+}
+
+static const char *header_problem(struct MHD_Connection *conn)
+{
+    header_scan_t scan = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, &scan);
+    return scan.problem;
+}
+
+/* The request's headers are complete: what is known before its body. */
+static void request_start(http_request_t *req, const char *url, const char *method)
+{
+    snprintf(req->method, sizeof req->method, "%s", method);
+    req->path = strdup(url);
+    if (!req->malformed) req->malformed = header_problem(req->conn);
+    /* A declared body over the limit is refused before it is read. */
+    if (content_length_too_large(req)) req->too_large = true;
 }
 
 static void request_free(http_request_t *req)
@@ -398,12 +562,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
     http_t *http = cls;
     http_request_t *req = *con_cls;
-    if (!req) {
-        if (!(req = request_new(http, conn, url, method))) return MHD_NO;
-        *con_cls = req;
-        /* A declared body over the limit is refused before it is read. */
-        if (content_length_too_large(req)) req->too_large = true;
-        if (!req->too_large) return MHD_YES;
+    if (!req && !(req = *con_cls = request_new(http, conn))) return MHD_NO;
+    if (!req->path) {
+        request_start(req, url, method);
+        if (!req->path) return MHD_NO;
+        if (!req->too_large && !req->malformed) return MHD_YES;
     }
     if (*upload_data_size) {
         /* Past the limit the rest is read and dropped, so the 413 can be sent after it
@@ -427,6 +590,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_request_t *req = *con_cls;
     if (!req) return;
     if (req->suspended) zlistx_delete(http->suspended, req->suspended_handle);
+    conn_t *c = conn_of(conn);
+    if (c) conn_receive(http, c);
     if (http->closed) http->closed(http->app, req);
     request_free(req);
     *con_cls = NULL;
@@ -456,7 +621,7 @@ http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_
     }
     http_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    *self = (http_t){settings, NULL, handler, closed, app, zlistx_new(), ""};
+    *self = (http_t){settings, NULL, handler, closed, app, zlistx_new(), zlistx_new(), "", 0};
     errno = 0;
     self->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
@@ -465,7 +630,8 @@ http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_
         (unsigned)settings->http_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)settings->http_per_ip_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, self, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, self, MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, self, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_END);
     if (!self->daemon) {
         /* errno still holds the cause of a failed bind or listen; libmicrohttpd's own message
@@ -496,6 +662,9 @@ void http_destroy(http_t **self_p)
         MHD_stop_daemon(self->daemon);
     }
     zlistx_destroy(&self->suspended);
+    for (conn_t *c = zlistx_first(self->connections); c; c = zlistx_next(self->connections))
+        free(c);
+    zlistx_destroy(&self->connections);
     free(self);
     *self_p = NULL;
 }
@@ -509,11 +678,17 @@ int http_fd(http_t *self)
 void http_run(http_t *self)
 {
     MHD_run(self->daemon);
+    expire_requests(self);
 }
 
 int64_t http_timeout_ms(http_t *self)
 {
     MHD_UNSIGNED_LONG_LONG timeout = 0;
-    if (MHD_get_timeout(self->daemon, &timeout) != MHD_YES) return -1;
-    return (int64_t)timeout;
+    int64_t ms = MHD_get_timeout(self->daemon, &timeout) == MHD_YES ? (int64_t)timeout : -1;
+    if (self->next_deadline) {
+        int64_t left = self->next_deadline - now_ms();
+        if (left < 0) left = 0;
+        if (ms < 0 || left < ms) ms = left;
+    }
+    return ms;
 }
