@@ -85,13 +85,17 @@ static int init_prepare(const jail_spec_t *s, const char **stage)
 /* Reaps until the program itself is reaped; its status goes to the supervisor. */
 __attribute__((noreturn)) static void init_wait(const jail_spec_t *s, pid_t program)
 {
+    jail_report_t report = {0, 0};
     for (;;) {
         int status;
-        pid_t pid = (pid_t)syscall(SYS_wait4, -1, &status, __WALL, NULL);
+        struct rusage usage;
+        pid_t pid = (pid_t)syscall(SYS_wait4, -1, &status, __WALL, &usage);
         if (pid < 0 && errno == EINTR) continue;
         if (pid < 0) _exit(CHILD_EXEC_FAILED);
+        if (usage.ru_maxrss > report.maxrss_kb) report.maxrss_kb = usage.ru_maxrss;
         if (pid != program) continue;
-        _exit(child_write_all(s->status_fd, &status, sizeof status) == 0 ? 0 : CHILD_EXEC_FAILED);
+        report.status = status;
+        _exit(child_write_all(s->status_fd, &report, sizeof report) == 0 ? 0 : CHILD_EXEC_FAILED);
     }
 }
 

@@ -10,7 +10,8 @@
  *                  (privs_drop), the seccomp filter, execve
  *
  * init reaps whatever dies in the namespace and, when the program itself has exited, writes
- * its wait status to status_fd and exits; the kernel then kills every process left in the PID
+ * a jail_report_t (its wait status and the peak resident set of the processes reaped) to
+ * status_fd and exits; the kernel then kills every process left in the PID
  * namespace (daemons, forks) before init is gone. So killing init kills the run, and an init
  * that is gone (its pidfd readable) means nothing of the run is left.
  *
@@ -38,7 +39,7 @@ typedef struct {
     const seccomp_policy_t *seccomp;
     rootfs_enter_t root; /* root.work_tree_fd: the detached tree (rootfs_work_tree) or -1 */
     int error_fd;        /* write end: a jail_error_t when something fails before exec */
-    int status_fd;       /* write end: init writes the program's wait status (an int) */
+    int status_fd;       /* write end: init writes a jail_report_t when the program ends */
     int parent_fd; /* read end of a pipe only init's parent holds open: EOF means it is gone */
 } jail_spec_t;
 
@@ -46,6 +47,15 @@ typedef struct {
     int code; /* errno */
     char stage[60];
 } jail_error_t;
+
+/* What init reports when the program has exited. maxrss_kb is the largest resident set of any
+ * process of the run that init reaped (the program and everything that ended before it):
+ * the memory the run's own processes used, without the page cache its cgroup is charged for
+ * (the toolchain's files it read), which a cgroup's peak counts. */
+typedef struct {
+    int status;     /* the program's wait status */
+    long maxrss_kb; /* from wait4's rusage, the peak over every reaped process */
+} jail_report_t;
 
 /* Starts init as a child of the caller (the keeper). Its pid, with a pidfd in *pidfd; -1 with
  * errno when the clone failed. Failures after the clone arrive on error_fd. */

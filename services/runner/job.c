@@ -107,16 +107,15 @@ __attribute__((format(printf, 2, 3))) static int internal(job_t *j, const char *
     return -1;
 }
 
-/* Fields every UPDATE carries, set to neutral values when no step set them. */
+/* Fields every UPDATE carries, set to neutral values when no step set them. The figures are
+ * not among them: a program that never ran (a compile error, an internal error) has none, and
+ * they stay unknown (null) rather than 0. */
 static void fill_defaults(job_t *j)
 {
     if (!lcx_msg_has(j->update, LCX_F_stdout)) put_bytes(j, LCX_F_stdout, "", 0);
     if (!lcx_msg_has(j->update, LCX_F_stderr)) put_bytes(j, LCX_F_stderr, "", 0);
     if (!lcx_msg_has(j->update, LCX_F_stdout_truncated)) put_bool(j, LCX_F_stdout_truncated, false);
     if (!lcx_msg_has(j->update, LCX_F_stderr_truncated)) put_bool(j, LCX_F_stderr_truncated, false);
-    if (!lcx_msg_has(j->update, LCX_F_execution_time_ms)) put_int(j, LCX_F_execution_time_ms, 0);
-    if (!lcx_msg_has(j->update, LCX_F_cpu_time_ms)) put_int(j, LCX_F_cpu_time_ms, 0);
-    if (!lcx_msg_has(j->update, LCX_F_memory_kb)) put_int(j, LCX_F_memory_kb, 0);
 }
 
 /* --------------------------------------------------------------------------------------------
@@ -576,7 +575,7 @@ static void run_report(job_t *j, const sandbox_result_t *r)
     put_bool(j, LCX_F_stderr_truncated, r->err_truncated);
     put_int(j, LCX_F_execution_time_ms, r->wall_ms);
     put_int(j, LCX_F_cpu_time_ms, r->cpu_ms);
-    put_int(j, LCX_F_memory_kb, r->memory_kb);
+    if (r->memory_kb > 0) put_int(j, LCX_F_memory_kb, r->memory_kb); /* 0: not measured */
     if (r->signaled)
         put_int(j, LCX_F_signal, r->signal);
     else
@@ -584,7 +583,7 @@ static void run_report(job_t *j, const sandbox_result_t *r)
     if (r->cancelled)
         verdict(j, "CANCELLED", NULL);
     else if (r->timed_out)
-        verdict(j, "TIMEOUT", NULL);
+        verdict(j, "TIMEOUT", r->cpu_limit ? "cpu_time" : "wall_time");
     else if (run_reason(r))
         verdict(j, "FAILED", run_reason(r));
     else

@@ -107,8 +107,9 @@ typedef struct {
     slot_t *slot; /* isolated mode */
     pid_t pid;    /* init (isolated: the keeper's child) or the program (unsafe: ours) */
     int pidfd;
-    int status_fd; /* isolated: read end of init's report */
-    int status;    /* the program's wait status, when have_status */
+    int status_fd;  /* isolated: read end of init's report */
+    int status;     /* the program's wait status, when have_status */
+    long maxrss_kb; /* the peak resident set init saw, when have_status */
     bool have_status;
     stream_t streams[2];
     int64_t start_ms;
@@ -339,13 +340,14 @@ static nfds_t poll_set(const run_t *run, struct pollfd *pfd, bool with_child)
  * without one (killed). */
 static void read_status(run_t *run)
 {
-    int status;
+    jail_report_t report;
     ssize_t n;
     do
-        n = read(run->status_fd, &status, sizeof status);
+        n = read(run->status_fd, &report, sizeof report);
     while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof status) {
-        run->status = status;
+    if (n == (ssize_t)sizeof report) {
+        run->status = report.status;
+        run->maxrss_kb = report.maxrss_kb;
         run->have_status = true;
     }
 }
@@ -471,6 +473,11 @@ static void slot_figures(run_t *run, sandbox_result_t *r)
         r->memory_kb = stats.memory_kb;
         r->memory_limit = stats.oom_killed;
     }
+    /* The cgroup's peak counts the page cache of every file the run read (on v1 and v2), so a
+     * small program under a small limit reads as the limit. init's report has the peak of
+     * the processes themselves; only a run killed before init could report (a time limit, a
+     * cancel) falls back to the cgroup's figure. */
+    if (run->have_status && run->maxrss_kb > 0) r->memory_kb = run->maxrss_kb;
     leave_init_to_settle(run);
 }
 
@@ -492,8 +499,9 @@ static void finish(run_t *run, sandbox_result_t *r)
         r->memory_limit = spec->memory_mb > 0 && r->memory_kb > spec->memory_mb * 1024;
     }
     r->memory_limit = r->memory_limit || run->memory_limit;
-    r->timed_out = run->timed_out || (r->signaled && r->signal == SIGXCPU) ||
-                   (spec->cpu_ms > 0 && r->cpu_ms > spec->cpu_ms);
+    r->cpu_limit =
+        (r->signaled && r->signal == SIGXCPU) || (spec->cpu_ms > 0 && r->cpu_ms > spec->cpu_ms);
+    r->timed_out = run->timed_out || r->cpu_limit;
     r->output_limit = run->output_limit;
     r->cancelled = run->cancelled;
     stream_t *out = &run->streams[0], *err = &run->streams[1];

@@ -50,12 +50,13 @@ typedef struct {
     int signal;    /* valid when signaled */
     bool signaled;
     bool timed_out;    /* wall or CPU limit */
+    bool cpu_limit;    /* timed out by the CPU limit (else by the wall-clock one) */
     bool output_limit; /* a stream passed output_bytes */
     bool memory_limit;
     bool cancelled;
     long wall_ms;
     long cpu_ms;
-    long memory_kb; /* peak: the run's cgroup (isolated), the resident set (unsafe) */
+    long memory_kb; /* peak resident set of the run's processes (see sandbox.c slot_figures) */
     char *out;      /* stdout kept (at most output_bytes), NUL-terminated */
     size_t out_len;
     bool out_truncated;

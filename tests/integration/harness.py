@@ -760,6 +760,9 @@ def check_execution_shape(e, what="execution"):
         expect(e["reason"] in ("exit_code", "signal", "compile_error", "memory_limit",
                                "output_limit", "runner_lost", "internal_error"),
                "%s.reason %r is not one of the contract's" % (what, e["reason"]))
+    if e["status"] == "TIMEOUT":
+        expect(e["reason"] in ("wall_time", "cpu_time"),
+               "%s.reason %r: a TIMEOUT says which limit" % (what, e["reason"]))
 
 
 def signal_is(value, number, name):

@@ -125,6 +125,52 @@ def test_timeout_sleep_wall_clock(stack):
     expect(elapsed < 4.5, "sleep with time_ms 1000 took %.1f s to finish" % elapsed)
 
 
+def test_timeout_reason_names_the_limit(stack):
+    """TIMEOUT says which limit stopped it: wall_time for a sleeper (it uses no CPU); for busy
+    threads, cpu_time exactly when their CPU time passed the limit before the wall clock did
+    (on a busy machine the wall clock may come first: the reason must agree with the figures)."""
+    e = stack.run("bash", "sleep 20\n", {"limits": {"time_ms": 1000}})
+    expect(e["status"] == "TIMEOUT" and e["reason"] == "wall_time", "sleeper: %s" % describe(e))
+    src = ("#include <pthread.h>\nstatic void *spin(void *a) { for (;;) ; return a; }\n"
+           "int main(void) {\n  pthread_t t;\n  for (int i = 0; i < 3; i++)"
+           " pthread_create(&t, 0, spin, 0);\n  spin(0);\n}\n")
+    e = stack.run("c", src, {"limits": {"time_ms": 2000}})
+    expect(e["status"] == "TIMEOUT" and e["reason"] in ("cpu_time", "wall_time"),
+           "four spinners: %s" % describe(e))
+    if e["reason"] == "wall_time":
+        expect(e["cpu_time_ms"] is not None and e["cpu_time_ms"] <= 2000,
+               "wall_time named with cpu_time_ms %r over the limit" % e["cpu_time_ms"])
+    else:
+        expect(e["execution_time_ms"] < 2000 or e["cpu_time_ms"] > 2000,
+               "cpu_time named: %r ms wall, %r ms CPU" % (e["execution_time_ms"], e["cpu_time_ms"]))
+
+
+def test_figures_are_honest(stack):
+    """memory_kb is the peak of the run's own processes, not its cgroup's page cache nor the
+    limit (on cgroup v1 and v2 alike); figures of a program that never ran are null, not 0."""
+    e = stack.run("python", "print('hi')\n")
+    expect(e["status"] == "COMPLETED", describe(e))
+    expect(e["memory_kb"] and 0 < e["memory_kb"] < 64 * 1024,
+           "python hello world: memory_kb %r" % e["memory_kb"])
+    for lang, src, limit_mb in (("cpp", "#include <cstdio>\nint main() { std::puts(\"hi\"); }\n", 16),
+                                ("c", "#include <stdio.h>\nint main(void) { puts(\"hi\"); }\n", 8)):
+        e = stack.run(lang, src, {"limits": {"memory_mb": limit_mb}})
+        expect(e["status"] == "COMPLETED", "%s: %s" % (lang, describe(e)))
+        expect(e["memory_kb"] and 0 < e["memory_kb"] < limit_mb * 1024 * 3 // 4,
+               "%s hello world under %d MiB: memory_kb %r" % (lang, limit_mb, e["memory_kb"]))
+    # A program that touches 40 MiB shows at least that.
+    e = stack.run("c", "#include <stdlib.h>\n#include <stdio.h>\n"
+                       "int main(void) { volatile char *p = malloc(40 << 20);\n"
+                       "  for (long i = 0; i < (40 << 20); i += 4096) p[i] = 1;\n"
+                       "  printf(\"%d\\n\", p[4096]); }\n", {"limits": {"memory_mb": 128}})
+    expect(e["status"] == "COMPLETED" and e["memory_kb"] >= 40 * 1024,
+           "40 MiB touched: memory_kb %r (%s)" % (e["memory_kb"], describe(e)))
+    e = stack.run("c", "int main(void) { return undeclared; }\n")
+    expect(e["reason"] == "compile_error", describe(e))
+    for k in ("execution_time_ms", "cpu_time_ms", "memory_kb", "exit_code", "signal"):
+        expect(e[k] is None, "compile error: %s is %r, not null" % (k, e[k]))
+
+
 def test_default_time_limit(stack):
     """No limits given: the default wall limit (5 s) applies."""
     t0 = time.monotonic()

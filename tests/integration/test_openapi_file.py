@@ -298,7 +298,7 @@ def test_openapi_document(stack):
                                                   "TIMEOUT", "CANCELLED"], "status enum")
     ck.check(set(s["ExecutionReason"].get("enum", [])) - {None}
              == {"exit_code", "signal", "compile_error", "memory_limit", "output_limit",
-                 "runner_lost", "internal_error"}, "reason enum")
+                 "runner_lost", "internal_error", "wall_time", "cpu_time"}, "reason enum")
     ck.check(s["SessionStatus"].get("enum") == ["ACTIVE", "INACTIVE"], "session status enum")
     fields = lambda name: set(validate_fields(doc, s[name]))
     ck.check(fields("Execution") == set(EXECUTION_FIELDS), "Execution fields %s, expected %s"

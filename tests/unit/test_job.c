@@ -148,8 +148,10 @@ static lcx_msg_t *execute(lcx_msg_t *job)
     assert_true(update->stdout_truncated.set && update->stderr_truncated.set);
     assert_true(update->started_at.set && update->finished_at.set);
     assert_true(update->started_at.v <= update->finished_at.v);
-    assert_true(update->execution_time_ms.set && update->cpu_time_ms.set);
-    assert_true(update->memory_kb.set);
+    /* The figures come together, and with every program that ran. */
+    assert_int_equal(update->execution_time_ms.set, update->cpu_time_ms.set);
+    if (strcmp(update->status.ptr, "COMPLETED") == 0)
+        assert_true(update->execution_time_ms.set && update->memory_kb.set);
     char err[256];
     char *buf = NULL;
     size_t len = 0;
@@ -231,6 +233,8 @@ static void test_c_compile_error(void **state)
     assert_non_null(strstr(update->compile_output.ptr, "error"));
     assert_false(update->exit_code.set);
     assert_string_equal(update->stdout.ptr, "");
+    /* The program never ran: its figures are unknown, not 0. */
+    assert_false(update->execution_time_ms.set || update->cpu_time_ms.set || update->memory_kb.set);
     lcx_msg_destroy(&update);
 }
 
@@ -291,7 +295,12 @@ static void test_timeout(void **state)
     lcx_msg_t *job = make_job("python", "while True:\n    pass\n");
     assert_int_equal(lcx_msg_set_int(job, LCX_F_time_ms, 500), 0);
     lcx_msg_t *update = execute(job);
-    assert_verdict(update, "TIMEOUT", NULL);
+    /* One busy thread meets the wall-clock and the CPU limit at about the same moment. */
+    assert_int_equal(update->cmd, LCX_CMD_UPDATE);
+    assert_string_equal(update->status.ptr, "TIMEOUT");
+    assert_non_null(update->reason.ptr);
+    assert_true(strcmp(update->reason.ptr, "wall_time") == 0 ||
+                strcmp(update->reason.ptr, "cpu_time") == 0);
     assert_true(update->execution_time_ms.v >= 500);
     assert_true(update->execution_time_ms.v < 2000);
     assert_true(update->signal.set);
