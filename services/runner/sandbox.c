@@ -474,10 +474,13 @@ static void slot_figures(run_t *run, sandbox_result_t *r)
         r->memory_limit = stats.oom_killed;
     }
     /* The cgroup's peak counts the page cache of every file the run read (on v1 and v2), so a
-     * small program under a small limit reads as the limit. init's report has the peak of
-     * the processes themselves; only a run killed before init could report (a time limit, a
-     * cancel) falls back to the cgroup's figure. */
-    if (run->have_status && run->maxrss_kb > 0) r->memory_kb = run->maxrss_kb;
+     * small program under a small limit reads as the limit; a resident set counts the shared
+     * pages of its binaries that another cgroup was charged for, so it can pass the limit.
+     * Each bounds what the run's own processes used: the smaller one is reported. Without
+     * init's report (a run stopped before its program ended) the cgroup's figure stands. */
+    if (run->have_status && run->maxrss_kb > 0 &&
+        (r->memory_kb <= 0 || run->maxrss_kb < r->memory_kb))
+        r->memory_kb = run->maxrss_kb;
     leave_init_to_settle(run);
 }
 
