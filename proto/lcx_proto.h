@@ -105,6 +105,7 @@ typedef enum {
     X(compile_output, BIN)                                                                         \
     X(data, BIN)                                                                                   \
     X(version, INT)                                                                                \
+    X(source_version, INT)                                                                         \
     X(created_at, INT)                                                                             \
     X(updated_at, INT)                                                                             \
     X(queued_at, INT)                                                                              \

@@ -99,10 +99,18 @@ static void respond_store_error(api_t *api, http_request_t *req, const lcx_msg_t
         snprintf(text, sizeof text, "execution_id: %s", err->execution_id.ptr);
         json_array_append_new(details, json_string(text));
     }
+    if (err->version.set) {
+        char text[48];
+        snprintf(text, sizeof text, "saved version: %lld", (long long)err->version.v);
+        json_array_append_new(details, json_string(text));
+    }
+    for (size_t i = 0; i < err->details.n; i++)
+        json_array_append_new(details, json_string(err->details.v[i]));
     unsigned status = 500;
     if (strcmp(code, "not_found") == 0)
         status = 404;
-    else if (strcmp(code, "inactive") == 0 || strcmp(code, "conflict") == 0)
+    else if (strcmp(code, "inactive") == 0 || strcmp(code, "conflict") == 0 ||
+             strcmp(code, "version_mismatch") == 0)
         status = 409;
     else if (strcmp(code, "invalid") == 0)
         status = 400;
@@ -111,9 +119,13 @@ static void respond_store_error(api_t *api, http_request_t *req, const lcx_msg_t
     else if (strcmp(code, "unavailable") == 0)
         status = 503;
     if (status == 429 || status == 503) retry_after(api, req, err->retry_after_ms.v);
-    if (status == 409 && err->execution_id.ptr) {
-        json_t *body = json_pack("{s:s, s:o, s:s}", "error", message, "details", details,
-                                 "execution_id", err->execution_id.ptr);
+    if ((status == 409 && err->execution_id.ptr) || err->version.set) {
+        /* The body names what the client must know to go on: the active execution, or the
+         * session's saved version. */
+        json_t *body = json_pack("{s:s, s:o}", "error", message, "details", details);
+        if (err->execution_id.ptr)
+            json_object_set_new(body, "execution_id", json_string(err->execution_id.ptr));
+        if (err->version.set) json_object_set_new(body, "version", json_integer(err->version.v));
         http_respond(req, status, body);
         return;
     }

@@ -95,6 +95,7 @@ json_t *render_session_saved(const lcx_msg_t *s)
     json_t *o = json_object();
     json_object_set_new(o, "session_id", render_str(&s->session_id));
     json_object_set_new(o, "status", render_str(&s->status));
+    json_object_set_new(o, "language", render_str(&s->language));
     json_object_set_new(o, "version", render_int(&s->version));
     json_object_set_new(o, "updated_at", render_time(&s->updated_at));
     return o;
@@ -120,6 +121,7 @@ json_t *render_execution_summary(const lcx_msg_t *e)
     json_object_set_new(o, "started_at", render_time(&e->started_at));
     json_object_set_new(o, "finished_at", render_time(&e->finished_at));
     json_object_set_new(o, "sandbox", render_str(&e->sandbox));
+    json_object_set_new(o, "source_version", render_int(&e->source_version));
     return o;
 }
 

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 json_t *render_session(const lcx_msg_t *session);
-/* {session_id, status, version, updated_at}: the answer to an autosave. */
+/* {session_id, status, language, version, updated_at}: the answer to an autosave. */
 json_t *render_session_saved(const lcx_msg_t *session);
 json_t *render_execution(const lcx_msg_t *execution);
 json_t *render_execution_summary(const lcx_msg_t *execution);

@@ -178,10 +178,25 @@ static void run_args(const validate_ctx_t *ctx, json_t *body, lcx_msg_t *msg, js
     }
 }
 
+/* source_code? (saved, then run) and version? (the saved version the client expects). */
+static void run_source(const validate_ctx_t *ctx, json_t *body, lcx_msg_t *msg, json_t *details)
+{
+    const char *source = string_field(body, "source_code", details);
+    check_source_size(ctx, source, details);
+    if (source) lcx_msg_set_str(msg, LCX_F_source_code, source);
+    json_t *version = json_object_get(body, "version");
+    if (!version) return;
+    if (!json_is_integer(version) || json_integer_value(version) < 1)
+        problem(details, "'version' must be a positive integer (a session version)");
+    else
+        lcx_msg_set_int(msg, LCX_F_version, json_integer_value(version));
+}
+
 lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
                         const char *idempotency_key, json_t *details)
 {
-    static const char *const run_fields[] = {"stdin", "args", "limits", NULL};
+    static const char *const run_fields[] = {"stdin",       "args",    "limits",
+                                             "source_code", "version", NULL};
     size_t before = json_array_size(details);
     lcx_msg_t *msg = lcx_msg_new(LCX_CMD_RUN);
     lcx_msg_set_str(msg, LCX_F_session_id, id);
@@ -194,6 +209,7 @@ lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
         lcx_msg_set_bytes(msg, LCX_F_stdin, input, json_string_length(stdin_value));
     run_args(ctx, body, msg, details);
     run_limits(ctx, body, msg, details);
+    run_source(ctx, body, msg, details);
     if (idempotency_key && (strlen(idempotency_key) == 0 || strlen(idempotency_key) > 255))
         problem(details, "the Idempotency-Key header must have 1 to 255 characters");
     else if (idempotency_key)

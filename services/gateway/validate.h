@@ -26,7 +26,8 @@ lcx_msg_t *validate_session_create(const validate_ctx_t *ctx, json_t *body, json
 /* PATCH /code-sessions/{id}: {language?, source_code?}, at least one. */
 lcx_msg_t *validate_session_update(const validate_ctx_t *ctx, json_t *body, const char *id,
                                    json_t *details);
-/* POST /code-sessions/{id}/run: {stdin?, args?, limits?: {time_ms?, memory_mb?}}. */
+/* POST /code-sessions/{id}/run: {stdin?, args?, limits?: {time_ms?, memory_mb?}, source_code?,
+ * version?}. */
 lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
                         const char *idempotency_key, json_t *details);
 /* ?wait=MS: 0 when absent; -1 with details when malformed or out of range. */

@@ -321,6 +321,24 @@ static void on_status(server_t *self, lcx_msg_t **msg_p)
     self->status = status;
 }
 
+/* "unavailable" for a RUN, or for a parked RUN (its EXECUTION) that the queue turned away after
+ * its batch had committed: the text that RUN saved stays saved, so the reply names the saved
+ * version (source_version). With a language instead of a message: no runner serves it, and
+ * both the message and a detail name it. */
+static void reply_run_unavailable(server_t *self, const lcx_msg_t *parked, const char *message,
+                                  const char *language)
+{
+    char text[160], detail[96] = "";
+    if (language) {
+        snprintf(text, sizeof text, "no runner serves %s right now", language);
+        snprintf(detail, sizeof detail, "language: %s", language);
+    }
+    lcx_msg_t *msg = unavailable_reply(self, parked, language ? text : message);
+    if (detail[0]) lcx_msg_list_append(msg, LCX_F_details, detail);
+    if (parked->source_version.set) lcx_msg_set_int(msg, LCX_F_version, parked->source_version.v);
+    reply(self, &msg);
+}
+
 /* The dispatcher took (ACCEPTED) or refused (ERROR) a job: answer the parked RUN. */
 static void on_submit_answer(server_t *self, const lcx_msg_t *msg)
 {
@@ -335,10 +353,10 @@ static void on_submit_answer(server_t *self, const lcx_msg_t *msg)
     store_execution_discard(self->store, msg->execution_id.ptr);
     lcx_log(LCX_INFO, "execution refused by dispatcher", "execution_id", msg->execution_id.ptr,
             "error", msg->error.ptr, NULL);
-    reply_unavailable(self, parked,
-                      msg->error.ptr && strcmp(msg->error.ptr, "queue_full") == 0
-                          ? "the execution queue is full"
-                          : "no runner serves this language right now");
+    if (msg->error.ptr && strcmp(msg->error.ptr, "queue_full") == 0)
+        reply_run_unavailable(self, parked, "the execution queue is full", NULL);
+    else
+        reply_run_unavailable(self, parked, NULL, parked->language.ptr);
     lcx_msg_destroy(&parked);
 }
 
@@ -444,9 +462,14 @@ static store_run_limits_t run_limits(const server_t *self)
 
 /* Reply for a RUN the store refused. */
 static void reply_run_refused(server_t *self, const lcx_msg_t *req, store_rc_t rc,
-                              const char *active_id, int64_t retry_after_ms)
+                              const char *active_id, int64_t retry_after_ms, int64_t saved_version)
 {
-    if (rc == STORE_CONFLICT) {
+    if (rc == STORE_VERSION_MISMATCH) {
+        lcx_msg_t *msg = error_reply(req, "version_mismatch",
+                                     "the session's saved version is not the one this run names");
+        lcx_msg_set_int(msg, LCX_F_version, saved_version);
+        reply(self, &msg);
+    } else if (rc == STORE_CONFLICT) {
         lcx_msg_t *msg = error_reply(req, "conflict",
                                      "the session already has an execution "
                                      "that is QUEUED or RUNNING");
@@ -461,6 +484,9 @@ static void reply_run_refused(server_t *self, const lcx_msg_t *req, store_rc_t r
     }
 }
 
+/* A RUN is one unit inside the batch: a savepoint around it undoes all of its writes (the
+ * execution, and the text it saved) when the store refuses it at once, so a refused run with
+ * source_code saves nothing and can be sent again as it was. */
 static void on_run(server_t *self, const lcx_msg_t *req)
 {
     const lcx_settings_t *s = self->settings;
@@ -468,17 +494,20 @@ static void on_run(server_t *self, const lcx_msg_t *req)
     lcx_msg_t *job = lcx_msg_new(LCX_CMD_JOB);
     store_run_limits_t limits = run_limits(self);
     char active_id[LCX_UUID_LEN + 1];
-    int64_t retry_after = 0;
+    int64_t retry_after = 0, saved_version = 0;
     bool replayed = false;
-    store_rc_t rc = store_execution_create(self->store, req, s->time_ms, s->memory_mb, &limits,
-                                           exec, job, &replayed, active_id, &retry_after);
+    bool savepoint = store_savepoint(self->store) == 0;
+    store_rc_t rc = savepoint ? STORE_OK : STORE_ERROR;
+    if (savepoint)
+        rc = store_execution_create(self->store, req, s->time_ms, s->memory_mb, &limits, exec, job,
+                                    &replayed, active_id, &retry_after, &saved_version);
+    bool queued = false;
     if (rc == STORE_OK && !replayed && !dispatcher_up(self)) {
-        store_execution_discard(self->store, exec->execution_id.ptr);
         reply_unavailable(self, req, "the dispatcher is not reachable");
     } else if (rc == STORE_OK && !replayed && !language_served(self, job->language.ptr)) {
-        store_execution_discard(self->store, exec->execution_id.ptr);
-        reply_unavailable(self, req, "no runner serves this language right now");
+        reply_run_unavailable(self, req, NULL, job->language.ptr);
     } else if (rc == STORE_OK && !replayed) {
+        queued = true;
         lcx_log(LCX_INFO, "execution queued", "execution_id", exec->execution_id.ptr, "session_id",
                 req->session_id.ptr, "language", job->language.ptr, NULL);
         job->corr = 1;
@@ -486,10 +515,12 @@ static void on_run(server_t *self, const lcx_msg_t *req)
                   lcx_mono_ms() + s->submit_timeout_ms);
         submit_job(self, &job);
     } else if (rc == STORE_OK) {
+        queued = true; /* a replay wrote nothing; keep the savepoint's (empty) work */
         reply(self, &exec);
     } else {
-        reply_run_refused(self, req, rc, active_id, retry_after);
+        reply_run_refused(self, req, rc, active_id, retry_after, saved_version);
     }
+    if (savepoint) store_savepoint_end(self->store, !queued);
     lcx_msg_destroy(&exec);
     lcx_msg_destroy(&job);
 }
@@ -749,7 +780,7 @@ static void expire_holds(server_t *self)
             lcx_log(LCX_WARN, "dispatcher did not take the job in time", "execution_id", id, NULL);
             lcx_msg_t *cancel = cancel_of(id);
             to_dispatcher(self, &cancel);
-            reply_unavailable(self, parked, "the dispatcher did not answer in time");
+            reply_run_unavailable(self, parked, "the dispatcher did not answer in time", NULL);
         }
         lcx_msg_destroy(&parked);
     }

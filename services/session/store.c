@@ -16,7 +16,7 @@
 
 /* PRAGMA user_version records which schema version a file has; migrations[v - 1] takes a
  * file from version v - 1 to v. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 static const char *const schema_v1 =
     "CREATE TABLE sessions ("
     "  id TEXT PRIMARY KEY,"
@@ -58,11 +58,14 @@ static const char *const schema_v1 =
 /* Version 2: how the runner isolated the program ("unsafe" shows in every result). */
 static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox TEXT;";
 
+/* Version 3: the session version whose text an execution ran (NULL for older executions). */
+static const char *const schema_v3 = "ALTER TABLE executions ADD COLUMN source_version INTEGER;";
+
 #define SESSION_COLUMNS "id, status, language, source_code, version, created_at, updated_at"
 #define EXEC_COLUMNS                                                                               \
     "id, session_id, language, status, attempts, queued_at, reason, exit_code, signal,"            \
     " execution_time_ms, cpu_time_ms, memory_kb, stdout_truncated, stderr_truncated,"              \
-    " started_at, finished_at, sandbox, stdout, stderr, compile_output"
+    " started_at, finished_at, sandbox, source_version, stdout, stderr, compile_output"
 
 #define JOB_COLUMNS                                                                                \
     "id, session_id, language, source_code, stdin, args, time_ms, memory_mb, attempts"
@@ -72,6 +75,9 @@ static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox 
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
     X(COMMIT, "COMMIT")                                                                            \
     X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(SAVEPOINT, "SAVEPOINT request")                                                              \
+    X(SAVEPOINT_UNDO, "ROLLBACK TO request")                                                       \
+    X(SAVEPOINT_RELEASE, "RELEASE request")                                                        \
     X(SESSION_INSERT, "INSERT INTO sessions VALUES (?1, 'ACTIVE', ?2, ?3, 1, ?4, ?4)"              \
                       " RETURNING " SESSION_COLUMNS)                                               \
     X(SESSION_SELECT, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1")                    \
@@ -82,8 +88,9 @@ static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox 
     X(SESSION_CLOSE, "UPDATE sessions SET status = 'INACTIVE', updated_at = ?2"                    \
                      " WHERE id = ?1 AND status = 'ACTIVE'")                                       \
     X(EXEC_INSERT, "INSERT INTO executions (id, session_id, language, source_code, stdin, args,"   \
-                   " time_ms, memory_mb, idempotency_key, status, attempts, queued_at)"            \
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'QUEUED', 1, ?10)")               \
+                   " time_ms, memory_mb, idempotency_key, status, attempts, queued_at,"            \
+                   " source_version)"                                                              \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'QUEUED', 1, ?10, ?11)")          \
     X(EXEC_SELECT, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1")                        \
     X(EXEC_LIST, "SELECT " EXEC_COLUMNS " FROM executions WHERE session_id = ?1"                   \
                  " ORDER BY queued_at DESC, rowid DESC")                                           \
@@ -169,7 +176,7 @@ static int user_version(store_t *self)
 /* Brings the file up to SCHEMA_VERSION, one version per transaction. */
 static int migrate(store_t *self, char *err, size_t errlen)
 {
-    static const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2};
+    static const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
     int version = user_version(self);
     if (version > SCHEMA_VERSION || version < 0) {
         snprintf(err, errlen, "database schema version %d is newer than this binary (%d)", version,
@@ -331,6 +338,17 @@ static void col_to_bytes(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, in
     if (sqlite3_column_type(st, col) == SQLITE_NULL) return;
     const void *data = sqlite3_column_blob(st, col);
     lcx_msg_set_bytes(msg, field, data ? data : "", (size_t)sqlite3_column_bytes(st, col));
+}
+
+int store_savepoint(store_t *self)
+{
+    return step_done(self, stmt(self, ST_SAVEPOINT), "savepoint") == STORE_OK ? 0 : -1;
+}
+
+void store_savepoint_end(store_t *self, bool undo)
+{
+    if (undo) step_done(self, stmt(self, ST_SAVEPOINT_UNDO), "savepoint undo");
+    step_done(self, stmt(self, ST_SAVEPOINT_RELEASE), "savepoint release");
 }
 
 int store_begin(store_t *self)
@@ -511,10 +529,11 @@ static void row_to_execution(sqlite3_stmt *st, lcx_msg_t *out, bool with_output)
     col_to_int(out, LCX_F_started_at, st, 14);
     col_to_int(out, LCX_F_finished_at, st, 15);
     col_to_text(out, LCX_F_sandbox, st, 16);
+    col_to_int(out, LCX_F_source_version, st, 17);
     if (!with_output) return;
-    col_to_bytes(out, LCX_F_stdout, st, 17);
-    col_to_bytes(out, LCX_F_stderr, st, 18);
-    col_to_bytes(out, LCX_F_compile_output, st, 19);
+    col_to_bytes(out, LCX_F_stdout, st, 18);
+    col_to_bytes(out, LCX_F_stderr, st, 19);
+    col_to_bytes(out, LCX_F_compile_output, st, 20);
 }
 
 store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out)
@@ -671,6 +690,7 @@ static store_rc_t insert_execution(store_t *self, const lcx_msg_t *run, const lc
     sqlite3_bind_int64(st, 8, run->memory_mb.set ? run->memory_mb.v : memory_mb);
     bind_text(st, 9, run->idempotency_key.ptr);
     sqlite3_bind_int64(st, 10, now);
+    sqlite3_bind_int64(st, 11, session->version.v);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(args);
@@ -679,22 +699,42 @@ static store_rc_t insert_execution(store_t *self, const lcx_msg_t *run, const lc
     return add_event(self, id, "QUEUED", 1, NULL, now);
 }
 
+/* The RUN's version, when it names one, must be the saved one: STORE_VERSION_MISMATCH. */
+static store_rc_t check_version(const lcx_msg_t *run, const lcx_msg_t *session,
+                                int64_t *saved_version)
+{
+    *saved_version = session->version.v;
+    return run->version.set && run->version.v != session->version.v ? STORE_VERSION_MISMATCH
+                                                                    : STORE_OK;
+}
+
+/* A RUN with source_code saves it first, as SESSION_UPDATE would; session is refreshed. */
+static store_rc_t save_run_source(store_t *self, const lcx_msg_t *run, lcx_msg_t *session)
+{
+    if (!run->source_code.ptr) return STORE_OK;
+    return store_session_update(self, run->session_id.ptr, NULL, run->source_code.ptr, session);
+}
+
 store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms, long memory_mb,
                                   const store_run_limits_t *limits, lcx_msg_t *exec_out,
                                   lcx_msg_t *job_out, bool *replayed, char *active_id,
-                                  int64_t *retry_after_ms)
+                                  int64_t *retry_after_ms, int64_t *saved_version)
 {
     active_id[0] = '\0';
     *retry_after_ms = 0;
+    *saved_version = 0;
     store_rc_t rc = find_replay(self, run, exec_out, replayed);
     if (rc != STORE_NOT_FOUND) return rc;
     lcx_msg_t *session = lcx_msg_new(LCX_CMD_SESSION);
     rc = session_active(self, run->session_id.ptr, session);
+    if (rc == STORE_OK) rc = check_version(run, session, saved_version);
     if (rc == STORE_OK &&
         (rc = active_execution_of(self, run->session_id.ptr, active_id)) == STORE_OK &&
         active_id[0])
         rc = STORE_CONFLICT;
     if (rc == STORE_OK) rc = check_run_limits(self, run->session_id.ptr, limits, retry_after_ms);
+    if (rc == STORE_OK && (rc = save_run_source(self, run, session)) == STORE_OK)
+        *saved_version = session->version.v;
     char id[LCX_UUID_LEN + 1];
     lcx_uuid4(id);
     if (rc == STORE_OK) rc = insert_execution(self, run, session, time_ms, memory_mb, id);

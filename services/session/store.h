@@ -22,10 +22,11 @@
 typedef enum {
     STORE_OK = 0,
     STORE_NOT_FOUND,
-    STORE_INACTIVE,     /* the session is closed */
-    STORE_CONFLICT,     /* the session already has a QUEUED or RUNNING execution */
-    STORE_RATE_LIMITED, /* cooldown, per-minute or per-session limit */
-    STORE_ERROR         /* SQLite failed; logged */
+    STORE_INACTIVE,         /* the session is closed */
+    STORE_CONFLICT,         /* the session already has a QUEUED or RUNNING execution */
+    STORE_RATE_LIMITED,     /* cooldown, per-minute or per-session limit */
+    STORE_VERSION_MISMATCH, /* a RUN's version is not the session's saved version */
+    STORE_ERROR             /* SQLite failed; logged */
 } store_rc_t;
 
 /* Per-session run limits (settings run_cooldown_ms, runs_per_minute, runs_per_session). */
@@ -46,6 +47,10 @@ int store_begin(store_t *self);
  * failed: then what the transaction wrote may be lost, so nothing of it is acknowledged. */
 int store_commit(store_t *self);
 void store_rollback(store_t *self);
+/* A savepoint inside the open transaction, so that one request's writes can be undone alone:
+ * store_savepoint_end(undo) rolls back to it (when undo) and releases it. 0, or -1. */
+int store_savepoint(store_t *self);
+void store_savepoint_end(store_t *self, bool undo);
 
 /* Sessions. `out` is a SESSION message whose fields are filled. */
 store_rc_t store_session_create(store_t *self, const char *language, const char *source,
@@ -64,11 +69,15 @@ store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t 
  * STORE_OK: a new QUEUED execution (exec_out, an EXECUTION) and its JOB (job_out, attempt 1);
  * with an idempotency key seen before on this session, the earlier execution and *replayed.
  * STORE_CONFLICT: active_id names the active execution. STORE_RATE_LIMITED: *retry_after_ms.
+ * A RUN's version, when set, must equal the session's saved version (else
+ * STORE_VERSION_MISMATCH); its source_code, when set, is saved (version + 1) once every check
+ * has passed, and the execution runs it. *saved_version: the session's saved version (after the
+ * save), also on STORE_VERSION_MISMATCH. The execution's source_version is the version it runs.
  */
 store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms, long memory_mb,
                                   const store_run_limits_t *limits, lcx_msg_t *exec_out,
                                   lcx_msg_t *job_out, bool *replayed, char *active_id,
-                                  int64_t *retry_after_ms);
+                                  int64_t *retry_after_ms, int64_t *saved_version);
 /* Removes an execution the dispatcher refused (it never ran). */
 store_rc_t store_execution_discard(store_t *self, const char *execution_id);
 store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out);

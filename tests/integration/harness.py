@@ -48,6 +48,7 @@ EXECUTION_FIELDS = (
     "compile_output", "exit_code", "signal", "execution_time_ms", "cpu_time_ms", "memory_kb",
     "stdout_truncated", "stderr_truncated", "attempts", "queued_at", "started_at", "finished_at",
     "sandbox",  # lcx: how the runner isolated the program (issue #3: an unsafe run shows it)
+    "source_version",  # the session version whose text the execution ran
 )
 SESSION_FIELDS = (
     "session_id", "status", "language", "source_code", "version", "created_at", "updated_at",

@@ -111,9 +111,11 @@ def test_patch_versions(stack):
     for i in range(1, 4):
         r = stack.patch("/code-sessions/%s" % sid, json={"source_code": "print(%d)\n" % i})
         expect_status(r, 200, "PATCH #%d" % i)
-        check_keys(r.body, ("session_id", "status", "version", "updated_at"), "PATCH response")
+        check_keys(r.body, ("session_id", "status", "language", "version", "updated_at"),
+                   "PATCH response")
         expect(r.body["session_id"] == sid, "PATCH session_id %r" % r.body["session_id"])
         expect(r.body["status"] == "ACTIVE", "PATCH status %r" % r.body["status"])
+        expect(r.body["language"] == "python", "PATCH language %r" % r.body["language"])
         expect(r.body["version"] == v0 + i, "PATCH #%d: version %r, expected %d"
                % (i, r.body["version"], v0 + i))
         u = check_time(r.body["updated_at"], "PATCH updated_at")

@@ -10,6 +10,8 @@
 
 #include "store.h"
 
+#include <sqlite3.h>
+
 typedef struct {
     char dir[64];
     store_t *store;
@@ -56,8 +58,9 @@ static store_rc_t run_guarded(fixture_t *f, const char *key, const store_run_lim
     lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
     char active[64];
     bool replayed = false;
+    int64_t saved = 0;
     store_rc_t rc = store_execution_create(f->store, req, 5000, 256, limits, exec, job, &replayed,
-                                           active, retry);
+                                           active, retry, &saved);
     if (rc == STORE_OK && id_out) strcpy(id_out, exec->execution_id.ptr);
     if (rc == STORE_CONFLICT && id_out) strcpy(id_out, active);
     if (rc == STORE_OK && !replayed) {
@@ -307,6 +310,149 @@ static void wal_is_copied_back_and_starts_over(void **state)
     lcx_msg_destroy(&s);
 }
 
+/* A RUN as the gateway sends it, with source_code and version when given (NULL / 0: none). */
+static store_rc_t run_text(fixture_t *f, const char *source, int64_t version, lcx_msg_t *exec,
+                           lcx_msg_t *job, int64_t *saved)
+{
+    lcx_msg_t *req = lcx_msg_new(LCX_CMD_RUN);
+    lcx_msg_set_str(req, LCX_F_session_id, f->session_id);
+    if (source) lcx_msg_set_str(req, LCX_F_source_code, source);
+    if (version) lcx_msg_set_int(req, LCX_F_version, version);
+    char active[64];
+    bool replayed = false;
+    int64_t retry = 0;
+    store_rc_t rc = store_execution_create(f->store, req, 5000, 256, &no_limits, exec, job,
+                                           &replayed, active, &retry, saved);
+    lcx_msg_destroy(&req);
+    return rc;
+}
+
+static int64_t saved_version_of(fixture_t *f, char *source_out)
+{
+    lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+    assert_int_equal(store_session_get(f->store, f->session_id, s), STORE_OK);
+    int64_t v = s->version.v;
+    if (source_out) strcpy(source_out, s->source_code.ptr);
+    lcx_msg_destroy(&s);
+    return v;
+}
+
+/* The text a RUN carries is saved as a new version and is what the job runs. */
+static void run_with_source_saves_and_runs_it(void **state)
+{
+    fixture_t *f = *state;
+    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
+    int64_t saved = 0;
+    assert_int_equal(run_text(f, "print(2)", 0, exec, job, &saved), STORE_OK);
+    assert_int_equal(saved, 2);
+    assert_true(exec->source_version.set);
+    assert_int_equal(exec->source_version.v, 2);
+    assert_string_equal(job->source_code.ptr, "print(2)");
+    char source[64];
+    assert_int_equal(saved_version_of(f, source), 2);
+    assert_string_equal(source, "print(2)");
+    /* The stored record says it too, in the full view and the summaries. */
+    lcx_msg_t *again = lcx_msg_new(LCX_CMD_EXECUTION), *list = lcx_msg_new(LCX_CMD_EXECUTIONS);
+    assert_int_equal(store_execution_get(f->store, exec->execution_id.ptr, again), STORE_OK);
+    assert_int_equal(again->source_version.v, 2);
+    assert_int_equal(store_execution_list(f->store, f->session_id, list), STORE_OK);
+    assert_int_equal(list->items.n, 1);
+    assert_int_equal(list->items.v[0]->source_version.v, 2);
+    lcx_msg_destroy(&again);
+    lcx_msg_destroy(&list);
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+}
+
+/* A plain RUN records the saved version it ran; a matching version runs, a stale one is refused
+ * (naming the saved version) and, with source_code, saves nothing. */
+static void run_version_must_match(void **state)
+{
+    fixture_t *f = *state;
+    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
+    int64_t saved = 0;
+    assert_int_equal(run_text(f, "print(3)", 7, exec, job, &saved), STORE_VERSION_MISMATCH);
+    assert_int_equal(saved, 1);
+    char source[64];
+    assert_int_equal(saved_version_of(f, source), 1);
+    assert_string_equal(source, "print(1)");
+    assert_int_equal(run_text(f, NULL, 1, exec, job, &saved), STORE_OK);
+    assert_int_equal(exec->source_version.v, 1);
+    assert_string_equal(job->source_code.ptr, "print(1)");
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+}
+
+/* With version and source_code together, the text is saved when the version matches. */
+static void run_version_and_source_together(void **state)
+{
+    fixture_t *f = *state;
+    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
+    int64_t saved = 0;
+    assert_int_equal(run_text(f, "print(4)", 1, exec, job, &saved), STORE_OK);
+    assert_int_equal(saved, 2);
+    assert_int_equal(exec->source_version.v, 2);
+    assert_string_equal(job->source_code.ptr, "print(4)");
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+}
+
+/* A refused run undoes its writes: the savepoint takes back the execution and the saved text. */
+static void savepoint_undoes_a_run_and_its_text(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(store_begin(f->store), 0);
+    assert_int_equal(store_savepoint(f->store), 0);
+    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
+    int64_t saved = 0;
+    assert_int_equal(run_text(f, "print(5)", 0, exec, job, &saved), STORE_OK);
+    store_savepoint_end(f->store, true);
+    assert_int_equal(store_commit(f->store), 0);
+    char source[64];
+    assert_int_equal(saved_version_of(f, source), 1);
+    assert_string_equal(source, "print(1)");
+    lcx_msg_t *list = lcx_msg_new(LCX_CMD_EXECUTIONS);
+    assert_int_equal(store_execution_list(f->store, f->session_id, list), STORE_OK);
+    assert_int_equal(list->items.n, 0);
+    lcx_msg_destroy(&list);
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+}
+
+/* A database of schema version 2 (no source_version column) is migrated on open: its old
+ * executions have no source_version, new ones have it. */
+static void schema_v2_is_migrated(void **state)
+{
+    fixture_t *f = *state;
+    char old_id[64];
+    assert_int_equal(run(f, NULL, old_id), STORE_OK);
+    store_destroy(&f->store);
+    char path[128];
+    snprintf(path, sizeof path, "%s/lcx.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE executions DROP COLUMN source_version;"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    char err[256];
+    f->store = store_new(f->dir, err, sizeof err);
+    assert_non_null(f->store);
+    lcx_msg_t *e = lcx_msg_new(LCX_CMD_EXECUTION);
+    assert_int_equal(store_execution_get(f->store, old_id, e), STORE_OK);
+    assert_false(e->source_version.set);
+    assert_int_equal(store_execution_cancel(f->store, old_id, e), STORE_OK);
+    lcx_msg_destroy(&e);
+    lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
+    int64_t saved = 0;
+    assert_int_equal(run_text(f, NULL, 0, exec, job, &saved), STORE_OK);
+    assert_int_equal(exec->source_version.v, 1);
+    lcx_msg_destroy(&exec);
+    lcx_msg_destroy(&job);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +465,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(list_is_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(run_limits_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(data_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_with_source_saves_and_runs_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_version_must_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_version_and_source_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(savepoint_undoes_a_run_and_its_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(schema_v2_is_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(wal_is_copied_back_and_starts_over, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,6 +200,55 @@ static void render_replaces_invalid_utf8(void **state)
     json_decref(t);
 }
 
+/* A run may carry the text to save and run, and the version the client expects. */
+static void run_takes_source_and_version(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"source_code\": \"print(7)\", \"version\": 3}");
+    lcx_msg_t *msg = validate_run(&f->ctx, body, "sid", NULL, f->details);
+    assert_non_null(msg);
+    assert_string_equal(msg->source_code.ptr, "print(7)");
+    assert_true(msg->version.set);
+    assert_int_equal(msg->version.v, 3);
+    lcx_msg_destroy(&msg);
+    json_decref(body);
+    const char *bad[] = {"{\"version\": 0}", "{\"version\": \"3\"}", "{\"version\": 1.5}",
+                         "{\"source_code\": 5}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        body = parse(f, bad[i]);
+        assert_null(validate_run(&f->ctx, body, "sid", NULL, f->details));
+        json_decref(body);
+    }
+    size_t size = (size_t)f->settings.max_source_bytes + 1;
+    char *source = calloc(1, size + 1);
+    memset(source, 'a', size);
+    body = json_pack("{s:s}", "source_code", source);
+    assert_null(validate_run(&f->ctx, body, "sid", NULL, f->details));
+    json_decref(body);
+    free(source);
+}
+
+/* Executions show the session version they ran (null when unknown); autosaves show language. */
+static void render_source_version_and_saved_language(void **state)
+{
+    (void)state;
+    lcx_msg_t *e = lcx_msg_new(LCX_CMD_EXECUTION);
+    json_t *o = render_execution_summary(e);
+    assert_true(json_is_null(json_object_get(o, "source_version")));
+    json_decref(o);
+    lcx_msg_set_int(e, LCX_F_source_version, 4);
+    o = render_execution(e);
+    assert_int_equal(json_integer_value(json_object_get(o, "source_version")), 4);
+    json_decref(o);
+    lcx_msg_destroy(&e);
+    lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
+    lcx_msg_set_str(s, LCX_F_language, "bash");
+    o = render_session_saved(s);
+    assert_string_equal(json_string_value(json_object_get(o, "language")), "bash");
+    json_decref(o);
+    lcx_msg_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +264,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(run_rejects_bad_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(wait_parameter, setup, teardown),
         cmocka_unit_test_setup_teardown(render_replaces_invalid_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_takes_source_and_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(render_source_version_and_saved_language, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
