@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* The largest languages.conf we read. */
@@ -122,6 +123,14 @@ static bool valid_name(const char *s)
     return true;
 }
 
+/* An id is stored and returned as written, so it is the canonical, lowercase form. */
+static bool lowercase(const char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z') return false;
+    return true;
+}
+
 static void free_strv(char **v)
 {
     if (!v) return;
@@ -196,12 +205,13 @@ const lcx_language_t *lcx_languages_at(const lcx_languages_t *self, size_t index
     return self && index < self->count ? &self->items[index] : NULL;
 }
 
-/* True when `name` is the id or an alias of `lang`. */
+/* True when `name` is the id or an alias of `lang`, in any case: "Python" and "C++" are
+ * what people type. Names are ASCII (valid_name), so strcasecmp needs no locale. */
 static bool language_is(const lcx_language_t *lang, const char *name)
 {
-    if (lang->id && strcmp(lang->id, name) == 0) return true;
+    if (lang->id && strcasecmp(lang->id, name) == 0) return true;
     for (size_t i = 0; lang->aliases && lang->aliases[i]; i++)
-        if (strcmp(lang->aliases[i], name) == 0) return true;
+        if (strcasecmp(lang->aliases[i], name) == 0) return true;
     return false;
 }
 
@@ -358,9 +368,9 @@ static int check_aliases(parser_t *p)
     char **aliases = p->cur->aliases;
     for (size_t i = 0; aliases && aliases[i]; i++) {
         const lcx_language_t *other = find_other(p->langs, aliases[i], p->cur);
-        bool twice = strcmp(aliases[i], p->cur->id) == 0;
+        bool twice = strcasecmp(aliases[i], p->cur->id) == 0;
         for (size_t j = 0; j < i && !twice; j++)
-            twice = strcmp(aliases[i], aliases[j]) == 0;
+            twice = strcasecmp(aliases[i], aliases[j]) == 0;
         if (other || twice) {
             p->line = p->aliases_line;
             return fail(p, "duplicate id: alias '%s' is already a name of [%s]", aliases[i],
@@ -400,9 +410,10 @@ static int parse_section(parser_t *p, char *line)
     *close = '\0';
     char *id = trim(line + 1);
     if (!valid_name(id)) return fail(p, "invalid language id '%s'", id);
+    if (!lowercase(id)) return fail(p, "language id '%s' must be lowercase", id);
     if (finish_section(p) != 0) return -1;
     const lcx_language_t *other = lcx_languages_find(p->langs, id);
-    if (other && strcmp(other->id, id) == 0) return fail(p, "duplicate id '%s'", id);
+    if (other && strcasecmp(other->id, id) == 0) return fail(p, "duplicate id '%s'", id);
     if (other) return fail(p, "duplicate id '%s' (an alias of [%s])", id, other->id);
     p->cur = languages_push(p->langs);
     if (!p->cur || !(p->cur->id = strdup(id))) return fail(p, "out of memory");

@@ -12,8 +12,9 @@
  *   env      = PATH=/usr/bin:/bin LANG=C.UTF-8   ; the whole environment of the program
  *   template = print("Hello, World!")\n          ; \n \t \\ escapes
  *
- * Lines starting with ';' or '#' are comments. Unknown keys, duplicate ids, a section without
- * `file` or `run` and malformed lines are errors naming the line.
+ * Ids are lowercase; ids and aliases match case-insensitively, so two names that differ only
+ * in case are duplicates. Lines starting with ';' or '#' are comments. Unknown keys, duplicate
+ * ids, a section without `file` or `run` and malformed lines are errors naming the line.
  */
 #ifndef LCX_LANGUAGES_H
 #define LCX_LANGUAGES_H
@@ -44,7 +45,8 @@ void lcx_languages_destroy(lcx_languages_t **self_p);
 
 size_t lcx_languages_count(const lcx_languages_t *self);
 const lcx_language_t *lcx_languages_at(const lcx_languages_t *self, size_t index);
-/* By id or alias, case-sensitive; NULL when unknown. */
+/* By id or alias, case-insensitive ("Python", "C++"); NULL when unknown. The language's id is
+ * the canonical name to store and return. */
 const lcx_language_t *lcx_languages_find(const lcx_languages_t *self, const char *name);
 
 /* The default path: LCX_LANGUAGES/--languages if set, else etc/languages.conf beside the

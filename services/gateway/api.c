@@ -552,9 +552,10 @@ static bool method_not_allowed(http_request_t *req)
     if (!allow[0]) return false;
     strncat(allow, ", OPTIONS", sizeof allow - strlen(allow) - 1);
     http_add_header(req, "Allow", allow);
-    char message[128];
+    char message[128], detail[80];
     snprintf(message, sizeof message, "method %s is not allowed here", http_method(req));
-    http_respond_error(req, 405, message, json_pack("[s]", allow));
+    snprintf(detail, sizeof detail, "allowed: %s", allow);
+    http_respond_error(req, 405, message, json_pack("[s]", detail));
     return true;
 }
 

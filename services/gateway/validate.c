@@ -39,19 +39,59 @@ json_t *validate_parse_object(const char *body, size_t len, bool allow_empty, js
     return root;
 }
 
-/* Rejects fields the call does not define: a typo should not pass silently. */
+/* One detail "label: a, b, c" for a list of allowed values: a client (or a person) reads the
+ * whole choice in one line, not one line per value. name_at(i) gives the i-th of n. */
+typedef const char *(name_at_fn)(const void *list, size_t i);
+
+static void list_problem(json_t *details, const char *label, const void *list, size_t n,
+                         name_at_fn *name_at)
+{
+    size_t len = strlen(label) + 2;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(name_at(list, i)) + 2;
+    char *text = malloc(len + 1);
+    if (!text) return;
+    char *p = text + sprintf(text, "%s:", label);
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s %s", i ? "," : "", name_at(list, i));
+    json_array_append_new(details, json_string(text));
+    free(text);
+}
+
+static const char *string_at(const void *list, size_t i)
+{
+    return ((const char *const *)list)[i];
+}
+
+static const char *language_at(const void *list, size_t i)
+{
+    return lcx_languages_at(list, i)->id;
+}
+
+/* Rejects fields the call does not define: a typo should not pass silently. The fields it
+ * does define follow in one detail. */
 static void check_known_fields(json_t *object, const char *const *known, const char *where,
                                json_t *details)
 {
     const char *key;
     json_t *value;
+    bool unknown = false;
     json_object_foreach(object, key, value)
     {
         bool found = false;
         for (const char *const *k = known; *k && !found; k++)
             found = strcmp(*k, key) == 0;
         if (!found) problem(details, "unknown field '%s%s'", where, key);
+        unknown |= !found;
     }
+    size_t n = 0;
+    while (known[n])
+        n++;
+    if (!unknown) return;
+    char label[64] = "allowed fields";
+    if (where[0]) /* "limits." -> "allowed fields in 'limits'" */
+        snprintf(label, sizeof label, "allowed fields in '%.*s'", (int)strlen(where) - 1, where);
+    list_problem(details, label, known, n, string_at);
 }
 
 /* A string field: NULL when absent; a problem when present with another type. */
@@ -72,8 +112,8 @@ static const lcx_language_t *resolve_language(const validate_ctx_t *ctx, const c
     const lcx_language_t *lang = lcx_languages_find(ctx->languages, name);
     if (lang) return lang;
     problem(details, "unknown language '%s'", name);
-    for (size_t i = 0; i < lcx_languages_count(ctx->languages); i++)
-        problem(details, "supported: %s", lcx_languages_at(ctx->languages, i)->id);
+    list_problem(details, "supported", ctx->languages, lcx_languages_count(ctx->languages),
+                 language_at);
     return NULL;
 }
 

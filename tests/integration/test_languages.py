@@ -1,6 +1,6 @@
 """GET /languages and a hello world in every language (templates and our own programs)."""
 
-from harness import (Checker, check_execution_shape, check_keys, describe, expect,
+from harness import (Checker, check_execution_shape, check_keys, describe, expect, expect_error,
                      expect_status, short, timeout)
 
 REQUIRED = ("python", "javascript", "java", "c", "cpp", "bash")
@@ -108,3 +108,36 @@ def test_hello_world_every_language(stack):
             ck.check(e.get("stderr") in ("", None), "%s wrote to stderr: %r"
                      % (label, e.get("stderr")))
     ck.done()
+
+
+def test_language_names_match_in_any_case(stack):
+    """"Python", "C++", "BASH": ids and aliases match case-insensitively; what is stored and
+    returned is the canonical lowercase id."""
+    ck = Checker()
+    for given, canonical in (("Python", "python"), ("C++", "cpp"), ("PY", "python"),
+                             ("JavaScript", "javascript"), ("bash", "bash")):
+        r = stack.post("/code-sessions", json={"language": given})
+        ck.check(r.status == 201 and r.body.get("language") == canonical,
+                 "POST language %r: %r" % (given, r))
+        if r.status != 201:
+            continue
+        sid = r.body["session_id"]
+        p = stack.patch("/code-sessions/%s" % sid, json={"language": given.upper()})
+        ck.check(p.status == 200 and p.body.get("language") == canonical,
+                 "PATCH language %r: %r" % (given.upper(), p))
+        g = stack.get("/code-sessions/%s" % sid)
+        ck.check(g.body.get("language") == canonical, "GET after %r: %r" % (given, g))
+    ck.done()
+
+
+def test_unknown_field_lists_allowed_in_one_detail(stack):
+    s = stack.create_session()
+    r = stack.post("/code-sessions/%s/run" % s["session_id"], json={"colour": 1})
+    expect_error(r, 400, "run with an unknown field")
+    lists = [d for d in r.body["details"] if d.startswith("allowed fields: ")]
+    expect(len(lists) == 1 and "stdin" in lists[0] and "source_code" in lists[0],
+           "no single 'allowed fields: ...' detail: %s" % short(r.body))
+    r = stack.post("/code-sessions/%s/run" % s["session_id"], json={"limits": {"cpu": 1}})
+    expect_error(r, 400, "run with an unknown limit")
+    expect(any(d == "allowed fields in 'limits': time_ms, memory_mb" for d in r.body["details"]),
+           "limits: %s" % short(r.body))

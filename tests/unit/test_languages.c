@@ -105,7 +105,11 @@ static void test_find_aliases(void **state)
     assert_ptr_equal(lcx_languages_find(langs, "py"), py);
     assert_ptr_equal(lcx_languages_find(langs, "python3"), py);
     assert_string_equal(lcx_languages_find(langs, "c")->id, "c");
-    assert_null(lcx_languages_find(langs, "Python"));
+    /* Case does not matter, for ids and aliases alike; the id stays the canonical name. */
+    assert_ptr_equal(lcx_languages_find(langs, "Python"), py);
+    assert_ptr_equal(lcx_languages_find(langs, "PY"), py);
+    assert_ptr_equal(lcx_languages_find(langs, "pYtHoN3"), py);
+    assert_string_equal(lcx_languages_find(langs, "C")->id, "c");
     assert_null(lcx_languages_find(langs, "ruby"));
     assert_null(lcx_languages_find(langs, ""));
     assert_null(lcx_languages_find(langs, NULL));
@@ -134,6 +138,17 @@ static void test_error_duplicate_id(void **state)
 {
     const char *err = parse_error("[x]\nfile = a\nrun = /bin/a\n[x]\nfile = b\nrun = /bin/b\n");
     assert_string_equal(err, "test.conf:4: duplicate id 'x'");
+}
+
+static void test_error_id_case(void **state)
+{
+    const char *err = parse_error("[Py]\nfile = a\nrun = /bin/a\n");
+    assert_string_equal(err, "test.conf:1: language id 'Py' must be lowercase");
+    err = parse_error("[x]\nfile = a\nrun = /bin/a\naliases = X\n");
+    assert_string_equal(err, "test.conf:4: duplicate id: alias 'X' is already a name of [x]");
+    err =
+        parse_error("[x]\nfile = a\nrun = /bin/a\naliases = Why\n[why]\nfile = b\nrun = /bin/b\n");
+    assert_string_equal(err, "test.conf:5: duplicate id 'why' (an alias of [x])");
 }
 
 static void test_error_duplicate_alias(void **state)
@@ -266,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_error_missing_file),
         cmocka_unit_test(test_error_duplicate_id),
         cmocka_unit_test(test_error_duplicate_alias),
+        cmocka_unit_test(test_error_id_case),
         cmocka_unit_test(test_error_malformed),
         cmocka_unit_test(test_error_bad_escape),
         cmocka_unit_test(test_error_bad_values),

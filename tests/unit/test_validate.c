@@ -97,10 +97,38 @@ static void unknown_language_lists_supported(void **state)
     fixture_t *f = *state;
     json_t *body = parse(f, "{\"language\": \"cobol\"}");
     assert_null(validate_session_create(&f->ctx, body, f->details));
+    /* "unknown language 'cobol'", then every supported id in ONE detail. */
+    assert_int_equal(json_array_size(f->details), 2);
+    assert_non_null(strstr(json_string_value(json_array_get(f->details, 0)), "cobol"));
+    assert_string_equal(json_string_value(json_array_get(f->details, 1)), "supported: python, cpp");
+    json_decref(body);
+}
+
+static void language_case_does_not_matter(void **state)
+{
+    fixture_t *f = *state;
+    const char *given[] = {"{\"language\": \"Python\"}", "{\"language\": \"C++\"}",
+                           "{\"language\": \"PY\"}"};
+    const char *canonical[] = {"python", "cpp", "python"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *body = parse(f, given[i]);
+        lcx_msg_t *msg = validate_session_create(&f->ctx, body, f->details);
+        assert_non_null(msg);
+        assert_string_equal(msg->language.ptr, canonical[i]);
+        lcx_msg_destroy(&msg);
+        json_decref(body);
+    }
+}
+
+static void unknown_fields_list_the_allowed_once(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"colour\": 1, \"size\": 2, \"limits\": {\"cpu\": 1}}");
+    assert_null(validate_run(&f->ctx, body, "sid", NULL, f->details));
     char *text = json_dumps(f->details, 0);
-    assert_non_null(strstr(text, "cobol"));
-    assert_non_null(strstr(text, "python"));
-    assert_non_null(strstr(text, "cpp"));
+    assert_non_null(strstr(text, "\"allowed fields: stdin, args, limits, source_code, version\""));
+    assert_non_null(strstr(text, "\"allowed fields in 'limits': time_ms, memory_mb\""));
+    assert_int_equal(json_array_size(f->details), 5); /* 3 unknown + 2 lists */
     free(text);
     json_decref(body);
 }
@@ -110,7 +138,7 @@ static void wrong_types_and_unknown_fields_are_rejected(void **state)
     fixture_t *f = *state;
     json_t *body = parse(f, "{\"language\": 5, \"source_code\": [], \"colour\": 1}");
     assert_null(validate_session_create(&f->ctx, body, f->details));
-    assert_int_equal(json_array_size(f->details), 3);
+    assert_int_equal(json_array_size(f->details), 4); /* 3 problems + the allowed fields */
     json_decref(body);
 }
 
@@ -265,6 +293,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(wait_parameter, setup, teardown),
         cmocka_unit_test_setup_teardown(render_replaces_invalid_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(run_takes_source_and_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(language_case_does_not_matter, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_fields_list_the_allowed_once, setup, teardown),
         cmocka_unit_test_setup_teardown(render_source_version_and_saved_language, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
