@@ -4,9 +4,11 @@ source_version it ran."""
 
 import http.client
 import json
+import os
 import threading
 
-from harness import describe, expect, expect_error, expect_status, short
+from harness import (describe, expect, expect_error, expect_status, isolated, short, timeout,
+                     until)
 
 
 def _run_path(sid):
@@ -120,3 +122,51 @@ def test_patch_and_run_together_run_what_is_seen(stack):
                "round %d ran older text: %s" % (round_no, describe(e)))
         expect(e["source_version"] in (2, 3), "round %d: source_version %r"
                % (round_no, e["source_version"]))
+
+
+@isolated()
+@timeout(60)
+def test_503_names_the_language_and_saves_nothing(stack):
+    """A language no runner serves: the 503 names it (message and a detail), and a run that
+    carried source_code saved none of it."""
+    conf = os.path.join(stack.tmp, "python-only.conf")
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "services", "common",
+                           "languages.conf"), encoding="utf-8") as f:
+        text = f.read()
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(text[:text.index("[javascript]")])  # python comes first in languages.conf
+    stack.stop("runner")
+    stack.extra_flags["runner"] = ["--languages", conf]
+    stack.start_service("runner")
+    stack.wait_ready()
+    until(lambda: stack.get("/health").body["components"]["runners"].get("languages") ==
+          ["python"], 10, "the store learns the new runner's languages")
+    s = stack.create_session("bash", "echo hi")
+    r = stack.post(_run_path(s["session_id"]), json={"source_code": "echo changed"})
+    expect_error(r, 503, "a run of a language no runner serves")
+    expect("bash" in r.body["error"], "the 503 message does not name the language: %s"
+           % short(r.body))
+    expect("language: bash" in r.body["details"], "no detail names the language: %s"
+           % short(r.body))
+    g = stack.get("/code-sessions/%s" % s["session_id"]).body
+    expect(g["version"] == s["version"] and g["source_code"] == "echo hi",
+           "a refused run saved its text: %s" % short(g))
+
+
+@isolated(runner_slots=1, extra_flags={"dispatcher": ["--queue-max", "1"]})
+@timeout(60)
+def test_full_queue_503_names_the_saved_version(stack):
+    """The queue turns a run away after its text was committed: the text stays saved and
+    the 503 body names that version."""
+    sleeper = "import time\ntime.sleep(2)\n"
+    first = stack.start_run(stack.create_session("python", sleeper)["session_id"])
+    second = stack.start_run(stack.create_session("python", sleeper)["session_id"])
+    s = stack.create_session("python", "print(0)")
+    r = stack.post(_run_path(s["session_id"]), json={"source_code": "print(3)"})
+    expect_error(r, 503, "a run when the queue is full")
+    g = stack.get("/code-sessions/%s" % s["session_id"]).body
+    expect(r.body.get("version") == g["version"] == s["version"] + 1
+           and g["source_code"] == "print(3)",
+           "503 body %s, session %s" % (short(r.body), short(g)))
+    for eid in (first, second):
+        stack.wait_execution(eid)
