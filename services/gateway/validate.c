@@ -206,16 +206,24 @@ static void run_args(const validate_ctx_t *ctx, json_t *body, lcx_msg_t *msg, js
         problem(details, "'args' has more than %ld elements", ctx->settings->max_args);
         return;
     }
-    size_t i;
+    size_t i, total = 0;
     json_t *arg;
     lcx_msg_list_touch(msg, LCX_F_args);
     json_array_foreach(args, i, arg)
     {
-        if (!json_is_string(arg) || memchr(json_string_value(arg), '\0', json_string_length(arg)))
+        if (!json_is_string(arg) || memchr(json_string_value(arg), '\0', json_string_length(arg))) {
             problem(details, "'args[%zu]' must be a string without NUL characters", i);
-        else
-            lcx_msg_list_append(msg, LCX_F_args, json_string_value(arg));
+            continue;
+        }
+        total += json_string_length(arg) + 1; /* as the runner passes it: with its NUL */
+        lcx_msg_list_append(msg, LCX_F_args, json_string_value(arg));
     }
+    /* The runner hands the whole command line to the sandbox in one bounded request: what it
+     * cannot take is refused here, not failed there (settings.def, max_args_bytes). */
+    if (total > (size_t)ctx->settings->max_args_bytes)
+        problem(details,
+                "'args' take %zu bytes (each argument's bytes + 1); at most %ld are allowed", total,
+                ctx->settings->max_args_bytes);
 }
 
 /* source_code? (saved, then run) and version? (the saved version the client expects). */

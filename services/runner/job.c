@@ -18,6 +18,7 @@
  * anything outside it.
  */
 #include "job.h"
+#include "keeper.h"
 
 #include "log.h"
 #include "util.h"
@@ -421,6 +422,37 @@ void job_scratch_remove(const job_context_t *ctx, job_scratch_t *scratch)
 /* --------------------------------------------------------------------------------------------
  * Steps
  */
+
+/* Bytes and entries of a NULL-terminated list of strings, each counted with its NUL. */
+static void strv_size(char *const *v, size_t *bytes, size_t *count)
+{
+    for (; v && *v; v++, (*count)++)
+        *bytes += strlen(*v) + 1;
+}
+
+int job_check_args_room(const lcx_settings_t *settings, const lcx_languages_t *languages, char *err,
+                        size_t errlen)
+{
+    size_t room = keeper_string_room();
+    for (size_t i = 0; i < lcx_languages_count(languages); i++) {
+        const lcx_language_t *lang = lcx_languages_at(languages, i);
+        /* argv[0] may become a path in the work directory: count it at its longest. */
+        size_t bytes = PATH_MAX, count = 0;
+        strv_size(lang->run, &bytes, &count);
+        strv_size(lang->env, &bytes, &count);
+        bytes += (size_t)settings->max_args_bytes;
+        count += (size_t)settings->max_args;
+        if (bytes > room || count > KEEPER_MAX_STRINGS) {
+            snprintf(err, errlen,
+                     "language %s: its run command and environment with max_args %ld and "
+                     "max_args_bytes %ld need %zu bytes and %zu strings; a run has %zu and %d",
+                     lang->id, settings->max_args, settings->max_args_bytes, bytes, count, room,
+                     KEEPER_MAX_STRINGS);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* argv of a step: the language's command, then `args`. A program written ./name is resolved
  * against the job directory into `prog`. The vector borrows its strings; free() it. */

@@ -50,6 +50,12 @@ typedef struct {
  */
 lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scratch_t *scratch);
 
+/* Whether every language's run command and environment, with max_args arguments of
+ * max_args_bytes in all (the gateway's limits), fit in what the sandbox hands to a run
+ * (keeper.h). 0, or -1 naming the language that does not fit in err. */
+int job_check_args_room(const lcx_settings_t *settings, const lcx_languages_t *languages, char *err,
+                        size_t errlen);
+
 /* Makes an empty scratch directory with its tmpfs for the next job, while the slot is idle.
  * 0, or -1 (logged; *scratch then holds nothing and the job makes its own). */
 int job_scratch_prepare(const job_context_t *ctx, job_scratch_t *scratch);

@@ -21,8 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KEEPER_MAX_STRINGS 1024 /* argv and env entries of one run together */
-#define KEEPER_REPLY_MS 5000    /* a keeper slower than this to answer is taken for dead */
+#define KEEPER_REPLY_MS 5000 /* a keeper slower than this to answer is taken for dead */
 #define KEEPER_OOM_SCORE "-1000"
 
 /* The descriptors the keeper program receives, by number, as its arguments in this order. */
@@ -540,6 +539,11 @@ void keeper_destroy(keeper_t **self_p)
 pid_t keeper_pid(const keeper_t *self)
 {
     return self->pid;
+}
+
+size_t keeper_string_room(void)
+{
+    return KEEPER_MAX_REQUEST - sizeof(request_t);
 }
 
 /* The request for spec into a new buffer; its length in *len. NULL with errno. */

@@ -59,6 +59,7 @@
 #include <sys/types.h>
 
 #define KEEPER_MAX_REQUEST (64 * 1024) /* argv and env of one run together, with the header */
+#define KEEPER_MAX_STRINGS 1024        /* argv and env entries of one run together */
 
 typedef struct {
     const cgroup_t *cgroup;          /* joined once, at the start */
@@ -89,5 +90,9 @@ pid_t keeper_pid(const keeper_t *self);
  * caller's. Returns init's pid with a pidfd in *pidfd, or -1 with errno (E2BIG: argv and env
  * exceed KEEPER_MAX_REQUEST). Failures after the clone arrive on spec->error_fd. */
 pid_t keeper_start(keeper_t *self, const jail_spec_t *spec, int *pidfd);
+
+/* Bytes of KEEPER_MAX_REQUEST left for the strings (argv and env, each with its NUL) after the
+ * request's fixed header: what a run's command, arguments and environment share. */
+size_t keeper_string_room(void);
 
 #endif

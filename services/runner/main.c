@@ -95,6 +95,11 @@ int main(int argc, char **argv)
         lcx_log(LCX_ERROR, "cannot load languages", "error", err, NULL);
         return 1;
     }
+    if (job_check_args_room(&settings, languages, err, sizeof err) != 0) {
+        lcx_log(LCX_ERROR, "max_args_bytes does not fit", "error", err, NULL);
+        lcx_languages_destroy(&languages);
+        return 1;
+    }
     sandbox_config_t config = sandbox_config(&settings);
     sandbox_t *sandbox = sandbox_new(&config, err, sizeof err);
     if (!sandbox) {

@@ -170,3 +170,21 @@ def test_full_queue_503_names_the_saved_version(stack):
            "503 body %s, session %s" % (short(r.body), short(g)))
     for eid in (first, second):
         stack.wait_execution(eid)
+
+
+def test_args_total_size_limit(stack):
+    """args are refused up front (400) when their total is more than the runner can take
+    (max_args_bytes, 49152 by default: each argument's bytes + 1); a run at the limit runs.
+    Found: 64 args of 2000 bytes passed validation and ended FAILED internal_error."""
+    s = stack.create_session("python", "import sys\n"
+                             "print(len(sys.argv) - 1, sum(len(a) + 1 for a in sys.argv[1:]))\n")
+    sid = s["session_id"]
+    r = stack.post(_run_path(sid), json={"args": ["x" * 2000] * 64})
+    expect_error(r, 400, "64 args of 2000 bytes")
+    expect(any("49152" in d for d in r.body["details"]), "the 400 does not name the limit: %s"
+           % short(r.body))
+    over = ["a" * 767] * 63 + ["a" * 768]
+    expect_error(stack.post(_run_path(sid), json={"args": over}), 400, "args one byte over")
+    e = stack.wait_execution(stack.start_run(sid, {"args": ["a" * 767] * 64}))
+    expect(e["status"] == "COMPLETED" and e["stdout"] == "64 49152\n",
+           "a run at the args limit: %s" % describe(e))

@@ -290,6 +290,39 @@ static void test_args(void **state)
     lcx_msg_destroy(&update);
 }
 
+/* max_args arguments of max_args_bytes in all (the gateway's limits) run: the sandbox takes
+ * the whole command line, for every shipped language. */
+static void test_args_at_the_limit(void **state)
+{
+    lcx_msg_t *job = make_job("python", "import sys\n"
+                                        "print(len(sys.argv) - 1, sum(len(a) + 1 for a in "
+                                        "sys.argv[1:]))\n");
+    long n = fx.settings.max_args, each = fx.settings.max_args_bytes / n;
+    char *arg = malloc((size_t)each);
+    memset(arg, 'a', (size_t)each - 1);
+    arg[each - 1] = '\0';
+    for (long i = 0; i < n; i++)
+        assert_int_equal(lcx_msg_list_append(job, LCX_F_args, arg), 0);
+    free(arg);
+    lcx_msg_t *update = execute(job);
+    assert_verdict(update, "COMPLETED", NULL);
+    char expected[64];
+    snprintf(expected, sizeof expected, "%ld %ld\n", n, n * each);
+    assert_string_equal(update->stdout.ptr, expected);
+    lcx_msg_destroy(&update);
+}
+
+/* The runner refuses settings whose args would not fit beside a language's command. */
+static void test_args_room_check(void **state)
+{
+    char err[512] = "";
+    assert_int_equal(job_check_args_room(&fx.settings, fx.languages, err, sizeof err), 0);
+    lcx_settings_t big = fx.settings;
+    big.max_args_bytes = 64 * 1024;
+    assert_int_equal(job_check_args_room(&big, fx.languages, err, sizeof err), -1);
+    assert_non_null(strstr(err, "max_args_bytes 65536"));
+}
+
 static void test_timeout(void **state)
 {
     lcx_msg_t *job = make_job("python", "while True:\n    pass\n");
@@ -539,6 +572,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_python_hello),
         cmocka_unit_test(test_c_hello),
+        cmocka_unit_test(test_args_at_the_limit),
+        cmocka_unit_test(test_args_room_check),
         cmocka_unit_test(test_templates),
         cmocka_unit_test(test_c_compile_error),
         cmocka_unit_test(test_compile_timeout),

@@ -206,6 +206,34 @@ static void run_rejects_bad_limits(void **state)
     }
 }
 
+/* args up to max_args_bytes in all (each argument's bytes + 1) pass; one byte more is 400. */
+static void run_args_total_size(void **state)
+{
+    fixture_t *f = *state;
+    long n = f->settings.max_args, each = f->settings.max_args_bytes / n;
+    char *arg = calloc(1, (size_t)each + 1);
+    memset(arg, 'a', (size_t)each - 1);
+    json_t *args = json_array();
+    for (long i = 0; i < n; i++)
+        json_array_append_new(args, json_string(arg));
+    json_t *body = json_pack("{s:O}", "args", args);
+    lcx_msg_t *msg = validate_run(&f->ctx, body, "sid", NULL, f->details);
+    assert_non_null(msg);
+    assert_int_equal((long)msg->args.n, n);
+    lcx_msg_destroy(&msg);
+    json_decref(body);
+    arg[each - 1] = 'a'; /* one argument one byte longer */
+    json_array_set_new(args, 0, json_string(arg));
+    body = json_pack("{s:O}", "args", args);
+    assert_null(validate_run(&f->ctx, body, "sid", NULL, f->details));
+    char *text = json_dumps(f->details, 0);
+    assert_non_null(strstr(text, "at most 49152"));
+    free(text);
+    json_decref(body);
+    json_decref(args);
+    free(arg);
+}
+
 static void wait_parameter(void **state)
 {
     fixture_t *f = *state;
@@ -291,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(run_accepts_full_body, setup, teardown),
         cmocka_unit_test_setup_teardown(run_rejects_bad_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(wait_parameter, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_args_total_size, setup, teardown),
         cmocka_unit_test_setup_teardown(render_replaces_invalid_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(run_takes_source_and_version, setup, teardown),
         cmocka_unit_test_setup_teardown(language_case_does_not_matter, setup, teardown),
