@@ -13,6 +13,9 @@
 #include <string.h>
 
 #define MAX_SEGMENTS 4
+/* The longest id a path segment captures: a UUID (LCX_UUID_LEN) or a runner name, which
+ * valid_name accepts up to 64 characters. */
+#define ROUTE_ID_MAX 64
 
 /* A document served as it is (the OpenAPI description, the docs page). */
 typedef struct {
@@ -38,7 +41,7 @@ typedef struct {
     reply_fn *on_reply;
     sse_t *sse;                /* an event stream's driver, when the request is one */
     const char *route;         /* the route's pattern, for metrics */
-    char id[LCX_UUID_LEN + 1]; /* the id in the path, when there is one */
+    char id[ROUTE_ID_MAX + 1]; /* the id in the path, when there is one */
 } call_t;
 
 typedef void(route_fn)(api_t *api, http_request_t *req, const char *id);
@@ -523,7 +526,9 @@ static bool match(const char *pattern, const char *path, char *id, size_t id_siz
         path++;
     while (*pattern && *path) {
         size_t p = strcspn(pattern, "/"), s = strcspn(path, "/");
-        if (pattern[0] == '{')
+        if (pattern[0] == '{' && s >= id_size)
+            return false; /* longer than any id: cut short, it could name another one */
+        else if (pattern[0] == '{')
             snprintf(id, id_size, "%.*s", (int)s, path);
         else if (p != s || strncmp(pattern, path, p) != 0)
             return false;
@@ -541,7 +546,7 @@ static void respond_not_found(http_request_t *req, const char *what)
 /* Known path, wrong method: 405 with Allow. */
 static bool method_not_allowed(http_request_t *req)
 {
-    char allow[64] = "", id[64];
+    char allow[64] = "", id[ROUTE_ID_MAX + 1];
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         if (!match(routes[i].pattern, http_path(req), id, sizeof id)) continue;
         if (allow[0]) strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
@@ -559,18 +564,18 @@ static bool method_not_allowed(http_request_t *req)
     return true;
 }
 
-/* Runner names: 1 to 64 of [A-Za-z0-9._-]. */
+/* Runner names: 1 to ROUTE_ID_MAX of [A-Za-z0-9._-]. */
 static bool valid_name(const char *name)
 {
     size_t n = strlen(name);
-    return n >= 1 && n <= 64 &&
+    return n >= 1 && n <= ROUTE_ID_MAX &&
            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
 void api_handle(void *app, http_request_t *req)
 {
     api_t *api = app;
-    char id[64] = "";
+    char id[ROUTE_ID_MAX + 1] = "";
     /* HEAD is GET without the body (libmicrohttpd leaves the body out). */
     const char *method = strcmp(http_method(req), "HEAD") == 0 ? "GET" : http_method(req);
     for (size_t i = 0; i < ROUTE_COUNT; i++) {

@@ -71,3 +71,34 @@ def test_operator_lists_and_drains_runners(stack):
     except Exception:
         code = None
     expect(code == 0, "the drained runner did not leave by itself (exit %r)" % code)
+
+
+LONG_NAME = "runner-" + "n" * 57  # 64 characters: the longest name the operator's routes take
+
+
+@isolated(runners=[LONG_NAME], extra_flags={LONG_NAME: ["--runner-id", LONG_NAME]})
+@timeout(60)
+def test_drain_runner_with_64_character_name(stack):
+    """A runner name of 64 characters (found: 43 were listed but could not be drained, 404)
+    is listed and drained by that name; a 65th character names no runner, and a name cut
+    short to 64 does not drain the runner whose name it is a prefix of."""
+    assert len(LONG_NAME) == 64
+    deadline = time.monotonic() + 10
+    while True:
+        r = stack.get("/admin/runners")
+        if r.body or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    expect([x["runner_id"] for x in r.body] == [LONG_NAME], "runners: %s" % r.body)
+    expect_error(stack.post("/admin/runners/%sx/drain" % LONG_NAME, json={}), 404,
+                 "drain of a 65-character name")
+    expect(stack.get("/admin/runners").body[0]["draining"] is False,
+           "a 65-character name drained the 64-character runner")
+    d = stack.post("/admin/runners/%s/drain" % LONG_NAME, json={})
+    expect(d.status == 202 and d.body["runner_id"] == LONG_NAME and d.body["draining"] is True,
+           "drain by a 64-character name: %r" % d)
+    try:
+        code = stack.procs[LONG_NAME].wait(15)
+    except Exception:
+        code = None
+    expect(code == 0, "the drained runner did not leave by itself (exit %r)" % code)
