@@ -1,8 +1,6 @@
 """Bad input (API.md "Conventions"): every refusal has the right status and the body
 {"error": str, "details": [str, ...]}, and the services stay up."""
 
-import re
-
 from harness import Checker, expect, expect_status, short
 
 MIB = 1024 * 1024
