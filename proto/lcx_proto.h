@@ -98,6 +98,7 @@ typedef enum {
     X(stream, STR)                                                                                 \
     X(sandbox, STR)                                                                                \
     X(kind, STR)                                                                                   \
+    X(before, STR)                                                                                 \
     X(text, STR)                                                                                   \
     X(stdin, BIN)                                                                                  \
     X(stdout, BIN)                                                                                 \
@@ -129,6 +130,7 @@ typedef enum {
     X(offset, INT)                                                                                 \
     X(after, INT)                                                                                  \
     X(event_id, INT)                                                                               \
+    X(limit, INT)                                                                                  \
     X(stdout_truncated, BOOL)                                                                      \
     X(stderr_truncated, BOOL)                                                                      \
     X(dispatcher_up, BOOL)                                                                         \

@@ -9,6 +9,7 @@
 #include "util.h"
 #include "validate.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ typedef struct {
     reply_fn *on_reply;
     sse_t *sse;                /* an event stream's driver, when the request is one */
     const char *route;         /* the route's pattern, for metrics */
+    int64_t limit;             /* a list's page size */
     char id[ROUTE_ID_MAX + 1]; /* the id in the path, when there is one */
 } call_t;
 
@@ -50,6 +52,7 @@ typedef struct {
     const char *method;
     const char *pattern; /* segments separated by '/', "{id}" captures a UUID */
     route_fn *handler;
+    const char *const *query; /* the query parameters it takes (NULL-terminated; NULL: none) */
 } route_t;
 
 api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages, backend_t *backend)
@@ -121,7 +124,9 @@ static void respond_store_error(api_t *api, http_request_t *req, const lcx_msg_t
         status = 429;
     else if (strcmp(code, "unavailable") == 0)
         status = 503;
-    if (status == 429 || status == 503) retry_after(api, req, err->retry_after_ms.v);
+    /* A 429 that no wait lifts (runs_per_session) has no Retry-After. */
+    if (status == 503 || (status == 429 && err->retry_after_ms.set))
+        retry_after(api, req, err->retry_after_ms.v);
     if ((status == 409 && err->execution_id.ptr) || err->version.set) {
         /* The body names what the client must know to go on: the active execution, or the
          * session's saved version. */
@@ -244,8 +249,17 @@ static void delete_session(api_t *api, http_request_t *req, const char *id)
 /* ---------------------------------------------------------------------------------------- */
 /* Executions                                                                                */
 
+/* A full page links to the next one (RFC 8288): the same list, before its last execution. */
 static void reply_executions(api_t *api, http_request_t *req, const lcx_msg_t *reply)
 {
+    call_t *call = http_app_data(req);
+    size_t n = reply->items.n;
+    if (n > 0 && (int64_t)n == call->limit) {
+        char link[256];
+        snprintf(link, sizeof link, "<%s?limit=%lld&before=%s>; rel=\"next\"", http_path(req),
+                 (long long)call->limit, reply->items.v[n - 1]->execution_id.ptr);
+        http_add_header(req, "Link", link);
+    }
     http_respond(req, 200, render_executions(reply));
 }
 
@@ -266,7 +280,20 @@ static void reply_run_accepted(api_t *api, http_request_t *req, const lcx_msg_t 
 
 static void list_executions(api_t *api, http_request_t *req, const char *id)
 {
+    call_t *call = http_app_data(req);
+    json_t *details = json_array();
+    const char *before = http_query(req, "before");
+    call->limit = validate_limit(&api->validate, http_query(req, "limit"), details);
+    if (before && !lcx_uuid_valid(before))
+        json_array_append_new(details, json_string("'before' must be an execution id (a UUID)"));
+    if (json_array_size(details) > 0) {
+        respond_invalid(req, details);
+        return;
+    }
+    json_decref(details);
     lcx_msg_t *msg = msg_with_id(LCX_CMD_EXECUTION_LIST, LCX_F_session_id, id);
+    lcx_msg_set_int(msg, LCX_F_limit, call->limit);
+    if (before) lcx_msg_set_str(msg, LCX_F_before, before);
     ask_store(api, req, &msg, reply_executions, 0);
 }
 
@@ -297,19 +324,33 @@ static void get_execution(api_t *api, http_request_t *req, const char *id)
     ask_store(api, req, &msg, reply_execution, wait);
 }
 
-/* Last-Event-ID: the last event the client saw (0: none or unreadable). */
+/* Event ids stay far below INT64_MAX, so one more never overflows. */
+#define EVENT_ID_MAX (INT64_C(1) << 62)
+
+/* Last-Event-ID: the last event the client saw (0: none); -1 when it is not an event id. */
 static int64_t last_event_id(http_request_t *req)
 {
     const char *text = http_header(req, "Last-Event-ID");
+    if (!text || !*text) return 0;
     char *end = NULL;
-    long long id = text ? strtoll(text, &end, 10) : 0;
-    return text && *end == '\0' && id > 0 ? id : 0;
+    errno = 0;
+    long long id = strtoll(text, &end, 10);
+    return errno || *end || id < 0 || id > EVENT_ID_MAX ? -1 : id;
 }
 
 static void stream_events(api_t *api, http_request_t *req, const char *id)
 {
     call_t *call = http_app_data(req);
-    call->sse = sse_new(api->backend, req, id, last_event_id(req), api->settings->sse_keepalive_ms);
+    int64_t after = last_event_id(req);
+    if (after < 0) {
+        char detail[96];
+        snprintf(detail, sizeof detail,
+                 "Last-Event-ID must be an event id: an integer from 0 to %lld",
+                 (long long)EVENT_ID_MAX);
+        respond_invalid(req, json_pack("[s]", detail));
+        return;
+    }
+    call->sse = sse_new(api->backend, req, id, after, api->settings->sse_keepalive_ms);
 }
 
 static void cancel_execution(api_t *api, http_request_t *req, const char *id)
@@ -494,27 +535,30 @@ static void get_live(api_t *api, http_request_t *req, const char *id)
 /* ---------------------------------------------------------------------------------------- */
 /* Routing                                                                                   */
 
+static const char *const waiting[] = {"wait", NULL};
+static const char *const paging[] = {"limit", "before", NULL};
+
 static const route_t routes[] = {
-    {"POST", "code-sessions", create_session},
-    {"GET", "code-sessions/{id}", get_session},
-    {"PATCH", "code-sessions/{id}", patch_session},
-    {"DELETE", "code-sessions/{id}", delete_session},
-    {"GET", "code-sessions/{id}/executions", list_executions},
-    {"POST", "code-sessions/{id}/run", run_session},
-    {"GET", "executions/session/{id}", list_executions},
-    {"GET", "executions/{id}", get_execution},
-    {"POST", "executions/{id}/cancel", cancel_execution},
-    {"GET", "executions/{id}/events", stream_events},
-    {"GET", "languages", get_languages},
-    {"GET", "health", get_health},
-    {"GET", "health/live", get_live},
-    {"GET", "health/ready", get_health},
-    {"GET", "metrics", get_metrics},
-    {"GET", "openapi.json", get_openapi},
-    {"GET", "docs", get_docs},
-    {"GET", "admin/runners", get_admin_runners},
-    {"POST", "admin/runners/{name}/drain", drain_runner},
-    {"GET", "admin/queue", get_admin_queue},
+    {"POST", "code-sessions", create_session, NULL},
+    {"GET", "code-sessions/{id}", get_session, NULL},
+    {"PATCH", "code-sessions/{id}", patch_session, NULL},
+    {"DELETE", "code-sessions/{id}", delete_session, NULL},
+    {"GET", "code-sessions/{id}/executions", list_executions, paging},
+    {"POST", "code-sessions/{id}/run", run_session, NULL},
+    {"GET", "executions/session/{id}", list_executions, paging},
+    {"GET", "executions/{id}", get_execution, waiting},
+    {"POST", "executions/{id}/cancel", cancel_execution, NULL},
+    {"GET", "executions/{id}/events", stream_events, NULL},
+    {"GET", "languages", get_languages, NULL},
+    {"GET", "health", get_health, NULL},
+    {"GET", "health/live", get_live, NULL},
+    {"GET", "health/ready", get_health, NULL},
+    {"GET", "metrics", get_metrics, NULL},
+    {"GET", "openapi.json", get_openapi, NULL},
+    {"GET", "docs", get_docs, NULL},
+    {"GET", "admin/runners", get_admin_runners, NULL},
+    {"POST", "admin/runners/{name}/drain", drain_runner, NULL},
+    {"GET", "admin/queue", get_admin_queue, NULL},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -536,6 +580,23 @@ static bool match(const char *pattern, const char *path, char *id, size_t id_siz
         path += s + (path[s] == '/');
     }
     return *pattern == '\0' && *path == '\0';
+}
+
+/* An unknown query parameter is refused like an unknown field: a typo (?wiat=) must not pass
+ * for the default. */
+static bool unknown_query(http_request_t *req, const route_t *route)
+{
+    const char *unknown = http_query_unknown(req, route->query);
+    if (!unknown) return false;
+    char message[160], allowed[96] = "";
+    snprintf(message, sizeof message, "unknown query parameter '%.100s'", unknown);
+    for (const char *const *q = route->query; q && *q; q++)
+        snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                 allowed[0] ? ", " : "allowed: ", *q);
+    http_respond_error(
+        req, 400, message,
+        json_pack("[s]", allowed[0] ? allowed : "this route takes no query parameters"));
+    return true;
 }
 
 static void respond_not_found(http_request_t *req, const char *what)
@@ -591,6 +652,7 @@ void api_handle(void *app, http_request_t *req)
             respond_not_found(req, "no such name");
             return;
         }
+        if (unknown_query(req, route)) return;
         call_t *call = calloc(1, sizeof *call);
         if (!call) {
             http_respond_error(req, 500, "out of memory", NULL);

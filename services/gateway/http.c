@@ -98,6 +98,28 @@ const char *http_query(const http_request_t *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct {
+    const char *const *known;
+    const char *unknown;
+} query_check_t;
+
+static enum MHD_Result check_query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    query_check_t *check = cls;
+    for (const char *const *k = check->known; k && *k; k++)
+        if (strcmp(*k, key) == 0) return MHD_YES;
+    check->unknown = key;
+    return MHD_NO;
+}
+
+const char *http_query_unknown(const http_request_t *req, const char *const *known)
+{
+    query_check_t check = {known, NULL};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_query_name, &check);
+    return check.unknown;
+}
+
 const char *http_body(const http_request_t *req, size_t *len)
 {
     *len = req->body_len;
@@ -200,7 +222,7 @@ void http_respond_error(http_request_t *req, unsigned status, const char *messag
 
 /* The response headers the API documents, which browser code may read (besides the
  * CORS-safelisted ones such as Content-Type). */
-#define EXPOSED_HEADERS "Location, Retry-After, Allow, WWW-Authenticate"
+#define EXPOSED_HEADERS "Location, Retry-After, Allow, WWW-Authenticate, Link"
 
 /* CORS: "*" allows every origin; otherwise the request's Origin must be listed. */
 static void add_cors(http_request_t *req, struct MHD_Response *response)

@@ -40,6 +40,8 @@ const char *http_method(const http_request_t *req);
 const char *http_path(const http_request_t *req);
 const char *http_header(const http_request_t *req, const char *name);
 const char *http_query(const http_request_t *req, const char *name);
+/* The first query parameter whose name is not in `known` (NULL-terminated), or NULL. */
+const char *http_query_unknown(const http_request_t *req, const char *const *known);
 const char *http_body(const http_request_t *req, size_t *len);
 /* Per-request space for the app (e.g. an id parsed from the path). */
 void *http_app_data(const http_request_t *req);

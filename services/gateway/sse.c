@@ -13,7 +13,8 @@ struct sse_t {
     backend_t *backend;
     http_request_t *req;
     char execution_id[LCX_UUID_LEN + 1];
-    int64_t after; /* the last event id sent */
+    int64_t after;     /* the last event id sent */
+    int64_t result_id; /* the id of the result event: one after the log's last event */
     int64_t keepalive_ms;
     bool started; /* the 200 and its headers are out */
 };
@@ -83,7 +84,7 @@ static void on_result(void *arg, const lcx_msg_t *reply)
 {
     sse_t *self = arg;
     if (reply && reply->cmd == LCX_CMD_EXECUTION)
-        write_event(self, self->after + 1, "result", render_execution(reply));
+        write_event(self, self->result_id, "result", render_execution(reply));
     http_stream_end(self->req);
 }
 
@@ -99,6 +100,15 @@ static void on_events(void *arg, const lcx_msg_t *reply)
     sse_t *self = arg;
     if (!reply || reply->cmd != LCX_CMD_EVENTS) {
         give_up(self, reply);
+        return;
+    }
+    if (reply->finished.v) self->result_id = reply->event_id.v + 1;
+    if (reply->finished.v && self->after >= self->result_id) {
+        /* The client has seen the result: 204 tells an EventSource to stop reconnecting. */
+        if (self->started)
+            http_stream_end(self->req);
+        else
+            http_respond(self->req, 204, NULL);
         return;
     }
     start(self);

@@ -7,7 +7,8 @@
  *   data: {"text":"hello\n"}      duplicates
  *
  * `status` events carry {"status", "attempt"}; `stdout`/`stderr` carry {"text"}; the last
- * event is `result` with the whole execution, then the stream ends. A poll that comes back
+ * event is `result` with the whole execution (its id one after the log's last event), then
+ * the stream ends; a request that resumes at or past the result gets 204. A poll that comes back
  * empty becomes a comment line (": keep-alive"), which is how a dead client is noticed.
  */
 #ifndef LCX_SSE_H

@@ -266,16 +266,29 @@ lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
     return msg;
 }
 
-long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details)
+/* A query parameter that is an integer from min to max; absent: `absent`. -1 with a detail
+ * when malformed or out of range. */
+static long query_int(const char *text, const char *name, long min, long max, long absent,
+                      const char *unit, json_t *details)
 {
-    if (!text) return 0;
+    if (!text) return absent;
     errno = 0;
     char *end = NULL;
-    long ms = strtol(text, &end, 10);
-    if (errno || end == text || *end || ms < 0 || ms > ctx->settings->max_wait_ms) {
-        problem(details, "'wait' must be an integer from 0 to %ld (milliseconds)",
-                ctx->settings->max_wait_ms);
+    long value = strtol(text, &end, 10);
+    if (errno || end == text || *end || value < min || value > max) {
+        problem(details, "'%s' must be an integer from %ld to %ld%s", name, min, max, unit);
         return -1;
     }
-    return ms;
+    return value;
+}
+
+long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details)
+{
+    return query_int(text, "wait", 0, ctx->settings->max_wait_ms, 0, " (milliseconds)", details);
+}
+
+long validate_limit(const validate_ctx_t *ctx, const char *text, json_t *details)
+{
+    return query_int(text, "limit", 1, ctx->settings->max_list_limit, ctx->settings->list_limit, "",
+                     details);
 }

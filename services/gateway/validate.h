@@ -32,5 +32,7 @@ lcx_msg_t *validate_run(const validate_ctx_t *ctx, json_t *body, const char *id,
                         const char *idempotency_key, json_t *details);
 /* ?wait=MS: 0 when absent; -1 with details when malformed or out of range. */
 long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details);
+/* ?limit=N of a list: list_limit when absent; -1 with details when malformed or out of range. */
+long validate_limit(const validate_ctx_t *ctx, const char *text, json_t *details);
 
 #endif

@@ -157,6 +157,40 @@ size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_
     return count;
 }
 
+int64_t events_last_id(events_t *self, const char *execution_id)
+{
+    const log_t *log = zhashx_lookup(self->logs, execution_id);
+    return log ? log->next_id - 1 : 0;
+}
+
+bool events_shown_output(events_t *self, const char *execution_id, lcx_msg_t *into)
+{
+    log_t *log = zhashx_lookup(self->logs, execution_id);
+    if (!log) return false;
+    /* The latest attempt's chunks follow its last status event that started an attempt. */
+    zchunk_t *streams[2] = {zchunk_new(NULL, 0), zchunk_new(NULL, 0)};
+    int64_t attempt = -1;
+    for (lcx_msg_t *e = zlistx_first(log->events); e; e = zlistx_next(log->events)) {
+        if (strcmp(e->kind.ptr, "status") == 0) {
+            if (e->attempt.v > 0 && e->attempt.v != attempt) {
+                attempt = e->attempt.v;
+                zchunk_set(streams[0], NULL, 0);
+                zchunk_set(streams[1], NULL, 0);
+            }
+            continue;
+        }
+        zchunk_extend(streams[strcmp(e->kind.ptr, "stdout") == 0 ? 0 : 1], e->data.ptr,
+                      e->data.len);
+    }
+    static const lcx_field_t fields[2] = {LCX_F_stdout, LCX_F_stderr};
+    for (int s = 0; s < 2; s++) {
+        if (zchunk_size(streams[s]) > 0)
+            lcx_msg_set_bytes(into, fields[s], zchunk_data(streams[s]), zchunk_size(streams[s]));
+        zchunk_destroy(&streams[s]);
+    }
+    return true;
+}
+
 /* Logs end once and keep_ms is fixed, so they expire in the order they ended: the scan stops
  * at the first one still kept, and a turn with nothing to expire costs one look. */
 void events_expire(events_t *self, int64_t now)

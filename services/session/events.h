@@ -41,6 +41,13 @@ size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_
  * the log exists. */
 void events_resume_at(events_t *self, const char *execution_id, int64_t next_id);
 
+/* The id of the log's last event; 0 when there is no log. */
+int64_t events_last_id(events_t *self, const char *execution_id);
+
+/* What the log shows of the latest attempt's output, as `into`'s stdout and stderr (a stream
+ * with nothing logged is left unset). False when there is no log. */
+bool events_shown_output(events_t *self, const char *execution_id, lcx_msg_t *into);
+
 /* Drops logs finished more than keep_ms ago. */
 void events_expire(events_t *self, int64_t now);
 

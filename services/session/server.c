@@ -424,6 +424,18 @@ static void on_health(server_t *self, const lcx_msg_t *req)
     reply(self, &msg);
 }
 
+/* A cancelled execution keeps the output its stream showed (PROTOCOL.md 6.1,
+ * EXECUTION_CANCEL). True when there was some. */
+static bool keep_shown_output(server_t *self, const char *execution_id)
+{
+    lcx_msg_t *shown = lcx_msg_new(LCX_CMD_EXECUTION);
+    bool some = events_shown_output(self->events, execution_id, shown) &&
+                (shown->stdout.ptr || shown->stderr.ptr);
+    if (some) some = store_execution_keep_output(self->store, execution_id, shown) == STORE_OK;
+    lcx_msg_destroy(&shown);
+    return some;
+}
+
 static void on_session(server_t *self, const lcx_msg_t *req)
 {
     lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_SESSION);
@@ -446,6 +458,7 @@ static void on_session(server_t *self, const lcx_msg_t *req)
     if (cancelled[0]) {
         lcx_log(LCX_INFO, "execution cancelled", "execution_id", cancelled, "session_id", sid,
                 "why", "session closed", NULL);
+        keep_shown_output(self, cancelled);
         lcx_msg_t *cancel = cancel_of(cancelled);
         to_dispatcher(self, &cancel);
         zlist_append(self->finished, (void *)cancelled);
@@ -461,23 +474,41 @@ static store_run_limits_t run_limits(const server_t *self)
 }
 
 /* Reply for a RUN the store refused. */
+/* The rate_limited ERROR: its detail names the guard, its limit and what lifts it. */
+static lcx_msg_t *rate_limited_reply(const lcx_msg_t *req, const store_refusal_t *why)
+{
+    char detail[160];
+    if (strcmp(why->guard, "runs_per_session") == 0)
+        snprintf(detail, sizeof detail,
+                 "runs_per_session: a session runs at most %ld times; open a new session",
+                 why->guard_limit);
+    else if (strcmp(why->guard, "runs_per_minute") == 0)
+        snprintf(detail, sizeof detail, "runs_per_minute: at most %ld runs a minute",
+                 why->guard_limit);
+    else
+        snprintf(detail, sizeof detail, "cooldown: at least %ld ms between runs", why->guard_limit);
+    lcx_msg_t *msg = error_reply(req, "rate_limited", "this session runs too often");
+    lcx_msg_list_append(msg, LCX_F_details, detail);
+    if (why->retry_after_ms > 0) lcx_msg_set_int(msg, LCX_F_retry_after_ms, why->retry_after_ms);
+    return msg;
+}
+
 static void reply_run_refused(server_t *self, const lcx_msg_t *req, store_rc_t rc,
-                              const char *active_id, int64_t retry_after_ms, int64_t saved_version)
+                              const store_refusal_t *why)
 {
     if (rc == STORE_VERSION_MISMATCH) {
         lcx_msg_t *msg = error_reply(req, "version_mismatch",
                                      "the session's saved version is not the one this run names");
-        lcx_msg_set_int(msg, LCX_F_version, saved_version);
+        lcx_msg_set_int(msg, LCX_F_version, why->saved_version);
         reply(self, &msg);
     } else if (rc == STORE_CONFLICT) {
         lcx_msg_t *msg = error_reply(req, "conflict",
                                      "the session already has an execution "
                                      "that is QUEUED or RUNNING");
-        lcx_msg_set_str(msg, LCX_F_execution_id, active_id);
+        lcx_msg_set_str(msg, LCX_F_execution_id, why->active_id);
         reply(self, &msg);
     } else if (rc == STORE_RATE_LIMITED) {
-        lcx_msg_t *msg = error_reply(req, "rate_limited", "this session runs too often");
-        lcx_msg_set_int(msg, LCX_F_retry_after_ms, retry_after_ms);
+        lcx_msg_t *msg = rate_limited_reply(req, why);
         reply(self, &msg);
     } else {
         reply_store_error(self, req, rc, "no session has this id");
@@ -493,14 +524,13 @@ static void on_run(server_t *self, const lcx_msg_t *req)
     lcx_msg_t *exec = lcx_msg_reply(req, LCX_CMD_EXECUTION);
     lcx_msg_t *job = lcx_msg_new(LCX_CMD_JOB);
     store_run_limits_t limits = run_limits(self);
-    char active_id[LCX_UUID_LEN + 1];
-    int64_t retry_after = 0, saved_version = 0;
+    store_refusal_t why = {0};
     bool replayed = false;
     bool savepoint = store_savepoint(self->store) == 0;
     store_rc_t rc = savepoint ? STORE_OK : STORE_ERROR;
     if (savepoint)
         rc = store_execution_create(self->store, req, s->time_ms, s->memory_mb, &limits, exec, job,
-                                    &replayed, active_id, &retry_after, &saved_version);
+                                    &replayed, &why);
     bool queued = false;
     if (rc == STORE_OK && !replayed && !dispatcher_up(self)) {
         reply_unavailable(self, req, "the dispatcher is not reachable");
@@ -518,7 +548,7 @@ static void on_run(server_t *self, const lcx_msg_t *req)
         queued = true; /* a replay wrote nothing; keep the savepoint's (empty) work */
         reply(self, &exec);
     } else {
-        reply_run_refused(self, req, rc, active_id, retry_after, saved_version);
+        reply_run_refused(self, req, rc, &why);
     }
     if (savepoint) store_savepoint_end(self->store, !queued);
     lcx_msg_destroy(&exec);
@@ -548,7 +578,14 @@ static void on_execution_get(server_t *self, const lcx_msg_t *req)
 static void on_execution_list(server_t *self, const lcx_msg_t *req)
 {
     lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_EXECUTIONS);
-    store_rc_t rc = store_execution_list(self->store, req->session_id.ptr, msg);
+    long limit = req->limit.v > 0 ? (long)req->limit.v : self->settings->list_limit;
+    store_rc_t rc =
+        store_execution_list(self->store, req->session_id.ptr, limit, req->before.ptr, msg);
+    if (rc == STORE_INVALID) {
+        lcx_msg_destroy(&msg);
+        reply_error(self, req, "invalid", "before: no execution of this session has this id");
+        return;
+    }
     if (rc != STORE_OK) {
         lcx_msg_destroy(&msg);
         reply_store_error(self, req, rc, "no session has this id");
@@ -574,6 +611,8 @@ static void on_execution_cancel(server_t *self, const lcx_msg_t *req)
         return;
     }
     lcx_log(LCX_INFO, "execution cancelled", "execution_id", req->execution_id.ptr, NULL);
+    if (keep_shown_output(self, req->execution_id.ptr))
+        store_execution_get(self->store, req->execution_id.ptr, msg);
     lcx_msg_t *cancel = cancel_of(req->execution_id.ptr);
     to_dispatcher(self, &cancel);
     zlist_append(self->finished, (void *)req->execution_id.ptr);
@@ -601,6 +640,7 @@ static store_rc_t fill_events(server_t *self, lcx_msg_t *reply, size_t *count)
         if (rc != STORE_OK) return rc;
     }
     lcx_msg_set_bool(reply, LCX_F_finished, ended);
+    if (ended) lcx_msg_set_int(reply, LCX_F_event_id, events_last_id(self->events, id));
     return STORE_OK;
 }
 

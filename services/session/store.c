@@ -93,14 +93,20 @@ static const char *const schema_v3 = "ALTER TABLE executions ADD COLUMN source_v
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'QUEUED', 1, ?10, ?11)")          \
     X(EXEC_SELECT, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1")                        \
     X(EXEC_LIST, "SELECT " EXEC_COLUMNS " FROM executions WHERE session_id = ?1"                   \
-                 " ORDER BY queued_at DESC, rowid DESC")                                           \
+                 " ORDER BY queued_at DESC, rowid DESC LIMIT ?2")                                  \
+    X(EXEC_LIST_BEFORE, "SELECT " EXEC_COLUMNS " FROM executions WHERE session_id = ?1"            \
+                        " AND (queued_at, rowid) < (SELECT queued_at, rowid FROM executions"       \
+                        " WHERE id = ?3) ORDER BY queued_at DESC, rowid DESC LIMIT ?2")            \
+    X(EXEC_OF_SESSION, "SELECT 1 FROM executions WHERE id = ?1 AND session_id = ?2")               \
+    X(EXEC_NTH_RECENT, "SELECT queued_at FROM executions WHERE session_id = ?1"                    \
+                       " ORDER BY queued_at DESC LIMIT 1 OFFSET ?2")                               \
+    X(EXEC_KEEP_OUTPUT, "UPDATE executions SET stdout = coalesce(?2, stdout),"                     \
+                        " stderr = coalesce(?3, stderr) WHERE id = ?1")                            \
     X(EXEC_ACTIVE_OF, "SELECT id FROM executions WHERE session_id = ?1"                            \
                       " AND status IN ('QUEUED', 'RUNNING')")                                      \
     X(EXEC_BY_KEY, "SELECT id FROM executions WHERE session_id = ?1 AND idempotency_key = ?2")     \
     X(EXEC_LAST_QUEUED, "SELECT coalesce(max(queued_at), 0) FROM executions"                       \
                         " WHERE session_id = ?1")                                                  \
-    X(EXEC_COUNT_SINCE, "SELECT count(*) FROM (SELECT 1 FROM executions"                           \
-                        " WHERE session_id = ?1 AND queued_at > ?2 LIMIT ?3)")                     \
     X(EXEC_DELETE, "DELETE FROM executions WHERE id = ?1")                                         \
     X(EXEC_STATE, "SELECT status, attempts FROM executions WHERE id = ?1")                         \
     X(EXEC_REQUEUE, "UPDATE executions SET status = 'QUEUED', attempts = ?2, runner_id = ?3,"      \
@@ -548,15 +554,32 @@ store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_
     return STORE_OK;
 }
 
-store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t *out)
+/* STORE_OK when execution_id is one of the session's executions, else STORE_INVALID. */
+static store_rc_t execution_of_session(store_t *self, const char *execution_id,
+                                       const char *session_id)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_OF_SESSION);
+    bind_text(st, 1, execution_id);
+    bind_text(st, 2, session_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return STORE_OK;
+    return rc == SQLITE_DONE ? STORE_INVALID : fail(self, "execution of session");
+}
+
+store_rc_t store_execution_list(store_t *self, const char *session_id, long limit,
+                                const char *before, lcx_msg_t *out)
 {
     lcx_msg_t *scratch = lcx_msg_new(LCX_CMD_SESSION);
     store_rc_t found = store_session_get(self, session_id, scratch);
     lcx_msg_destroy(&scratch);
+    if (found == STORE_OK && before) found = execution_of_session(self, before, session_id);
     if (found != STORE_OK) return found;
     lcx_msg_list_touch(out, LCX_F_items);
-    sqlite3_stmt *st = stmt(self, ST_EXEC_LIST);
+    sqlite3_stmt *st = stmt(self, before ? ST_EXEC_LIST_BEFORE : ST_EXEC_LIST);
     bind_text(st, 1, session_id);
+    sqlite3_bind_int64(st, 2, limit);
+    if (before) bind_text(st, 3, before);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         lcx_msg_t *item = lcx_msg_new(LCX_CMD_EXECUTION);
@@ -576,16 +599,18 @@ static store_rc_t step_int(store_t *self, sqlite3_stmt *st, const char *what, in
     return rc == SQLITE_ROW ? STORE_OK : fail(self, what);
 }
 
-/* Runs of the session queued after `since` (ms), counted up to `limit`: a guard needs to know
- * only whether the limit is reached, and this stays cheap however many runs a session has. */
-static store_rc_t count_runs_since(store_t *self, const char *session_id, int64_t since, long limit,
-                                   int64_t *count)
+/* When the session's nth most recent run (n >= 1) was queued, in *queued_at; 0 when it has
+ * fewer runs. One index step however many runs the session has: a guard of n runs needs to
+ * know only whether there is an nth, and when it leaves the guard's window. */
+static store_rc_t nth_recent_run(store_t *self, const char *session_id, long n, int64_t *queued_at)
 {
-    sqlite3_stmt *st = stmt(self, ST_EXEC_COUNT_SINCE);
+    sqlite3_stmt *st = stmt(self, ST_EXEC_NTH_RECENT);
     bind_text(st, 1, session_id);
-    sqlite3_bind_int64(st, 2, since);
-    sqlite3_bind_int64(st, 3, limit);
-    return step_int(self, st, "run count", count);
+    sqlite3_bind_int64(st, 2, n - 1);
+    int rc = sqlite3_step(st);
+    *queued_at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : fail(self, "run guard");
 }
 
 static store_rc_t last_queued_at(store_t *self, const char *session_id, int64_t *last)
@@ -595,31 +620,42 @@ static store_rc_t last_queued_at(store_t *self, const char *session_id, int64_t 
     return step_int(self, st, "last run", last);
 }
 
-/* Applies the per-session run guards, each only when set (0 turns one off):
- * STORE_RATE_LIMITED with the wait when one is hit. */
-static store_rc_t check_run_limits(store_t *self, const char *session_id,
-                                   const store_run_limits_t *limits, int64_t *retry_after_ms)
+static store_rc_t refuse(store_refusal_t *why, const char *guard, long limit, int64_t wait_ms)
 {
-    int64_t now = lcx_now_ms(), count, last;
+    why->guard = guard;
+    why->guard_limit = limit;
+    why->retry_after_ms = wait_ms;
+    return STORE_RATE_LIMITED;
+}
+
+/* Applies the per-session run guards, each only when set (0 turns one off):
+ * STORE_RATE_LIMITED naming the first guard that refuses, with the time until it would let a
+ * run through (runs_per_session never does: 0). */
+static store_rc_t check_run_limits(store_t *self, const char *session_id,
+                                   const store_run_limits_t *limits, store_refusal_t *why)
+{
+    int64_t now = lcx_now_ms(), queued_at;
     store_rc_t rc;
-    *retry_after_ms = 0;
     if (limits->per_session > 0) {
-        rc = count_runs_since(self, session_id, -1, limits->per_session, &count);
+        rc = nth_recent_run(self, session_id, limits->per_session, &queued_at);
         if (rc != STORE_OK) return rc;
-        if (count >= limits->per_session)
-            *retry_after_ms = 3600 * 1000; /* for good: the session has used its runs */
+        if (queued_at) return refuse(why, "runs_per_session", limits->per_session, 0);
     }
-    if (!*retry_after_ms && limits->per_minute > 0) {
-        rc = count_runs_since(self, session_id, now - 60000, limits->per_minute, &count);
+    if (limits->per_minute > 0) {
+        /* Runs count in the minute after they were queued: once the per_minute-th most
+         * recent leaves that minute, fewer than per_minute remain in it. */
+        rc = nth_recent_run(self, session_id, limits->per_minute, &queued_at);
         if (rc != STORE_OK) return rc;
-        if (count >= limits->per_minute) *retry_after_ms = 60000;
+        if (queued_at && now - queued_at < 60000)
+            return refuse(why, "runs_per_minute", limits->per_minute, 60000 - (now - queued_at));
     }
-    if (!*retry_after_ms && limits->cooldown_ms > 0) {
-        if ((rc = last_queued_at(self, session_id, &last)) != STORE_OK) return rc;
-        if (last && now - last < limits->cooldown_ms)
-            *retry_after_ms = limits->cooldown_ms - (now - last);
+    if (limits->cooldown_ms > 0) {
+        if ((rc = last_queued_at(self, session_id, &queued_at)) != STORE_OK) return rc;
+        if (queued_at && now - queued_at < limits->cooldown_ms)
+            return refuse(why, "cooldown", limits->cooldown_ms,
+                          limits->cooldown_ms - (now - queued_at));
     }
-    return *retry_after_ms ? STORE_RATE_LIMITED : STORE_OK;
+    return STORE_OK;
 }
 
 static char *args_to_json(const lcx_list_t *args)
@@ -717,24 +753,21 @@ static store_rc_t save_run_source(store_t *self, const lcx_msg_t *run, lcx_msg_t
 
 store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms, long memory_mb,
                                   const store_run_limits_t *limits, lcx_msg_t *exec_out,
-                                  lcx_msg_t *job_out, bool *replayed, char *active_id,
-                                  int64_t *retry_after_ms, int64_t *saved_version)
+                                  lcx_msg_t *job_out, bool *replayed, store_refusal_t *why)
 {
-    active_id[0] = '\0';
-    *retry_after_ms = 0;
-    *saved_version = 0;
+    *why = (store_refusal_t){0};
     store_rc_t rc = find_replay(self, run, exec_out, replayed);
     if (rc != STORE_NOT_FOUND) return rc;
     lcx_msg_t *session = lcx_msg_new(LCX_CMD_SESSION);
     rc = session_active(self, run->session_id.ptr, session);
-    if (rc == STORE_OK) rc = check_version(run, session, saved_version);
+    if (rc == STORE_OK) rc = check_version(run, session, &why->saved_version);
     if (rc == STORE_OK &&
-        (rc = active_execution_of(self, run->session_id.ptr, active_id)) == STORE_OK &&
-        active_id[0])
+        (rc = active_execution_of(self, run->session_id.ptr, why->active_id)) == STORE_OK &&
+        why->active_id[0])
         rc = STORE_CONFLICT;
-    if (rc == STORE_OK) rc = check_run_limits(self, run->session_id.ptr, limits, retry_after_ms);
+    if (rc == STORE_OK) rc = check_run_limits(self, run->session_id.ptr, limits, why);
     if (rc == STORE_OK && (rc = save_run_source(self, run, session)) == STORE_OK)
-        *saved_version = session->version.v;
+        why->saved_version = session->version.v;
     char id[LCX_UUID_LEN + 1];
     lcx_uuid4(id);
     if (rc == STORE_OK) rc = insert_execution(self, run, session, time_ms, memory_mb, id);
@@ -818,6 +851,17 @@ store_rc_t store_execution_cancel(store_t *self, const char *execution_id, lcx_m
     self->sync_due = true;
     rc = finish(self, execution_id, "CANCELLED", attempts, NULL);
     return rc == STORE_OK ? store_execution_get(self, execution_id, out) : rc;
+}
+
+store_rc_t store_execution_keep_output(store_t *self, const char *execution_id,
+                                       const lcx_msg_t *output)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_KEEP_OUTPUT);
+    bind_text(st, 1, execution_id);
+    bind_buf(st, 2, &output->stdout);
+    bind_buf(st, 3, &output->stderr);
+    self->sync_due = true;
+    return step_done(self, st, "execution output");
 }
 
 /* Order of states within one attempt: an update applies only if it moves forward. */

@@ -16,6 +16,7 @@
 #define LCX_STORE_H
 
 #include "lcx_proto.h"
+#include "util.h"
 
 #include <stdbool.h>
 
@@ -26,6 +27,7 @@ typedef enum {
     STORE_CONFLICT,         /* the session already has a QUEUED or RUNNING execution */
     STORE_RATE_LIMITED,     /* cooldown, per-minute or per-session limit */
     STORE_VERSION_MISMATCH, /* a RUN's version is not the session's saved version */
+    STORE_INVALID,          /* a request names something that does not fit (a page's `before`) */
     STORE_ERROR             /* SQLite failed; logged */
 } store_rc_t;
 
@@ -35,6 +37,16 @@ typedef struct {
     long per_minute;
     long per_session;
 } store_run_limits_t;
+
+/* Why store_execution_create refused a run, beyond its return code. */
+typedef struct {
+    char active_id[LCX_UUID_LEN + 1]; /* STORE_CONFLICT: the active execution */
+    int64_t saved_version;            /* the session's saved version (after the save) */
+    const char *guard;                /* STORE_RATE_LIMITED: "cooldown", "runs_per_minute" or
+                                         "runs_per_session" (static text) */
+    long guard_limit;                 /* that guard's setting */
+    int64_t retry_after_ms;           /* when that guard lets a run through; 0: never */
+} store_refusal_t;
 
 typedef struct store_t store_t;
 
@@ -68,23 +80,30 @@ store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t 
  * Executions. store_execution_create takes a RUN message and the defaults for absent limits.
  * STORE_OK: a new QUEUED execution (exec_out, an EXECUTION) and its JOB (job_out, attempt 1);
  * with an idempotency key seen before on this session, the earlier execution and *replayed.
- * STORE_CONFLICT: active_id names the active execution. STORE_RATE_LIMITED: *retry_after_ms.
- * A RUN's version, when set, must equal the session's saved version (else
- * STORE_VERSION_MISMATCH); its source_code, when set, is saved (version + 1) once every check
- * has passed, and the execution runs it. *saved_version: the session's saved version (after the
- * save), also on STORE_VERSION_MISMATCH. The execution's source_version is the version it runs.
+ * STORE_CONFLICT: why->active_id names the active execution. STORE_RATE_LIMITED: why->guard,
+ * its limit and the true wait. A RUN's version, when set, must equal the session's saved
+ * version (else STORE_VERSION_MISMATCH); its source_code, when set, is saved (version + 1)
+ * once every check has passed, and the execution runs it. why->saved_version: the session's
+ * saved version (after the save), also on STORE_VERSION_MISMATCH. The execution's
+ * source_version is the version it runs.
  */
 store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time_ms, long memory_mb,
                                   const store_run_limits_t *limits, lcx_msg_t *exec_out,
-                                  lcx_msg_t *job_out, bool *replayed, char *active_id,
-                                  int64_t *retry_after_ms, int64_t *saved_version);
+                                  lcx_msg_t *job_out, bool *replayed, store_refusal_t *why);
 /* Removes an execution the dispatcher refused (it never ran). */
 store_rc_t store_execution_discard(store_t *self, const char *execution_id);
 store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out);
-/* A summary per execution (no outputs), newest first, into out (an EXECUTIONS message). */
-store_rc_t store_execution_list(store_t *self, const char *session_id, lcx_msg_t *out);
+/* A summary per execution (no outputs), newest first, into out (an EXECUTIONS message): at
+ * most `limit`, and only those older than `before` when it is set (NULL: from the newest).
+ * STORE_INVALID when `before` is not an execution of this session. */
+store_rc_t store_execution_list(store_t *self, const char *session_id, long limit,
+                                const char *before, lcx_msg_t *out);
 /* Marks a QUEUED or RUNNING execution CANCELLED. STORE_CONFLICT when already finished. */
 store_rc_t store_execution_cancel(store_t *self, const char *execution_id, lcx_msg_t *out);
+/* A cancelled execution keeps what the live log showed of its output: `output`'s stdout and
+ * stderr (either may be unset) become the execution's. */
+store_rc_t store_execution_keep_output(store_t *self, const char *execution_id,
+                                       const lcx_msg_t *output);
 
 /* What store_execution_apply did. */
 typedef struct {

@@ -139,12 +139,51 @@ static void test_ended_logs_expire_in_order_running_ones_stay(void **state)
     events_destroy(&ev);
 }
 
+/* The last id names the final status (the result event follows it); the shown output is the
+ * latest attempt's, as a cancel keeps it. */
+static void test_last_id_and_shown_output_of_the_latest_attempt(void **state)
+{
+    (void)state;
+    events_t *ev = events_new(60000);
+    assert_int_equal(events_last_id(ev, EXEC_A), 0);
+    lcx_msg_t *shown = lcx_msg_new(LCX_CMD_EXECUTION);
+    assert_false(events_shown_output(ev, EXEC_A, shown));
+    events_status(ev, EXEC_A, "RUNNING", 1);
+    lcx_msg_t *old = output(EXEC_A, "stdout", 0, "first try");
+    assert_true(events_output(ev, old));
+    events_status(ev, EXEC_A, "QUEUED", 2); /* a re-queue: attempt 2 starts its output anew */
+    events_status(ev, EXEC_A, "RUNNING", 2);
+    lcx_msg_t *a = output(EXEC_A, "stdout", 0, "1\n"), *b = output(EXEC_A, "stderr", 0, "e"),
+              *c = output(EXEC_A, "stdout", 2, "2\n");
+    a->attempt.v = b->attempt.v = c->attempt.v = 2;
+    assert_true(events_output(ev, a) && events_output(ev, b) && events_output(ev, c));
+    events_status(ev, EXEC_A, "CANCELLED", 0);
+    assert_int_equal(events_last_id(ev, EXEC_A), 8);
+    assert_true(events_shown_output(ev, EXEC_A, shown));
+    assert_int_equal(shown->stdout.len, 4);
+    assert_memory_equal(shown->stdout.ptr, "1\n2\n", 4);
+    assert_int_equal(shown->stderr.len, 1);
+    lcx_msg_t *none = lcx_msg_new(LCX_CMD_EXECUTION);
+    events_status(ev, EXEC_B, "RUNNING", 1);
+    assert_true(events_shown_output(ev, EXEC_B, none));
+    assert_null(none->stdout.ptr);
+    assert_null(none->stderr.ptr);
+    lcx_msg_destroy(&none);
+    lcx_msg_destroy(&old);
+    lcx_msg_destroy(&a);
+    lcx_msg_destroy(&b);
+    lcx_msg_destroy(&c);
+    lcx_msg_destroy(&shown);
+    events_destroy(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_are_numbered_and_output_must_continue),
         cmocka_unit_test(test_final_update_brings_the_output_tail),
         cmocka_unit_test(test_ended_logs_expire_in_order_running_ones_stay),
+        cmocka_unit_test(test_last_id_and_shown_output_of_the_latest_attempt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

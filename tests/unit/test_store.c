@@ -48,21 +48,19 @@ static int teardown(void **state)
 }
 
 /* Creates an execution on the fixture's session under the run guards `limits`; returns the
- * store's answer, and its Retry-After in *retry. */
+ * store's answer, and why it refused in *why. */
 static store_rc_t run_guarded(fixture_t *f, const char *key, const store_run_limits_t *limits,
-                              char *id_out, int64_t *retry)
+                              char *id_out, store_refusal_t *why)
 {
     lcx_msg_t *req = lcx_msg_new(LCX_CMD_RUN);
     lcx_msg_set_str(req, LCX_F_session_id, f->session_id);
     if (key) lcx_msg_set_str(req, LCX_F_idempotency_key, key);
     lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
-    char active[64];
     bool replayed = false;
-    int64_t saved = 0;
-    store_rc_t rc = store_execution_create(f->store, req, 5000, 256, limits, exec, job, &replayed,
-                                           active, retry, &saved);
+    store_rc_t rc =
+        store_execution_create(f->store, req, 5000, 256, limits, exec, job, &replayed, why);
     if (rc == STORE_OK && id_out) strcpy(id_out, exec->execution_id.ptr);
-    if (rc == STORE_CONFLICT && id_out) strcpy(id_out, active);
+    if (rc == STORE_CONFLICT && id_out) strcpy(id_out, why->active_id);
     if (rc == STORE_OK && !replayed) {
         assert_string_equal(job->source_code.ptr, "print(1)");
         assert_int_equal(job->attempt.v, 1);
@@ -76,8 +74,8 @@ static store_rc_t run_guarded(fixture_t *f, const char *key, const store_run_lim
 /* Creates an execution with no run guards. */
 static store_rc_t run(fixture_t *f, const char *key, char *id_out)
 {
-    int64_t retry = 0;
-    return run_guarded(f, key, &no_limits, id_out, &retry);
+    store_refusal_t why;
+    return run_guarded(f, key, &no_limits, id_out, &why);
 }
 
 static store_rc_t update(fixture_t *f, const char *id, int attempt, const char *status,
@@ -230,11 +228,66 @@ static void list_is_newest_first(void **state)
     assert_int_equal(update(f, a, 1, "COMPLETED", &changed), STORE_OK);
     assert_int_equal(run(f, NULL, b), STORE_OK);
     lcx_msg_t *list = lcx_msg_new(LCX_CMD_EXECUTIONS);
-    assert_int_equal(store_execution_list(f->store, f->session_id, list), STORE_OK);
+    assert_int_equal(store_execution_list(f->store, f->session_id, 50, NULL, list), STORE_OK);
     assert_int_equal(list->items.n, 2);
     assert_string_equal(list->items.v[0]->execution_id.ptr, b);
     assert_string_equal(list->items.v[1]->execution_id.ptr, a);
     lcx_msg_destroy(&list);
+}
+
+/* Pages: at most `limit`, newest first, and `before` continues after a page's last one; a
+ * `before` that is not an execution of this session is refused. */
+static void list_pages(void **state)
+{
+    fixture_t *f = *state;
+    char ids[5][64];
+    bool changed;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(run(f, NULL, ids[i]), STORE_OK);
+        assert_int_equal(update(f, ids[i], 1, "COMPLETED", &changed), STORE_OK);
+    }
+    lcx_msg_t *page = lcx_msg_new(LCX_CMD_EXECUTIONS);
+    assert_int_equal(store_execution_list(f->store, f->session_id, 2, NULL, page), STORE_OK);
+    assert_int_equal(page->items.n, 2);
+    assert_string_equal(page->items.v[0]->execution_id.ptr, ids[4]);
+    assert_string_equal(page->items.v[1]->execution_id.ptr, ids[3]);
+    lcx_msg_destroy(&page);
+    page = lcx_msg_new(LCX_CMD_EXECUTIONS);
+    assert_int_equal(store_execution_list(f->store, f->session_id, 2, ids[3], page), STORE_OK);
+    assert_int_equal(page->items.n, 2);
+    assert_string_equal(page->items.v[0]->execution_id.ptr, ids[2]);
+    assert_string_equal(page->items.v[1]->execution_id.ptr, ids[1]);
+    lcx_msg_destroy(&page);
+    page = lcx_msg_new(LCX_CMD_EXECUTIONS);
+    assert_int_equal(store_execution_list(f->store, f->session_id, 2, ids[1], page), STORE_OK);
+    assert_int_equal(page->items.n, 1);
+    assert_string_equal(page->items.v[0]->execution_id.ptr, ids[0]);
+    lcx_msg_destroy(&page);
+    page = lcx_msg_new(LCX_CMD_EXECUTIONS);
+    char stranger[LCX_UUID_LEN + 1];
+    lcx_uuid4(stranger);
+    assert_int_equal(store_execution_list(f->store, f->session_id, 2, stranger, page),
+                     STORE_INVALID);
+    lcx_msg_destroy(&page);
+}
+
+/* A cancelled execution keeps the output it is given (what the live log showed). */
+static void cancel_keeps_output(void **state)
+{
+    fixture_t *f = *state;
+    char id[64];
+    assert_int_equal(run(f, NULL, id), STORE_OK);
+    lcx_msg_t *out = lcx_msg_new(LCX_CMD_EXECUTION), *shown = lcx_msg_new(LCX_CMD_EXECUTION);
+    assert_int_equal(store_execution_cancel(f->store, id, out), STORE_OK);
+    lcx_msg_set_bytes(shown, LCX_F_stdout, "1\n2\n", 4);
+    assert_int_equal(store_execution_keep_output(f->store, id, shown), STORE_OK);
+    assert_int_equal(store_execution_get(f->store, id, out), STORE_OK);
+    assert_string_equal(out->status.ptr, "CANCELLED");
+    assert_int_equal(out->stdout.len, 4);
+    assert_memory_equal(out->stdout.ptr, "1\n2\n", 4);
+    assert_null(out->stderr.ptr);
+    lcx_msg_destroy(&out);
+    lcx_msg_destroy(&shown);
 }
 
 static void run_limits_apply(void **state)
@@ -242,21 +295,28 @@ static void run_limits_apply(void **state)
     fixture_t *f = *state;
     char id[64];
     bool changed;
-    int64_t retry = 0;
+    store_refusal_t why;
     for (int i = 0; i < 2; i++) {
         assert_int_equal(run(f, NULL, id), STORE_OK);
         assert_int_equal(update(f, id, 1, "COMPLETED", &changed), STORE_OK);
     }
     const store_run_limits_t cooldown = {60000, 0, 0}, per_minute = {0, 2, 0},
                              per_session = {0, 0, 2}, roomy = {0, 3, 3};
-    assert_int_equal(run_guarded(f, NULL, &cooldown, NULL, &retry), STORE_RATE_LIMITED);
-    assert_true(retry > 0 && retry <= 60000);
-    assert_int_equal(run_guarded(f, NULL, &per_minute, NULL, &retry), STORE_RATE_LIMITED);
-    assert_int_equal(retry, 60000);
-    assert_int_equal(run_guarded(f, NULL, &per_session, NULL, &retry), STORE_RATE_LIMITED);
-    assert_int_equal(retry, 3600 * 1000);
-    assert_int_equal(run_guarded(f, NULL, &roomy, id, &retry), STORE_OK); /* 0 turns one off */
-    assert_int_equal(retry, 0);
+    /* Each refusal names its guard and the true wait: the time until that guard lets a run
+     * through (the two runs were queued just now), or none at all for runs_per_session. */
+    assert_int_equal(run_guarded(f, NULL, &cooldown, NULL, &why), STORE_RATE_LIMITED);
+    assert_string_equal(why.guard, "cooldown");
+    assert_int_equal(why.guard_limit, 60000);
+    assert_true(why.retry_after_ms > 50000 && why.retry_after_ms <= 60000);
+    assert_int_equal(run_guarded(f, NULL, &per_minute, NULL, &why), STORE_RATE_LIMITED);
+    assert_string_equal(why.guard, "runs_per_minute");
+    assert_int_equal(why.guard_limit, 2);
+    assert_true(why.retry_after_ms > 50000 && why.retry_after_ms <= 60000);
+    assert_int_equal(run_guarded(f, NULL, &per_session, NULL, &why), STORE_RATE_LIMITED);
+    assert_string_equal(why.guard, "runs_per_session");
+    assert_int_equal(why.retry_after_ms, 0);
+    assert_int_equal(run_guarded(f, NULL, &roomy, id, &why), STORE_OK); /* 0 turns one off */
+    assert_null(why.guard);
 }
 
 static void data_survives_reopen(void **state)
@@ -318,11 +378,11 @@ static store_rc_t run_text(fixture_t *f, const char *source, int64_t version, lc
     lcx_msg_set_str(req, LCX_F_session_id, f->session_id);
     if (source) lcx_msg_set_str(req, LCX_F_source_code, source);
     if (version) lcx_msg_set_int(req, LCX_F_version, version);
-    char active[64];
     bool replayed = false;
-    int64_t retry = 0;
-    store_rc_t rc = store_execution_create(f->store, req, 5000, 256, &no_limits, exec, job,
-                                           &replayed, active, &retry, saved);
+    store_refusal_t why;
+    store_rc_t rc =
+        store_execution_create(f->store, req, 5000, 256, &no_limits, exec, job, &replayed, &why);
+    *saved = why.saved_version;
     lcx_msg_destroy(&req);
     return rc;
 }
@@ -355,7 +415,7 @@ static void run_with_source_saves_and_runs_it(void **state)
     lcx_msg_t *again = lcx_msg_new(LCX_CMD_EXECUTION), *list = lcx_msg_new(LCX_CMD_EXECUTIONS);
     assert_int_equal(store_execution_get(f->store, exec->execution_id.ptr, again), STORE_OK);
     assert_int_equal(again->source_version.v, 2);
-    assert_int_equal(store_execution_list(f->store, f->session_id, list), STORE_OK);
+    assert_int_equal(store_execution_list(f->store, f->session_id, 50, NULL, list), STORE_OK);
     assert_int_equal(list->items.n, 1);
     assert_int_equal(list->items.v[0]->source_version.v, 2);
     lcx_msg_destroy(&again);
@@ -412,7 +472,7 @@ static void savepoint_undoes_a_run_and_its_text(void **state)
     assert_int_equal(saved_version_of(f, source), 1);
     assert_string_equal(source, "print(1)");
     lcx_msg_t *list = lcx_msg_new(LCX_CMD_EXECUTIONS);
-    assert_int_equal(store_execution_list(f->store, f->session_id, list), STORE_OK);
+    assert_int_equal(store_execution_list(f->store, f->session_id, 50, NULL, list), STORE_OK);
     assert_int_equal(list->items.n, 0);
     lcx_msg_destroy(&list);
     lcx_msg_destroy(&exec);
@@ -464,6 +524,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(close_cancels_active_and_blocks_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(list_is_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(run_limits_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancel_keeps_output, setup, teardown),
         cmocka_unit_test_setup_teardown(data_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(run_with_source_saves_and_runs_it, setup, teardown),
         cmocka_unit_test_setup_teardown(run_version_must_match, setup, teardown),
