@@ -17,6 +17,7 @@ int main(int argc, char **argv)
         lcx_log(LCX_ERROR, "cannot open the database", "error", err, NULL);
         return 1;
     }
+    store_set_busy_ms(store, (int)settings.store_busy_ms);
     server_t *server = server_new(&settings, store, err, sizeof err);
     if (!server) {
         lcx_log(LCX_ERROR, "cannot start", "error", err, NULL);

@@ -32,7 +32,9 @@ struct server_t {
     int64_t dispatcher_seen; /* monotonic ms of its latest message */
     int64_t next_heartbeat;
     int64_t next_reconcile;
-    char instance[64]; /* the dispatcher instance we last reconciled with */
+    int64_t begin_backoff_ms; /* while BEGIN fails: the wait before the next try, else 0 */
+    int64_t next_begin;       /* monotonic ms of that next try */
+    char instance[64];        /* the dispatcher instance we last reconciled with */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -859,10 +861,49 @@ static bool handle_one(server_t *self, zsock_t *sock)
     return true;
 }
 
+#define BEGIN_BACKOFF_MAX_MS 1000
+
+/* BEGIN failed (the write lock still taken after store_busy_ms, an I/O error). No message can
+ * be handled, since each may write, so they wait in their sockets; but the timers run
+ * (turn_without_store), so the dispatcher keeps hearing heartbeats and held requests still
+ * expire. The next try backs off, and only the first failure of a streak is logged. */
+static void begin_failed(server_t *self, const char *why)
+{
+    if (!self->begin_backoff_ms)
+        lcx_log(LCX_ERROR, "the database refused a transaction; retrying", "error", why, NULL);
+    self->begin_backoff_ms = self->begin_backoff_ms ? self->begin_backoff_ms * 2 : 50;
+    if (self->begin_backoff_ms > BEGIN_BACKOFF_MAX_MS)
+        self->begin_backoff_ms = BEGIN_BACKOFF_MAX_MS;
+    self->next_begin = lcx_mono_ms() + self->begin_backoff_ms;
+}
+
+/* A turn without a transaction: the timers, and what they produced, at once. */
+static void turn_without_store(server_t *self)
+{
+    timers(self);
+    send_all(self->to_frontend, self->frontend, "gateway");
+    send_all(self->to_dispatcher, self->dispatcher, "dispatcher");
+}
+
+/* Starts the turn's transaction; false (after begin_failed) when it cannot. */
+static bool begin(server_t *self)
+{
+    char why[256];
+    bool waiting = self->begin_backoff_ms && lcx_mono_ms() < self->next_begin;
+    if (waiting || store_begin(self->store, why, sizeof why) != 0) {
+        if (!waiting) begin_failed(self, why);
+        turn_without_store(self);
+        return false;
+    }
+    if (self->begin_backoff_ms) lcx_log(LCX_INFO, "the database takes transactions again", NULL);
+    self->begin_backoff_ms = 0;
+    return true;
+}
+
 /* One turn: every waiting message in one transaction, then the replies. */
 static void turn(server_t *self)
 {
-    if (store_begin(self->store) != 0) return;
+    if (!begin(self)) return;
     int handled = 0;
     bool more = true;
     while (more && handled < BATCH_MAX) {
@@ -895,7 +936,12 @@ int server_run(server_t *self)
     lcx_log(LCX_INFO, "session store ready", "endpoint", self->settings->session_endpoint,
             "dispatcher", self->settings->dispatcher_endpoint, NULL);
     while (!zsys_interrupted) {
-        zpoller_wait(poller, 50);
+        /* While BEGIN fails the sockets stay readable: sleeping instead of polling them keeps
+         * the loop from spinning. */
+        if (self->begin_backoff_ms)
+            zclock_sleep(20);
+        else
+            zpoller_wait(poller, 50);
         if (zpoller_terminated(poller)) break;
         turn(self);
     }

@@ -357,9 +357,19 @@ void store_savepoint_end(store_t *self, bool undo)
     step_done(self, stmt(self, ST_SAVEPOINT_RELEASE), "savepoint release");
 }
 
-int store_begin(store_t *self)
+int store_begin(store_t *self, char *why, size_t size)
 {
-    return step_done(self, stmt(self, ST_BEGIN), "begin") == STORE_OK ? 0 : -1;
+    sqlite3_stmt *st = stmt(self, ST_BEGIN);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return 0;
+    snprintf(why, size, "%s", sqlite3_errmsg(self->db));
+    return -1;
+}
+
+void store_set_busy_ms(store_t *self, int busy_ms)
+{
+    sqlite3_busy_timeout(self->db, busy_ms);
 }
 
 /* What synchronous=FULL would do at this commit: sync the WAL, which also makes every earlier

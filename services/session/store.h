@@ -54,7 +54,11 @@ typedef struct store_t store_t;
 store_t *store_new(const char *dir, char *err, size_t errlen);
 void store_destroy(store_t **self_p);
 
-int store_begin(store_t *self);
+/* Starts a transaction. 0, or -1 with SQLite's reason in why (not logged: a caller that keeps
+ * retrying decides what to log). The database's write lock is waited for up to busy_ms. */
+int store_begin(store_t *self, char *why, size_t size);
+/* How long store_begin waits for the write lock (setting store_busy_ms). */
+void store_set_busy_ms(store_t *self, int busy_ms);
 /* Commits, and syncs the WAL when the transaction holds a user's write. 0, or -1 when either
  * failed: then what the transaction wrote may be lost, so nothing of it is acknowledged. */
 int store_commit(store_t *self);

@@ -349,9 +349,9 @@ static void wal_is_copied_back_and_starts_over(void **state)
     memset(source, 'x', sizeof source - 1);
     source[sizeof source - 1] = '\0';
     off_t wal_max = 0;
-    char last_id[64] = "";
+    char last_id[64] = "", why[256];
     for (int batch = 0; batch < 1000; batch++) {
-        assert_int_equal(store_begin(f->store), 0);
+        assert_int_equal(store_begin(f->store, why, sizeof why), 0);
         for (int i = 0; i < 10; i++) {
             lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
             assert_int_equal(store_session_create(f->store, "python", source, s), STORE_OK);
@@ -461,7 +461,8 @@ static void run_version_and_source_together(void **state)
 static void savepoint_undoes_a_run_and_its_text(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(store_begin(f->store), 0);
+    char why[256];
+    assert_int_equal(store_begin(f->store, why, sizeof why), 0);
     assert_int_equal(store_savepoint(f->store), 0);
     lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION), *job = lcx_msg_new(LCX_CMD_JOB);
     int64_t saved = 0;
