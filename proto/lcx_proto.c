@@ -2,6 +2,7 @@
  * lcx_proto: encode and strictly decode lcx messages (see lcx_proto.h and PROTOCOL.md).
  */
 #include "lcx_proto.h"
+#include "alloc.h"
 
 #include <msgpack.h>
 #include <stdarg.h>
@@ -146,8 +147,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 lcx_msg_t *lcx_msg_new(lcx_cmd_t cmd)
 {
-    lcx_msg_t *self = calloc(1, sizeof *self);
-    if (self) self->cmd = cmd;
+    lcx_msg_t *self = lcx_calloc(1, sizeof *self);
+    self->cmd = cmd;
     return self;
 }
 
@@ -199,7 +200,6 @@ void lcx_msg_destroy(lcx_msg_t **self_p)
 lcx_msg_t *lcx_msg_reply(const lcx_msg_t *request, lcx_cmd_t cmd)
 {
     lcx_msg_t *self = lcx_msg_new(cmd);
-    if (!self) return NULL;
     self->corr = request->corr;
     if (request->routing_id) self->routing_id = zframe_dup(request->routing_id);
     return self;
@@ -227,8 +227,7 @@ int lcx_msg_set_bytes(lcx_msg_t *self, lcx_field_t field, const void *data, size
 {
     lcx_type_t type = field_defs[field].type;
     if (type != LCX_T_STR && type != LCX_T_BIN) return -1;
-    char *copy = malloc(len + 1);
-    if (!copy) return -1;
+    char *copy = lcx_malloc(len + 1);
     if (len) memcpy(copy, data, len);
     copy[len] = '\0';
     lcx_msg_clear(self, field);
@@ -279,10 +278,9 @@ int lcx_msg_list_append(lcx_msg_t *self, lcx_field_t field, const char *text)
 {
     if (field_defs[field].type != LCX_T_LIST) return -1;
     lcx_list_t *list = field_ptr(self, field);
-    char **grown = realloc(list->v, (list->n + 1) * sizeof *grown);
-    if (!grown) return -1;
+    char **grown = lcx_realloc(list->v, (list->n + 1) * sizeof *grown);
     list->v = grown;
-    if (!(list->v[list->n] = strdup(text))) return -1;
+    list->v[list->n] = lcx_strdup(text);
     list->n++;
     list->set = true;
     return 0;
@@ -292,8 +290,7 @@ int lcx_msg_items_append(lcx_msg_t *self, lcx_msg_t **item_p)
 {
     if (!item_p || !*item_p) return -1;
     lcx_items_t *items = &self->items;
-    lcx_msg_t **grown = realloc(items->v, (items->n + 1) * sizeof *grown);
-    if (!grown) return -1;
+    lcx_msg_t **grown = lcx_realloc(items->v, (items->n + 1) * sizeof *grown);
     items->v = grown;
     items->v[items->n++] = *item_p;
     items->set = true;
@@ -329,7 +326,7 @@ static int copy_field(lcx_msg_t *self, const lcx_msg_t *from, lcx_field_t field)
         lcx_msg_list_touch(self, field);
         for (size_t i = 0; i < items->n; i++) {
             lcx_msg_t *copy = lcx_msg_dup(items->v[i]);
-            if (!copy || lcx_msg_items_append(self, &copy) != 0) return -1;
+            lcx_msg_items_append(self, &copy);
         }
         return 0;
     }
@@ -351,15 +348,11 @@ void lcx_msg_copy_fields(lcx_msg_t *self, const lcx_msg_t *from)
 lcx_msg_t *lcx_msg_dup(const lcx_msg_t *self)
 {
     lcx_msg_t *copy = lcx_msg_new(self->cmd);
-    if (!copy) return NULL;
     copy->corr = self->corr;
     if (self->routing_id) copy->routing_id = zframe_dup(self->routing_id);
-    for (int f = 0; f < LCX_F_COUNT; f++) {
-        if (lcx_msg_has(self, (lcx_field_t)f) && copy_field(copy, self, (lcx_field_t)f) != 0) {
-            lcx_msg_destroy(&copy);
-            return NULL;
-        }
-    }
+    /* A field copied to the same command always fits: copy_field fails on no other case. */
+    for (int f = 0; f < LCX_F_COUNT; f++)
+        if (lcx_msg_has(self, (lcx_field_t)f)) copy_field(copy, self, (lcx_field_t)f);
     return copy;
 }
 
@@ -648,8 +641,8 @@ static int decode_list(lcx_msg_t *self, lcx_field_t field, const msgpack_object 
                     i);
             return -1;
         }
-        char *text = strndup(el->via.str.ptr, el->via.str.size);
-        if (!text || memchr(el->via.str.ptr, '\0', el->via.str.size) ||
+        char *text = lcx_strndup(el->via.str.ptr, el->via.str.size);
+        if (memchr(el->via.str.ptr, '\0', el->via.str.size) ||
             lcx_msg_list_append(self, field, text) != 0) {
             free(text);
             set_err(err, errlen, "field '%s': element %u is not usable text",
@@ -677,7 +670,7 @@ static int decode_items(lcx_msg_t *self, const msgpack_object *value, char *err,
         }
         lcx_msg_t *item = lcx_msg_new(kind);
         char reason[200] = "";
-        if (!item || decode_body(item, &array->ptr[i], reason, sizeof reason) != 0 ||
+        if (decode_body(item, &array->ptr[i], reason, sizeof reason) != 0 ||
             lcx_msg_items_append(self, &item) != 0) {
             set_err(err, errlen, "field 'items': element %u: %s", i, reason);
             lcx_msg_destroy(&item);
@@ -816,7 +809,6 @@ lcx_msg_t *lcx_msg_decode(const void *buf, size_t len, char *err, size_t errlen)
     const msgpack_object *body = decode_envelope(&unpacked.data, &cmd, &corr, err, errlen);
     if (!body) goto done;
     self = lcx_msg_new(cmd);
-    if (!self) goto done;
     self->corr = corr;
     if (decode_body(self, body, err, errlen) != 0) lcx_msg_destroy(&self);
 done:

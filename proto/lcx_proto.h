@@ -195,7 +195,8 @@ struct lcx_msg_t {
 #undef LCX_X_MEMBER
 };
 
-/* Lifecycle. */
+/* Lifecycle. Allocation never fails: lcx aborts when memory runs out (services/common/alloc.h),
+ * so lcx_msg_new, lcx_msg_reply and lcx_msg_dup never return NULL. */
 lcx_msg_t *lcx_msg_new(lcx_cmd_t cmd);
 void lcx_msg_destroy(lcx_msg_t **self_p);
 /* A reply to `request`: same corr and routing id (copied). */

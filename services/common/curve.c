@@ -1,5 +1,6 @@
 /* curve: CURVE on the sockets between services (see curve.h). */
 #include "curve.h"
+#include "alloc.h"
 
 #include <string.h>
 
@@ -12,8 +13,7 @@ struct curve_t {
 curve_t *curve_new(const char *dir, const char *name, const char *secret, bool serves, char *err,
                    size_t errlen)
 {
-    curve_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    curve_t *self = lcx_calloc(1, sizeof *self);
     if (!dir || !*dir) return self; /* disabled */
     snprintf(self->dir, sizeof self->dir, "%s", dir);
     if (!zsys_has_curve()) {

@@ -7,6 +7,7 @@
  * (as in the example in languages.h); a template is taken verbatim because code contains ';'.
  */
 #include "languages.h"
+#include "alloc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -139,14 +140,13 @@ static void free_strv(char **v)
     free(v);
 }
 
-/* Splits on blanks into a NULL-terminated vector of copies; NULL when out of memory. */
+/* Splits on blanks into a NULL-terminated vector of copies. */
 static char **split_words(const char *text)
 {
     size_t cap = 1;
     for (const char *c = text; *c; c++)
         if (!is_blank(*c)) cap++;
-    char **v = calloc(cap, sizeof *v);
-    if (!v) return NULL;
+    char **v = lcx_calloc(cap, sizeof *v);
     size_t n = 0;
     const char *c = text;
     while (*c) {
@@ -156,11 +156,7 @@ static char **split_words(const char *text)
         while (c[len] && !is_blank(c[len]))
             len++;
         if (len == 0) break;
-        v[n] = strndup(c, len);
-        if (!v[n++]) {
-            free_strv(v);
-            return NULL;
-        }
+        v[n++] = lcx_strndup(c, len);
         c += len;
     }
     return v;
@@ -229,14 +225,12 @@ const lcx_language_t *lcx_languages_find(const lcx_languages_t *self, const char
     return find_other(self, name, NULL);
 }
 
-/* Appends a zeroed language; NULL when out of memory. */
+/* Appends a zeroed language. */
 static lcx_language_t *languages_push(lcx_languages_t *self)
 {
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 8;
-        lcx_language_t *items = realloc(self->items, capacity * sizeof *items);
-        if (!items) return NULL;
-        self->items = items;
+        self->items = lcx_realloc(self->items, capacity * sizeof *self->items);
         self->capacity = capacity;
     }
     lcx_language_t *lang = &self->items[self->count++];
@@ -249,12 +243,10 @@ static lcx_language_t *languages_push(lcx_languages_t *self)
  */
 
 /* Decodes \n \t \\ into a new string. NULL on error with *bad set: the character after the
- * backslash (0 for a backslash at the end), or -1 when out of memory. */
+ * backslash (0 for a backslash at the end). */
 static char *unescape(const char *text, int *bad)
 {
-    char *out = malloc(strlen(text) + 1);
-    *bad = -1;
-    if (!out) return NULL;
+    char *out = lcx_malloc(strlen(text) + 1);
     char *o = out;
     for (const char *c = text; *c; c++) {
         if (*c != '\\') {
@@ -276,10 +268,9 @@ static char *unescape(const char *text, int *bad)
 
 static int set_template(parser_t *p, const char *value)
 {
-    int bad;
+    int bad = 0;
     p->cur->template_code = unescape(value, &bad);
     if (p->cur->template_code) return 0;
-    if (bad < 0) return fail(p, "out of memory");
     if (bad == 0) return fail(p, "bad escape: backslash at end of template");
     return fail(p, "bad escape '\\%c' in template (only \\n \\t \\\\)", bad);
 }
@@ -288,7 +279,6 @@ static int set_template(parser_t *p, const char *value)
 static int set_command(parser_t *p, char ***slot, const char *key, const char *value)
 {
     *slot = split_words(value);
-    if (!*slot) return fail(p, "out of memory");
     const char *prog = (*slot)[0];
     if (!prog) return fail(p, "empty %s command", key);
     if (prog[0] != '/' && strncmp(prog, "./", 2) != 0)
@@ -299,7 +289,6 @@ static int set_command(parser_t *p, char ***slot, const char *key, const char *v
 static int set_env(parser_t *p, const char *value)
 {
     p->cur->env = split_words(value);
-    if (!p->cur->env) return fail(p, "out of memory");
     for (char **e = p->cur->env; *e; e++) {
         const char *eq = strchr(*e, '=');
         if (!eq || eq == *e) return fail(p, "env entry '%s' is not KEY=VALUE", *e);
@@ -310,7 +299,6 @@ static int set_env(parser_t *p, const char *value)
 static int set_aliases(parser_t *p, const char *value)
 {
     p->cur->aliases = split_words(value);
-    if (!p->cur->aliases) return fail(p, "out of memory");
     for (char **a = p->cur->aliases; *a; a++)
         if (!valid_name(*a)) return fail(p, "invalid alias '%s'", *a);
     p->aliases_line = p->line;
@@ -322,15 +310,15 @@ static int set_file(parser_t *p, const char *value)
     if (!*value || strchr(value, '/') || strcmp(value, ".") == 0 || strcmp(value, "..") == 0)
         return fail(p, "file must be a plain file name, not '%s'", value);
     if (strpbrk(value, " \t")) return fail(p, "file name '%s' contains a blank", value);
-    p->cur->file = strdup(value);
-    return p->cur->file ? 0 : fail(p, "out of memory");
+    p->cur->file = lcx_strdup(value);
+    return 0;
 }
 
 static int set_name(parser_t *p, const char *value)
 {
     if (!*value) return fail(p, "empty name");
-    p->cur->name = strdup(value);
-    return p->cur->name ? 0 : fail(p, "out of memory");
+    p->cur->name = lcx_strdup(value);
+    return 0;
 }
 
 static int set_value(parser_t *p, conf_key_t key, const char *value)
@@ -390,12 +378,10 @@ static int finish_section(parser_t *p)
     if (!lang->file) return fail(p, "section [%s] has no file", lang->id);
     if (!lang->run) return fail(p, "section [%s] has no run", lang->id);
     p->line = line;
-    if (!lang->name && !(lang->name = strdup(lang->id))) return fail(p, "out of memory");
-    if (!lang->aliases && !(lang->aliases = calloc(1, sizeof(char *))))
-        return fail(p, "out of memory");
-    if (!lang->env && !(lang->env = calloc(1, sizeof(char *)))) return fail(p, "out of memory");
-    if (!lang->template_code && !(lang->template_code = strdup("")))
-        return fail(p, "out of memory");
+    if (!lang->name) lang->name = lcx_strdup(lang->id);
+    if (!lang->aliases) lang->aliases = lcx_calloc(1, sizeof(char *));
+    if (!lang->env) lang->env = lcx_calloc(1, sizeof(char *));
+    if (!lang->template_code) lang->template_code = lcx_strdup("");
     return check_aliases(p);
 }
 
@@ -416,7 +402,7 @@ static int parse_section(parser_t *p, char *line)
     if (other && strcasecmp(other->id, id) == 0) return fail(p, "duplicate id '%s'", id);
     if (other) return fail(p, "duplicate id '%s' (an alias of [%s])", id, other->id);
     p->cur = languages_push(p->langs);
-    if (!p->cur || !(p->cur->id = strdup(id))) return fail(p, "out of memory");
+    p->cur->id = lcx_strdup(id);
     p->section_line = p->line;
     p->aliases_line = p->line;
     p->seen = 0;
@@ -463,9 +449,9 @@ static int parse_line(parser_t *p, char *line)
 lcx_languages_t *lcx_languages_parse(const char *text, const char *origin, char *err, size_t errlen)
 {
     parser_t p = {.origin = origin ? origin : "<text>", .err = err, .errlen = errlen};
-    p.langs = calloc(1, sizeof *p.langs);
-    if (!p.langs || !text) {
-        set_error(err, errlen, "%s: %s", p.origin, p.langs ? "no text" : "out of memory");
+    p.langs = lcx_calloc(1, sizeof *p.langs);
+    if (!text) {
+        set_error(err, errlen, "%s: no text", p.origin);
         lcx_languages_destroy(&p.langs);
         return NULL;
     }
@@ -473,9 +459,9 @@ lcx_languages_t *lcx_languages_parse(const char *text, const char *origin, char 
     const char *c = text;
     while (rc == 0 && *c) {
         size_t len = strcspn(c, "\n");
-        char *line = strndup(c, len);
+        char *line = lcx_strndup(c, len);
         p.line++;
-        rc = line ? parse_line(&p, line) : fail(&p, "out of memory");
+        rc = parse_line(&p, line);
         free(line);
         c += len + (c[len] == '\n');
     }
@@ -493,11 +479,9 @@ static char *read_file(const char *path, char *err, size_t errlen)
         return NULL;
     }
     const char *problem = NULL;
-    char *text = malloc(LANGUAGES_MAX_FILE + 1);
-    size_t len = text ? fread(text, 1, LANGUAGES_MAX_FILE + 1, file) : 0;
-    if (!text)
-        problem = "out of memory";
-    else if (ferror(file))
+    char *text = lcx_malloc(LANGUAGES_MAX_FILE + 1);
+    size_t len = fread(text, 1, LANGUAGES_MAX_FILE + 1, file);
+    if (ferror(file))
         problem = strerror(errno);
     else if (len > LANGUAGES_MAX_FILE)
         problem = "file too large";

@@ -1,5 +1,6 @@
 /* settings: flags, environment and defaults for every setting in settings.def. */
 #include "settings.h"
+#include "alloc.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -141,6 +142,7 @@ void lcx_settings_usage(char service, const char *program, FILE *out)
 int lcx_settings_start(lcx_settings_t *self, char service, const char *name, int argc, char **argv)
 {
     char err[512];
+    lcx_alloc_install();
     lcx_settings_rc_t rc = lcx_settings_load(self, service, argc, argv, stdout, err, sizeof err);
     if (rc == LCX_SETTINGS_HELP) return 0;
     if (rc != LCX_SETTINGS_OK) {

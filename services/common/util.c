@@ -1,5 +1,6 @@
 /* util: ids, clocks, time formatting. */
 #include "util.h"
+#include "alloc.h"
 
 #include <ctype.h>
 #include <libgen.h>
@@ -89,19 +90,13 @@ char *lcx_read_file(const char *path, size_t *len)
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (size + n + 1 > cap) {
             cap = (size + n + 1) * 2;
-            char *grown = realloc(data, cap);
-            if (!grown) {
-                free(data);
-                fclose(f);
-                return NULL;
-            }
-            data = grown;
+            data = lcx_realloc(data, cap);
         }
         memcpy(data + size, chunk, n);
         size += n;
     }
     fclose(f);
-    if (!data && !(data = calloc(1, 1))) return NULL;
+    if (!data) data = lcx_calloc(1, 1);
     data[size] = '\0';
     *len = size;
     return data;

@@ -2,6 +2,7 @@
  * broker: the dispatcher's loop (see broker.h).
  */
 #include "broker.h"
+#include "alloc.h"
 #include "curve.h"
 #include "jobs.h"
 #include "log.h"
@@ -51,8 +52,7 @@ static zsock_t *bind_router(curve_t *curve, const char *endpoint, bool handover,
 
 broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
 {
-    broker_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    broker_t *self = lcx_calloc(1, sizeof *self);
     self->settings = settings;
     lcx_uuid4(self->instance);
     self->hold_until = lcx_mono_ms() + settings->heartbeat_ms * settings->liveness;
@@ -129,7 +129,7 @@ static void dispatch_job(broker_t *self, job_t *job, runner_t *runner)
             "session_id", job->job->session_id.ptr, "runner_id", runner->name, "attempt",
             lcx_itoa(job->job->attempt.v, attempt, sizeof attempt), NULL);
     lcx_msg_t *copy = lcx_msg_dup(job->job);
-    if (copy) send_to_runner(self, runner, &copy);
+    send_to_runner(self, runner, &copy);
 }
 
 /* Hands queued jobs, oldest first, to runners with free slots for their language. */

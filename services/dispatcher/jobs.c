@@ -1,5 +1,6 @@
 /* jobs: the dispatcher's table of executions (see jobs.h). */
 #include "jobs.h"
+#include "alloc.h"
 
 #include <stdlib.h>
 
@@ -19,8 +20,7 @@ static void job_free(void **item)
 
 jobs_t *jobs_new(void)
 {
-    jobs_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    jobs_t *self = lcx_calloc(1, sizeof *self);
     self->by_id = zhashx_new();
     zhashx_set_destructor(self->by_id, job_free);
     self->queue = zlist_new();
@@ -39,8 +39,7 @@ void jobs_destroy(jobs_t **self_p)
 
 job_t *jobs_add(jobs_t *self, lcx_msg_t **job_p)
 {
-    job_t *job = calloc(1, sizeof *job);
-    if (!job) return NULL;
+    job_t *job = lcx_calloc(1, sizeof *job);
     job->job = *job_p;
     *job_p = NULL;
     zhashx_insert(self->by_id, job->job->execution_id.ptr, job);

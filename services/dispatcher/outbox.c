@@ -1,5 +1,6 @@
 /* outbox: updates resent until the store acknowledges them (see outbox.h). */
 #include "outbox.h"
+#include "alloc.h"
 #include "log.h"
 #include "util.h"
 
@@ -30,8 +31,7 @@ static void entry_free(void **item)
 
 outbox_t *outbox_new(zsock_t *store_socket, const char *store_identity, int64_t interval_ms)
 {
-    outbox_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    outbox_t *self = lcx_calloc(1, sizeof *self);
     self->sock = store_socket;
     self->identity = zframe_new(store_identity, strlen(store_identity));
     self->interval_ms = interval_ms;
@@ -60,7 +60,6 @@ static void send_entry(outbox_t *self, entry_t *entry, int64_t now)
 {
     lcx_msg_t *copy = lcx_msg_dup(entry->update);
     entry->due = now + self->interval_ms;
-    if (!copy) return;
     zframe_destroy(&copy->routing_id);
     copy->routing_id = zframe_dup(self->identity);
     char err[256];
@@ -70,11 +69,7 @@ static void send_entry(outbox_t *self, entry_t *entry, int64_t now)
 
 void outbox_post(outbox_t *self, lcx_msg_t **update_p)
 {
-    entry_t *entry = calloc(1, sizeof *entry);
-    if (!entry) {
-        lcx_msg_destroy(update_p);
-        return;
-    }
+    entry_t *entry = lcx_calloc(1, sizeof *entry);
     lcx_msg_t *u = *update_p;
     make_key(entry->key, sizeof entry->key, u->execution_id.ptr, u->attempt.v, u->status.ptr);
     entry->update = u;

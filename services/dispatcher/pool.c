@@ -1,5 +1,6 @@
 /* pool: the live runners (see pool.h). */
 #include "pool.h"
+#include "alloc.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -12,8 +13,7 @@ struct pool_t {
 
 pool_t *pool_new(int64_t liveness_ms)
 {
-    pool_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    pool_t *self = lcx_calloc(1, sizeof *self);
     self->runners = zlist_new();
     self->liveness_ms = liveness_ms;
     return self;
@@ -67,14 +67,13 @@ runner_t *pool_join(pool_t *self, const lcx_msg_t *ready)
         zlist_remove(self->runners, runner);
         runner_free(&runner);
     }
-    runner = calloc(1, sizeof *runner);
-    if (!runner) return NULL;
+    runner = lcx_calloc(1, sizeof *runner);
     runner->identity = zframe_dup(ready->routing_id);
-    runner->name = strdup(ready->runner_id.ptr);
+    runner->name = lcx_strdup(ready->runner_id.ptr);
     runner->slots = (int)ready->slots.v;
     runner->languages = string_list(&ready->languages);
     runner->versions = string_list(&ready->versions);
-    runner->sandbox = strdup(ready->sandbox.ptr ? ready->sandbox.ptr : "unknown");
+    runner->sandbox = lcx_strdup(ready->sandbox.ptr ? ready->sandbox.ptr : "unknown");
     zlist_append(self->runners, runner);
     pool_touch(self, runner);
     return runner;
@@ -149,7 +148,6 @@ static void append_unique(lcx_msg_t *msg, lcx_field_t field, const lcx_list_t *l
 static lcx_msg_t *runner_record(runner_t *r)
 {
     lcx_msg_t *item = lcx_msg_new(LCX_CMD_RUNNER);
-    if (!item) return NULL;
     lcx_msg_set_str(item, LCX_F_runner_id, r->name);
     lcx_msg_set_int(item, LCX_F_slots, r->slots);
     lcx_msg_set_int(item, LCX_F_free_slots, r->slots > r->assigned ? r->slots - r->assigned : 0);

@@ -2,6 +2,7 @@
  * api: routes and handlers (see api.h).
  */
 #include "api.h"
+#include "alloc.h"
 #include "log.h"
 #include "metrics.h"
 #include "render.h"
@@ -57,8 +58,7 @@ typedef struct {
 
 api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages, backend_t *backend)
 {
-    api_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    api_t *self = lcx_calloc(1, sizeof *self);
     *self = (api_t){settings, languages, backend, {settings, languages}, metrics_new(), {0}, {0}};
     char path[4096];
     self->openapi.text =
@@ -653,11 +653,7 @@ void api_handle(void *app, http_request_t *req)
             return;
         }
         if (unknown_query(req, route)) return;
-        call_t *call = calloc(1, sizeof *call);
-        if (!call) {
-            http_respond_error(req, 500, "out of memory", NULL);
-            return;
-        }
+        call_t *call = lcx_calloc(1, sizeof *call);
         call->api = api;
         call->route = route->pattern;
         snprintf(call->id, sizeof call->id, "%s", id);

@@ -1,5 +1,6 @@
 /* backend: calls to the session store (see backend.h). */
 #include "backend.h"
+#include "alloc.h"
 #include "curve.h"
 #include "log.h"
 #include "util.h"
@@ -64,8 +65,7 @@ static zactor_t *start_monitor(zsock_t *sock)
 backend_t *backend_new(const char *endpoint, const char *curve_dir, const char *curve_secret,
                        char *err, size_t errlen)
 {
-    backend_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    backend_t *self = lcx_calloc(1, sizeof *self);
     self->next_corr = 1;
     self->next_check = -1;
     self->calls = plain_table();
@@ -133,11 +133,7 @@ void backend_call(backend_t *self, lcx_msg_t **request_p, int64_t timeout_ms, ba
         fn(arg, NULL);
         return;
     }
-    call_t *call = calloc(1, sizeof *call);
-    if (!call) {
-        fn(arg, NULL);
-        return;
-    }
+    call_t *call = lcx_calloc(1, sizeof *call);
     *call = (call_t){corr, lcx_mono_ms() + timeout_ms, fn, arg};
     zhashx_insert(self->calls, (void *)(uintptr_t)corr, call);
     uintptr_t count = (uintptr_t)zhashx_lookup(self->per_arg, arg);

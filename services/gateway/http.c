@@ -2,6 +2,7 @@
  * http: libmicrohttpd glue (see http.h).
  */
 #include "http.h"
+#include "alloc.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -163,8 +164,8 @@ static void resume(http_request_t *req)
 void http_add_header(http_request_t *req, const char *name, const char *value)
 {
     if (req->header_count == MAX_HEADERS) return;
-    req->header_names[req->header_count] = strdup(name);
-    req->header_values[req->header_count] = strdup(value);
+    req->header_names[req->header_count] = lcx_strdup(name);
+    req->header_values[req->header_count] = lcx_strdup(value);
     req->header_count++;
 }
 
@@ -186,14 +187,10 @@ void http_respond_text(http_request_t *req, unsigned status, const char *content
                        const char *text, size_t len)
 {
     if (req->answered) return;
-    char *copy = malloc(len + 1);
-    if (!copy) {
-        http_respond_error(req, 500, "out of memory", NULL);
-        return;
-    }
+    char *copy = lcx_malloc(len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
-    req->content_type = strdup(content_type);
+    req->content_type = lcx_strdup(content_type);
     http_respond(req, status, NULL);
     req->payload = copy;
     req->payload_len = len;
@@ -272,7 +269,7 @@ void http_stream_begin(http_request_t *req, unsigned status, const char *content
 {
     if (req->answered) return;
     req->streaming = true;
-    req->content_type = strdup(content_type);
+    req->content_type = lcx_strdup(content_type);
     http_respond(req, status, NULL);
 }
 
@@ -281,9 +278,7 @@ void http_stream_write(http_request_t *req, const char *data, size_t len)
     if (!req->streaming || req->stream_ended) return;
     if (req->stream_len + len > req->stream_cap) {
         size_t cap = (req->stream_len + len) * 2;
-        char *grown = realloc(req->stream_buf, cap);
-        if (!grown) return;
-        req->stream_buf = grown;
+        req->stream_buf = lcx_realloc(req->stream_buf, cap);
         req->stream_cap = cap;
     }
     memcpy(req->stream_buf + req->stream_len, data, len);
@@ -377,7 +372,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (!info || !(c = calloc(1, sizeof *c))) return;
+        if (!info) return;
+        c = lcx_calloc(1, sizeof *c);
         c->fd = info->connect_fd;
         c->handle = zlistx_add_end(http->connections, c);
         conn_receive(http, c);
@@ -486,11 +482,7 @@ static void append_body(http_request_t *req, const char *data, size_t size)
         req->body_len = 0;
         return;
     }
-    char *grown = realloc(req->body, req->body_len + size + 1);
-    if (!grown) {
-        req->too_large = true;
-        return;
-    }
+    char *grown = lcx_realloc(req->body, req->body_len + size + 1);
     memcpy(grown + req->body_len, data, size);
     req->body = grown;
     req->body_len += size;
@@ -502,8 +494,7 @@ static void append_body(http_request_t *req, const char *data, size_t size)
 
 static http_request_t *request_new(http_t *http, struct MHD_Connection *conn)
 {
-    http_request_t *req = calloc(1, sizeof *req);
-    if (!req) return NULL;
+    http_request_t *req = lcx_calloc(1, sizeof *req);
     req->http = http;
     req->conn = conn;
     clock_gettime(CLOCK_MONOTONIC, &req->arrived);
@@ -558,7 +549,7 @@ static const char *header_problem(struct MHD_Connection *conn)
 static void request_start(http_request_t *req, const char *url, const char *method)
 {
     snprintf(req->method, sizeof req->method, "%s", method);
-    req->path = strdup(url);
+    req->path = lcx_strdup(url);
     if (!req->malformed) req->malformed = header_problem(req->conn);
     /* A declared body over the limit is refused before it is read. */
     if (content_length_too_large(req)) req->too_large = true;
@@ -641,8 +632,7 @@ http_t *http_new(const lcx_settings_t *settings, http_handler_fn *handler, http_
         snprintf(err, errlen, "http_host '%s' is not an IPv4 address", settings->http_host);
         return NULL;
     }
-    http_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    http_t *self = lcx_calloc(1, sizeof *self);
     *self = (http_t){settings, NULL, handler, closed, app, zlistx_new(), zlistx_new(), "", 0};
     errno = 0;
     self->daemon = MHD_start_daemon(

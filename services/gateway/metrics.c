@@ -1,5 +1,6 @@
 /* metrics: request counters and latency histograms (see metrics.h). */
 #include "metrics.h"
+#include "alloc.h"
 
 #include <czmq.h>
 #include <stdlib.h>
@@ -29,8 +30,7 @@ static void free_value(void **item)
 
 metrics_t *metrics_new(void)
 {
-    metrics_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    metrics_t *self = lcx_calloc(1, sizeof *self);
     self->requests = zhashx_new();
     self->latencies = zhashx_new();
     zhashx_set_destructor(self->requests, free_value);
@@ -51,7 +51,10 @@ void metrics_destroy(metrics_t **self_p)
 static void *slot_for(zhashx_t *table, const char *key, size_t size)
 {
     void *value = zhashx_lookup(table, key);
-    if (!value && (value = calloc(1, size))) zhashx_insert(table, key, value);
+    if (!value) {
+        value = lcx_calloc(1, size);
+        zhashx_insert(table, key, value);
+    }
     return value;
 }
 

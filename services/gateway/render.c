@@ -1,5 +1,6 @@
 /* render: protocol records to API JSON (see render.h). */
 #include "render.h"
+#include "alloc.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -52,8 +53,7 @@ json_t *render_text(const lcx_buf_t *buf)
 {
     if (!buf->ptr) return json_null();
     const unsigned char *p = (const unsigned char *)buf->ptr;
-    char *clean = malloc(buf->len * 3 + 1);
-    if (!clean) return json_null();
+    char *clean = lcx_malloc(buf->len * 3 + 1);
     size_t out = 0;
     for (size_t i = 0; i < buf->len;) {
         size_t n = utf8_sequence(p + i, buf->len - i);

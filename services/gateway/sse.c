@@ -1,5 +1,6 @@
 /* sse: execution events as Server-Sent Events (see sse.h). */
 #include "sse.h"
+#include "alloc.h"
 #include "render.h"
 #include "util.h"
 
@@ -33,7 +34,7 @@ static void write_event(sse_t *self, int64_t id, const char *kind, json_t *data)
     json_decref(data);
     if (!json) return;
     size_t size = strlen(json) + strlen(kind) + 64;
-    char *text = malloc(size);
+    char *text = lcx_malloc(size);
     if (text) {
         snprintf(text, size, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)id, kind, json);
         write_text(self, text);
@@ -135,8 +136,7 @@ static void poll_events(sse_t *self)
 sse_t *sse_new(backend_t *backend, http_request_t *req, const char *execution_id, int64_t after,
                int64_t keepalive_ms)
 {
-    sse_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    sse_t *self = lcx_calloc(1, sizeof *self);
     self->backend = backend;
     self->req = req;
     snprintf(self->execution_id, sizeof self->execution_id, "%s", execution_id);

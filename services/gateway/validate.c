@@ -1,5 +1,6 @@
 /* validate: request bodies to protocol requests (see validate.h). */
 #include "validate.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -49,8 +50,7 @@ static void list_problem(json_t *details, const char *label, const void *list, s
     size_t len = strlen(label) + 2;
     for (size_t i = 0; i < n; i++)
         len += strlen(name_at(list, i)) + 2;
-    char *text = malloc(len + 1);
-    if (!text) return;
+    char *text = lcx_malloc(len + 1);
     char *p = text + sprintf(text, "%s:", label);
     for (size_t i = 0; i < n; i++)
         p += sprintf(p, "%s %s", i ? "," : "", name_at(list, i));

@@ -1,5 +1,6 @@
 /* checkpointer: background WAL checkpoints on a second connection (see checkpointer.h). */
 #include "checkpointer.h"
+#include "alloc.h"
 #include "log.h"
 
 #include <czmq.h>
@@ -51,8 +52,7 @@ static void run(zsock_t *pipe, void *args)
 
 checkpointer_t *checkpointer_new(const char *db_path, char *err, size_t errlen)
 {
-    checkpointer_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    checkpointer_t *self = lcx_calloc(1, sizeof *self);
     atomic_init(&self->requested, false);
     if (sqlite3_open_v2(db_path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
         sqlite3_exec(self->db, "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL) != SQLITE_OK) {

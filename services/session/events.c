@@ -1,5 +1,6 @@
 /* events: per-execution event logs in memory (see events.h). */
 #include "events.h"
+#include "alloc.h"
 #include "store.h"
 #include "util.h"
 
@@ -38,8 +39,7 @@ static void event_free(void **item)
 
 events_t *events_new(int64_t keep_ms)
 {
-    events_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    events_t *self = lcx_calloc(1, sizeof *self);
     self->logs = zhashx_new();
     zhashx_set_destructor(self->logs, log_free);
     self->ended = zlist_new();
@@ -61,8 +61,7 @@ static log_t *log_of(events_t *self, const char *execution_id)
 {
     log_t *log = zhashx_lookup(self->logs, execution_id);
     if (log) return log;
-    log = calloc(1, sizeof *log);
-    if (!log) return NULL;
+    log = lcx_calloc(1, sizeof *log);
     log->events = zlistx_new();
     zlistx_set_destructor(log->events, event_free);
     log->next_id = 1;
@@ -152,7 +151,8 @@ size_t events_fill(events_t *self, const char *execution_id, int64_t after, lcx_
             break;
         }
         lcx_msg_t *copy = lcx_msg_dup(e);
-        if (copy && lcx_msg_items_append(reply, &copy) == 0) count++, bytes += e->data.len;
+        lcx_msg_items_append(reply, &copy);
+        count++, bytes += e->data.len;
     }
     return count;
 }

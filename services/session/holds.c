@@ -1,6 +1,7 @@
 /* holds: parked replies (see holds.h). A flat list: the number of requests waiting at once is
  * bounded by the gateways' connections, and a scan is cheaper than an index at that size. */
 #include "holds.h"
+#include "alloc.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -19,8 +20,8 @@ struct holds_t {
 
 holds_t *holds_new(void)
 {
-    holds_t *self = calloc(1, sizeof *self);
-    if (self && !(self->list = zlist_new())) free(self), self = NULL;
+    holds_t *self = lcx_calloc(1, sizeof *self);
+    self->list = zlist_new();
     return self;
 }
 
@@ -46,11 +47,7 @@ void holds_destroy(holds_t **self_p)
 void holds_add(holds_t *self, hold_kind_t kind, const char *execution_id, lcx_msg_t **reply_p,
                int64_t deadline)
 {
-    hold_t *hold = calloc(1, sizeof *hold);
-    if (!hold) {
-        lcx_msg_destroy(reply_p);
-        return;
-    }
+    hold_t *hold = lcx_calloc(1, sizeof *hold);
     hold->kind = kind;
     snprintf(hold->execution_id, sizeof hold->execution_id, "%s", execution_id);
     hold->reply = *reply_p;

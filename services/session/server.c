@@ -2,6 +2,7 @@
  * server: the session store's message loop (see server.h).
  */
 #include "server.h"
+#include "alloc.h"
 #include "curve.h"
 #include "events.h"
 #include "holds.h"
@@ -64,8 +65,7 @@ static zsock_t *open_dispatcher_socket(curve_t *curve, const char *endpoint, cha
 
 server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, size_t errlen)
 {
-    server_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    server_t *self = lcx_calloc(1, sizeof *self);
     self->settings = settings;
     self->store = store;
     self->holds = holds_new();
@@ -632,7 +632,7 @@ static store_rc_t fill_events(server_t *self, lcx_msg_t *reply, size_t *count)
     *count = events_fill(self->events, id, reply->after.v, reply, &known, &ended);
     if (!known) {
         lcx_msg_t *exec = lcx_msg_new(LCX_CMD_EXECUTION);
-        store_rc_t rc = exec ? store_execution_get(self->store, id, exec) : STORE_ERROR;
+        store_rc_t rc = store_execution_get(self->store, id, exec);
         if (rc == STORE_OK) {
             events_resume_at(self->events, id, reply->after.v + 1);
             note_status(self, id, exec->status.ptr, exec->attempts.v);

@@ -2,6 +2,7 @@
  * store: SQLite persistence of sessions and executions (see store.h).
  */
 #include "store.h"
+#include "alloc.h"
 #include "checkpointer.h"
 #include "log.h"
 #include "util.h"
@@ -230,8 +231,7 @@ store_t *store_new(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create data directory %s", dir);
         return NULL;
     }
-    store_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    store_t *self = lcx_calloc(1, sizeof *self);
     char path[4096];
     snprintf(path, sizeof path, "%s/lcx.db", dir);
     if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
