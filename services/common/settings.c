@@ -2,6 +2,7 @@
 #include "settings.h"
 #include "alloc.h"
 #include "log.h"
+#include "version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -134,13 +135,23 @@ void lcx_settings_usage(char service, const char *program, FILE *out)
         char flag[64], env[64];
         flag_name(s, flag, sizeof flag);
         env_name(s, env, sizeof env);
-        fprintf(out, "  %-24s %-26s %s (default: %s)\n", flag, env, s->help,
-                *s->def ? s->def : "none");
+        /* A help text that explains its own default (one computed at start-up) says it once. */
+        if (strstr(s->help, "(default:"))
+            fprintf(out, "  %-24s %-26s %s\n", flag, env, s->help);
+        else
+            fprintf(out, "  %-24s %-26s %s (default: %s)\n", flag, env, s->help,
+                    *s->def ? s->def : "none");
     }
 }
 
 int lcx_settings_start(lcx_settings_t *self, char service, const char *name, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("lcx-%s %s\n", name, LCX_VERSION);
+            return 0;
+        }
+    }
     char err[512];
     lcx_alloc_install();
     lcx_settings_rc_t rc = lcx_settings_load(self, service, argc, argv, stdout, err, sizeof err);

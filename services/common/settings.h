@@ -34,7 +34,8 @@ lcx_settings_rc_t lcx_settings_load(lcx_settings_t *self, char service, int argc
 /*
  * The start of every service's main(): loads the settings of `service`, names the log after
  * `name`. Returns -1 to go on, else the status main should exit with: 0 after --help, 2 after
- * a bad flag or variable (the reason printed on stderr).
+ * a bad flag or variable (the reason printed on stderr). `--version` prints "lcx-NAME VERSION"
+ * and gives 0.
  */
 int lcx_settings_start(lcx_settings_t *self, char service, const char *name, int argc, char **argv);
 

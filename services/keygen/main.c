@@ -4,8 +4,11 @@
  *
  * Writes DIR/public/NAME.cert and DIR/secret/NAME.cert_secret (0600); an existing certificate
  * is kept. Give every host DIR/public and only its own service's secret. */
+#include "version.h"
+
 #include <czmq.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int make_cert(const char *dir, const char *name)
@@ -29,10 +32,26 @@ static int make_cert(const char *dir, const char *name)
     return rc;
 }
 
+static void usage(const char *program, FILE *out)
+{
+    fprintf(out, "usage: %s DIR [NAME...]\n\n", program);
+    fprintf(out, "Writes DIR/public/NAME.cert and DIR/secret/NAME.cert_secret (0600) for each\n"
+                 "NAME (default: session dispatcher gateway runner); an existing certificate\n"
+                 "is kept.\n");
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(argv[0], stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("lcx-keygen %s\n", LCX_VERSION);
+        return 0;
+    }
     if (argc < 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: %s DIR [NAME...]\n", argv[0]);
+        usage(argv[0], stderr);
         return 2;
     }
     const char *dir = argv[1];
