@@ -160,6 +160,12 @@ int lcx_settings_start(lcx_settings_t *self, char service, const char *name, int
         fprintf(stderr, "lcx-%s: %s\n", name, err);
         return 2;
     }
-    lcx_log_init(name);
+    lcx_level_t level;
+    if (lcx_log_level_parse(self->log_level, &level) != 0) {
+        fprintf(stderr, "lcx-%s: log_level: '%s' is not debug, info, warn or error\n", name,
+                self->log_level);
+        return 2;
+    }
+    lcx_log_init(name, level);
     return -1;
 }

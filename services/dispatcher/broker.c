@@ -124,10 +124,9 @@ static void dispatch_job(broker_t *self, job_t *job, runner_t *runner)
 {
     jobs_assign(self->jobs, job, runner);
     runner->assigned++;
-    char attempt[24];
-    lcx_log(LCX_INFO, "execution dispatched", "execution_id", job->job->execution_id.ptr,
-            "session_id", job->job->session_id.ptr, "runner_id", runner->name, "attempt",
-            lcx_itoa(job->job->attempt.v, attempt, sizeof attempt), NULL);
+    lcx_log(LCX_DEBUG, "execution dispatched", "execution_id", job->job->execution_id.ptr,
+            "session_id", job->job->session_id.ptr, "runner_id", runner->name,
+            LCX_LOG_INT("attempt", job->job->attempt.v), NULL);
     lcx_msg_t *copy = lcx_msg_dup(job->job);
     send_to_runner(self, runner, &copy);
 }
@@ -167,8 +166,6 @@ static void runner_lost(broker_t *self, runner_t *runner, const char *why)
     job_t *job;
     while ((job = zlist_pop(held))) {
         lcx_msg_t *j = job->job;
-        char attempt[24];
-        lcx_itoa(j->attempt.v + 1, attempt, sizeof attempt);
         if (j->attempt.v >= self->settings->max_attempts) {
             lcx_log(LCX_WARN, "execution failed: runner lost", "execution_id", j->execution_id.ptr,
                     "runner_id", runner->name, NULL);
@@ -176,8 +173,8 @@ static void runner_lost(broker_t *self, runner_t *runner, const char *why)
             jobs_remove(self->jobs, job);
             continue;
         }
-        lcx_log(LCX_INFO, "execution requeued", "execution_id", j->execution_id.ptr, "attempt",
-                attempt, "lost_runner", runner->name, NULL);
+        lcx_log(LCX_INFO, "execution requeued", "execution_id", j->execution_id.ptr,
+                LCX_LOG_INT("attempt", j->attempt.v + 1), "lost_runner", runner->name, NULL);
         lcx_msg_set_int(j, LCX_F_attempt, j->attempt.v + 1);
         jobs_requeue(self->jobs, job);
         post_update(self, j->execution_id.ptr, j->attempt.v, "QUEUED", NULL);
@@ -243,7 +240,7 @@ static void on_cancel(broker_t *self, const lcx_msg_t *msg)
 {
     job_t *job = jobs_find(self->jobs, msg->execution_id.ptr);
     if (!job) return;
-    lcx_log(LCX_INFO, "execution cancel", "execution_id", msg->execution_id.ptr, "runner_id",
+    lcx_log(LCX_DEBUG, "execution cancel", "execution_id", msg->execution_id.ptr, "runner_id",
             job->runner ? job->runner->name : NULL, NULL);
     if (!job->runner) {
         jobs_remove(self->jobs, job);
@@ -330,9 +327,8 @@ static void on_ready(broker_t *self, const lcx_msg_t *msg)
     if (old) runner_lost(self, pool_remove(self->pool, old), "registered again");
     runner_t *runner = pool_join(self->pool, msg);
     adopt_running(self, runner, msg);
-    char slots[24];
-    lcx_log(LCX_INFO, "runner joined", "runner_id", runner->name, "slots",
-            lcx_itoa(runner->slots, slots, sizeof slots), NULL);
+    lcx_log(LCX_INFO, "runner joined", "runner_id", runner->name,
+            LCX_LOG_INT("slots", runner->slots), NULL);
 }
 
 /* Forwards a runner's UPDATE to the store and, when final, frees the slot. */
@@ -370,7 +366,7 @@ static void on_runner_update(broker_t *self, runner_t *runner, lcx_msg_t **msg_p
     }
     if (job && !current) {
         /* An older attempt reporting late: the store would ignore it anyway. */
-        lcx_log(LCX_INFO, "stale update dropped", "execution_id", u->execution_id.ptr, NULL);
+        lcx_log(LCX_DEBUG, "stale update dropped", "execution_id", u->execution_id.ptr, NULL);
     } else {
         lcx_msg_t *fwd = lcx_msg_dup(u);
         zframe_destroy(&fwd->routing_id);

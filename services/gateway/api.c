@@ -668,11 +668,9 @@ void api_handle(void *app, http_request_t *req)
  * in a query string, tokens). */
 static void log_access(http_request_t *req, const char *route)
 {
-    char status[8], ms[32];
-    snprintf(status, sizeof status, "%u", http_status(req));
-    snprintf(ms, sizeof ms, "%.3f", http_elapsed(req) * 1000.0);
-    lcx_log(LCX_INFO, "request", "method", http_method(req), "route", route, "status", status,
-            "duration_ms", ms, NULL);
+    lcx_log(LCX_INFO, "request", "method", http_method(req), "route", route,
+            LCX_LOG_INT("status", http_status(req)),
+            LCX_LOG_REAL("duration_ms", http_elapsed(req) * 1000.0), NULL);
 }
 
 void api_closed(void *app, http_request_t *req)

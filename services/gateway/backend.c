@@ -223,10 +223,8 @@ void backend_monitor_event(backend_t *self)
     zmsg_t *event = zmsg_recv(self->monitor);
     char *name = event ? zmsg_popstr(event) : NULL;
     if (name && streq(name, "DISCONNECTED") && zhashx_size(self->calls)) {
-        char count[24];
-        snprintf(count, sizeof count, "%zu", zhashx_size(self->calls));
-        lcx_log(LCX_WARN, "session store connection lost: failing calls in flight", "calls", count,
-                NULL);
+        lcx_log(LCX_WARN, "session store connection lost: failing calls in flight",
+                LCX_LOG_INT("calls", zhashx_size(self->calls)), NULL);
         zlistx_t *keys = zhashx_keys(self->calls);
         for (void *key = zlistx_first(keys); key; key = zlistx_next(keys)) {
             call_t *call = zhashx_lookup(self->calls, key);

@@ -51,10 +51,9 @@ int main(int argc, char **argv)
     http_t *http = api ? http_new(&settings, api_handle, api_closed, api, err, sizeof err) : NULL;
     int status = 1;
     if (http) {
-        char port[16];
-        snprintf(port, sizeof port, "%ld", settings.http_port);
-        lcx_log(LCX_INFO, "gateway ready", "host", settings.http_host, "port", port,
-                "session_endpoint", settings.session_endpoint, NULL);
+        lcx_log(LCX_INFO, "gateway ready", "host", settings.http_host,
+                LCX_LOG_INT("port", settings.http_port), "session_endpoint",
+                settings.session_endpoint, NULL);
         serve(http, backend);
         lcx_log(LCX_INFO, "gateway stopping", NULL);
         status = 0;

@@ -32,8 +32,9 @@ struct worker_t {
     int64_t dispatcher_seen;
     int64_t next_heartbeat;
     int64_t next_resend;
-    bool draining;      /* SIGTERM: take no new jobs, finish the running ones, leave */
-    int64_t idle_since; /* monotonic ms since a draining runner has had no job */
+    bool dispatcher_silent; /* reconnecting until it answers: the retries log at debug */
+    bool draining;          /* SIGTERM: take no new jobs, finish the running ones, leave */
+    int64_t idle_since;     /* monotonic ms since a draining runner has had no job */
 };
 
 /* SIGTERM asks for a drain; SIGINT still stops at once (czmq's own flag). */
@@ -99,8 +100,9 @@ static int connect_dispatcher(worker_t *self)
     send_heartbeat(self); /* at once: slots still busy from before must count as busy */
     self->dispatcher_seen = lcx_mono_ms();
     self->next_heartbeat = self->dispatcher_seen + self->settings->heartbeat_ms;
-    lcx_log(LCX_INFO, "registering with dispatcher", "endpoint", self->settings->runner_endpoint,
-            "runner_id", self->ready->runner_id.ptr, NULL);
+    lcx_log(self->dispatcher_silent ? LCX_DEBUG : LCX_INFO, "registering with dispatcher",
+            "endpoint", self->settings->runner_endpoint, "runner_id", self->ready->runner_id.ptr,
+            NULL);
     return 0;
 }
 
@@ -235,10 +237,8 @@ static void on_job(worker_t *self, lcx_msg_t **job_p)
     lcx_msg_t *job = *job_p;
     for (int i = 0; i < self->slot_count; i++) {
         if (slot_busy(self->slots[i])) continue;
-        char slot[16];
-        lcx_log(LCX_INFO, "execution started", "execution_id", job->execution_id.ptr, "session_id",
-                job->session_id.ptr, "language", job->language.ptr, "slot",
-                lcx_itoa(i, slot, sizeof slot), NULL);
+        lcx_log(LCX_DEBUG, "execution started", "execution_id", job->execution_id.ptr, "session_id",
+                job->session_id.ptr, "language", job->language.ptr, LCX_LOG_INT("slot", i), NULL);
         held_running_t *held = &self->held[i];
         lcx_msg_destroy(&held->update);
         held->update = job_update(job, "RUNNING");
@@ -264,7 +264,7 @@ static void on_cancel(worker_t *self, const lcx_msg_t *msg)
     for (int i = 0; i < self->slot_count; i++) {
         const char *id = slot_execution_id(self->slots[i]);
         if (id && strcmp(id, msg->execution_id.ptr) == 0) {
-            lcx_log(LCX_INFO, "execution cancel requested", "execution_id", id, NULL);
+            lcx_log(LCX_DEBUG, "execution cancel requested", "execution_id", id, NULL);
             slot_cancel(self->slots[i]);
         }
     }
@@ -290,6 +290,10 @@ static void handle_dispatcher(worker_t *self)
         return;
     }
     self->dispatcher_seen = lcx_mono_ms();
+    if (self->dispatcher_silent) {
+        lcx_log(LCX_INFO, "dispatcher answers again", NULL);
+        self->dispatcher_silent = false;
+    }
     switch (msg->cmd) {
     case LCX_CMD_JOB:
         on_job(self, &msg);
@@ -324,10 +328,9 @@ static void on_slot_message(worker_t *self, int slot)
     lcx_msg_t *update = slot_receive(self->slots[slot]);
     if (!update) return;                       /* live output, already relayed */
     lcx_msg_destroy(&self->held[slot].update); /* the final update stands for it */
-    char cpu[24];
-    lcx_log(LCX_INFO, "execution finished", "execution_id", update->execution_id.ptr, "status",
-            update->status.ptr, "reason", update->reason.ptr, "cpu_time_ms",
-            lcx_itoa(update->cpu_time_ms.v, cpu, sizeof cpu), NULL);
+    lcx_log(LCX_DEBUG, "execution finished", "execution_id", update->execution_id.ptr, "status",
+            update->status.ptr, "reason", update->reason.ptr,
+            LCX_LOG_INT("cpu_time_ms", update->cpu_time_ms.v), NULL);
     lcx_msg_set_str(update, LCX_F_runner_id, self->ready->runner_id.ptr);
     lcx_msg_set_str(update, LCX_F_sandbox, self->ready->sandbox.ptr); /* shown in every result */
     zlistx_add_end(self->unacked, lcx_msg_dup(update));
@@ -379,7 +382,9 @@ static void timers(worker_t *self)
     int64_t now = lcx_mono_ms();
     send_due_running(self, now);
     if (now - self->dispatcher_seen > s->heartbeat_ms * s->liveness) {
-        lcx_log(LCX_WARN, "dispatcher silent: reconnecting", NULL);
+        lcx_log(self->dispatcher_silent ? LCX_DEBUG : LCX_WARN, "dispatcher silent: reconnecting",
+                NULL);
+        self->dispatcher_silent = true;
         connect_dispatcher(self);
         resend_unacked(self);
         return;

@@ -369,11 +369,9 @@ static void on_update(server_t *self, const lcx_msg_t *update)
     if (rc != STORE_OK && rc != STORE_NOT_FOUND) return; /* not acknowledged: it comes again */
     bool terminal = applied.terminal;
     if (applied.changed) {
-        char attempt[24];
-        lcx_log(LCX_INFO, "execution state", "execution_id", update->execution_id.ptr, "status",
+        lcx_log(LCX_DEBUG, "execution state", "execution_id", update->execution_id.ptr, "status",
                 update->status.ptr, "reason", update->reason.ptr, "runner_id",
-                update->runner_id.ptr, "attempt",
-                lcx_itoa(update->attempt.v, attempt, sizeof attempt), NULL);
+                update->runner_id.ptr, LCX_LOG_INT("attempt", update->attempt.v), NULL);
         if (applied.started) /* the run ended before it reported RUNNING (PROTOCOL.md 6.3) */
             events_status(self->events, update->execution_id.ptr, "RUNNING", update->attempt.v);
         if (terminal) events_final_output(self->events, update); /* the output's tail */
@@ -458,7 +456,7 @@ static void on_session(server_t *self, const lcx_msg_t *req)
         return;
     }
     if (cancelled[0]) {
-        lcx_log(LCX_INFO, "execution cancelled", "execution_id", cancelled, "session_id", sid,
+        lcx_log(LCX_DEBUG, "execution cancelled", "execution_id", cancelled, "session_id", sid,
                 "why", "session closed", NULL);
         keep_shown_output(self, cancelled);
         lcx_msg_t *cancel = cancel_of(cancelled);
@@ -540,7 +538,7 @@ static void on_run(server_t *self, const lcx_msg_t *req)
         reply_run_unavailable(self, req, NULL, job->language.ptr);
     } else if (rc == STORE_OK && !replayed) {
         queued = true;
-        lcx_log(LCX_INFO, "execution queued", "execution_id", exec->execution_id.ptr, "session_id",
+        lcx_log(LCX_DEBUG, "execution queued", "execution_id", exec->execution_id.ptr, "session_id",
                 req->session_id.ptr, "language", job->language.ptr, NULL);
         job->corr = 1;
         holds_add(self->holds, HOLD_SUBMIT, exec->execution_id.ptr, &exec,
@@ -612,7 +610,7 @@ static void on_execution_cancel(server_t *self, const lcx_msg_t *req)
         reply_store_error(self, req, rc, "no execution has this id");
         return;
     }
-    lcx_log(LCX_INFO, "execution cancelled", "execution_id", req->execution_id.ptr, NULL);
+    lcx_log(LCX_DEBUG, "execution cancelled", "execution_id", req->execution_id.ptr, NULL);
     if (keep_shown_output(self, req->execution_id.ptr))
         store_execution_get(self->store, req->execution_id.ptr, msg);
     lcx_msg_t *cancel = cancel_of(req->execution_id.ptr);

@@ -339,6 +339,7 @@ class Stack:
         for k in list(env):  # only what the test asks for: no stray LCX_* from the caller
             if k.startswith("LCX_") and not k.startswith("LCX_TEST_"):
                 del env[k]
+        env["LCX_LOG_LEVEL"] = "debug"  # tests follow an execution through its per-job lines
         if service in self.runners and service != "runner":
             env.update(self.extra_env.get("runner", {}))
         env.update(self.extra_env.get(service, {}))

@@ -71,3 +71,10 @@ def test_keygen_and_keeper_help_exit_0(stack):
     r = _run("keygen")
     expect(r.returncode == 2 and "usage" in r.stderr,
            "lcx-keygen without a directory: exit %d, %r" % (r.returncode, r.stderr[:200]))
+
+
+def test_bad_log_level_is_refused(stack):
+    for name in SERVICE_LETTERS:
+        r = _run(name, "--log-level", "loud")
+        expect(r.returncode == 2 and "log_level" in r.stderr,
+               "lcx-%s --log-level loud: exit %d, %r" % (name, r.returncode, r.stderr[:200]))

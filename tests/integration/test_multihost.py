@@ -267,6 +267,7 @@ class Cluster:
         if p is not None and p.poll() is None:
             raise RuntimeError("%s is already running" % service)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LCX_")}
+        env["LCX_LOG_LEVEL"] = "debug"  # records() reads per-job lines
         cmd = self.command(service)
         with open(self.log_path(service), "ab") as log:
             log.write(("==== %s start: %s\n" % (time.strftime("%H:%M:%S"),
