@@ -957,7 +957,8 @@ store_rc_t store_active_jobs(store_t *self, store_job_fn *fn, void *arg)
 /* ---------------------------------------------------------------------------------------- */
 /* Metrics                                                                                   */
 
-/* Upper bounds (ms) of the execution-time histogram's buckets. */
+/* Upper bounds (ms, as stored) of the execution-time histogram's buckets; the histogram is
+ * written in seconds, Prometheus's base unit. */
 static const int time_buckets[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
 #define TIME_BUCKETS (sizeof time_buckets / sizeof time_buckets[0])
 
@@ -997,15 +998,18 @@ static int metric_time_histogram(store_t *self, FILE *out)
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        fprintf(out, "# HELP lcx_execution_time_ms Wall time of the run step of executions.\n"
-                     "# TYPE lcx_execution_time_ms histogram\n");
+        fprintf(out, "# HELP lcx_execution_duration_seconds Wall time of the run step of "
+                     "executions.\n"
+                     "# TYPE lcx_execution_duration_seconds histogram\n");
         for (size_t i = 0; i < TIME_BUCKETS; i++)
-            fprintf(out, "lcx_execution_time_ms_bucket{le=\"%d\"} %lld\n", time_buckets[i],
-                    (long long)sqlite3_column_int64(st, 2 + (int)i));
+            fprintf(out, "lcx_execution_duration_seconds_bucket{le=\"%g\"} %lld\n",
+                    time_buckets[i] / 1000.0, (long long)sqlite3_column_int64(st, 2 + (int)i));
         long long count = sqlite3_column_int64(st, 0);
-        fprintf(out, "lcx_execution_time_ms_bucket{le=\"+Inf\"} %lld\n", count);
-        fprintf(out, "lcx_execution_time_ms_sum %lld\nlcx_execution_time_ms_count %lld\n",
-                (long long)sqlite3_column_int64(st, 1), count);
+        fprintf(out, "lcx_execution_duration_seconds_bucket{le=\"+Inf\"} %lld\n", count);
+        fprintf(out,
+                "lcx_execution_duration_seconds_sum %.3f\n"
+                "lcx_execution_duration_seconds_count %lld\n",
+                (double)sqlite3_column_int64(st, 1) / 1000.0, count);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : -1;

@@ -80,6 +80,48 @@ def test_metrics(stack):
     expect("_bucket{" in text, "/metrics has no histogram")
     for word in ("queue", "runner", "execution"):
         expect(word in text, "/metrics mentions no %s metric" % word)
+    _check_metric_names(text)
+
+
+# Each metric /metrics must have, with its type (names follow Prometheus: base units, _total).
+EXPECTED_METRICS = {
+    "lcx_http_requests_total": "counter",
+    "lcx_http_request_duration_seconds": "histogram",
+    "lcx_execution_duration_seconds": "histogram",
+    "lcx_sessions": "gauge",
+    "lcx_executions": "gauge",
+    "lcx_queue_depth": "gauge",
+    "lcx_runners": "gauge",
+    "lcx_runner_slots": "gauge",
+    "lcx_runner_free_slots": "gauge",
+    "lcx_dispatcher_up": "gauge",
+    "lcx_session_store_up": "gauge",
+}
+
+
+def _check_metric_names(text):
+    import re
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    for name, kind in EXPECTED_METRICS.items():
+        expect(types.get(name) == kind, "/metrics: %s is %r, expected a %s"
+               % (name, types.get(name), kind))
+    for name, kind in types.items():
+        expect(re.match(r"^lcx_[a-z0-9_]+$", name), "/metrics: odd metric name %r" % name)
+        expect(not re.search(r"_(ms|milliseconds|kb|mb|kib|mib)(_|$)", name),
+               "/metrics: %s is not in a base unit (seconds, bytes)" % name)
+        expect((kind == "counter") == name.endswith("_total"),
+               "/metrics: %s is a %s; only counters end in _total" % (name, kind))
+    suffixes = ("_bucket", "_sum", "_count")
+    for sample in re.findall(r"^([a-z_][a-z0-9_]*)[{ ]", text, re.M):
+        family = sample
+        if family not in types:
+            family = next((sample[:-len(x)] for x in suffixes if sample.endswith(x)), sample)
+        expect(family in types, "/metrics: sample %s has no # TYPE line" % sample)
+    # The run-time histogram's buckets are seconds: 30 s is its last finite bound.
+    expect('lcx_execution_duration_seconds_bucket{le="30"}' in text,
+           "/metrics: lcx_execution_duration_seconds has no le=\"30\" bucket (seconds)")
+    m = re.search(r"^lcx_execution_duration_seconds_sum (\S+)$", text, re.M)
+    expect(m and float(m.group(1)) >= 0, "/metrics: no lcx_execution_duration_seconds_sum")
 
 
 def test_openapi_and_docs(stack):
