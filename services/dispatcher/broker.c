@@ -160,7 +160,9 @@ static void dispatch(broker_t *self)
 /* A runner is gone: its jobs go back to the queue, or fail once out of attempts. */
 static void runner_lost(broker_t *self, runner_t *runner, const char *why)
 {
-    lcx_log(LCX_WARN, "runner lost", "runner_id", runner->name, "why", why, NULL);
+    bool left = strcmp(why, "runner said goodbye") == 0; /* a drain's end is no trouble */
+    lcx_log(left ? LCX_INFO : LCX_WARN, left ? "runner left" : "runner lost", "runner_id",
+            runner->name, "why", why, NULL);
     zlist_t *held = zlist_new();
     jobs_of_runner(self->jobs, runner, held);
     job_t *job;

@@ -37,3 +37,27 @@ def test_compose_uses_real_flags(stack):
         for flag in (w for w in words[1:] if w.startswith("--")):
             expect(flag in usage, "compose.yaml passes %s to %s, which does not take it"
                    % (flag, words[0]))
+
+
+def test_docs_stand_on_their_own(stack):
+    """The project's documents point at nothing outside the repository, and say what things do
+    instead of citing issue numbers."""
+    for path in ("README.md", "docs/API.md", "proto/PROTOCOL.md", "web/openapi.json"):
+        text = _read(path)
+        for m in re.finditer(r"(\.\./shared|/work/|\bshared/)", text):
+            line = text.count("\n", 0, m.start()) + 1
+            expect(False, "%s:%d points outside the repository (%r)" % (path, line, m.group(1)))
+    for path in ("README.md", "services/common/settings.def", "docs/API.md", "proto/PROTOCOL.md"):
+        m = re.search(r"issue #\d+", _read(path))
+        expect(not m, "%s cites an issue number (%r) instead of saying what it is"
+               % (path, m and m.group(0)))
+
+
+def test_api_doc_names_the_metrics_served(stack):
+    """Every metric family /metrics serves is named in docs/API.md."""
+    r = stack.get("/metrics")
+    families = set(re.findall(r"^# TYPE (\S+) ", r.raw.decode("utf-8", "replace"), re.M))
+    expect(families, "/metrics has no # TYPE lines")
+    api = _read("docs/API.md")
+    missing = sorted(f for f in families if "`%s" % f not in api)
+    expect(not missing, "docs/API.md does not name the metrics %s" % ", ".join(missing))

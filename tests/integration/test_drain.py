@@ -37,6 +37,16 @@ def test_sigterm_drains_runner(stack):
     except Exception:
         code = None
     expect(code == 0, "the drained runner did not exit by itself with 0 (exit %r)" % code)
+    # The dispatcher notes an orderly leave at info, not as a lost runner.
+    import json
+    left = []
+    deadline = time.monotonic() + 5
+    while not left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        with open(stack.log_path("dispatcher"), encoding="utf-8") as f:
+            left = [json.loads(l) for l in f if '"runner left"' in l or '"runner lost"' in l]
+    expect(left and left[-1].get("event") == "runner left" and left[-1].get("level") == "info",
+           "the dispatcher did not log the drained runner as left at info: %s" % left)
 
 
 @isolated()
