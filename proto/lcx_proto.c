@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert(LCX_F_COUNT <= 64, "field masks are 64 bits");
+/* A set of fields, one bit each (gcc and clang have 128-bit integers on every lcx target). */
+__extension__ typedef unsigned __int128 field_mask_t;
+_Static_assert(LCX_F_COUNT <= 128, "field masks are 128 bits");
 
 /* ---------------------------------------------------------------------------------------- */
 /* Tables: commands, fields, schemas                                                         */
@@ -35,53 +37,59 @@ static const field_def_t field_defs[LCX_F_COUNT] = {
 
 /* Which fields a command requires and which more it allows; ITEMS records have kind `item`. */
 typedef struct {
-    uint64_t required;
-    uint64_t optional;
+    field_mask_t required;
+    field_mask_t optional;
     lcx_cmd_t item;
 } schema_t;
 
-#define F(f) (UINT64_C(1) << LCX_F_##f)
+#define F(f) ((field_mask_t)1 << LCX_F_##f)
 #define OUTCOME_FIELDS                                                                             \
     (F(reason) | F(stdout) | F(stderr) | F(compile_output) | F(exit_code) | F(signal) |            \
      F(execution_time_ms) | F(cpu_time_ms) | F(memory_kb) | F(stdout_truncated) |                  \
      F(stderr_truncated) | F(started_at) | F(finished_at) | F(sandbox))
 #define POOL_FIELDS (F(runners) | F(slots) | F(free_slots) | F(queue_depth))
+/* Who sends a gateway request (PROTOCOL.md 6.1, "The caller"): allowed in every one. */
+#define CALLER_FIELDS                                                                              \
+    (F(caller_key_id) | F(caller_secret) | F(caller_session_id) | F(caller_address))
+#define QUOTA_FIELDS (F(runs_per_minute) | F(concurrent_runs) | F(max_time_ms) | F(max_memory_mb))
+#define KEY_SETTABLE (QUOTA_FIELDS | F(expires_at) | F(webhook_url))
 
 static const schema_t schemas[LCX_CMD_COUNT] = {
-    [LCX_CMD_HEALTH] = {0, 0, 0},
+    [LCX_CMD_HEALTH] = {0, CALLER_FIELDS, 0},
     [LCX_CMD_RUNNER] = {F(runner_id) | F(slots) | F(free_slots) | F(draining),
                         F(languages) | F(sandbox), 0},
-    [LCX_CMD_DRAIN] = {F(runner_id), 0, 0},
+    [LCX_CMD_DRAIN] = {F(runner_id), CALLER_FIELDS, 0},
     [LCX_CMD_HEALTH_REPLY] = {F(dispatcher_up),
                               F(instance) | POOL_FIELDS | F(languages) | F(versions) |
-                                  F(sandboxes) | F(items),
+                                  F(sandboxes) | F(items) | F(caller_role),
                               LCX_CMD_RUNNER},
-    [LCX_CMD_SESSION_CREATE] = {F(language) | F(source_code), 0, 0},
-    [LCX_CMD_SESSION_GET] = {F(session_id), 0, 0},
-    [LCX_CMD_SESSION_UPDATE] = {F(session_id), F(language) | F(source_code), 0},
-    [LCX_CMD_SESSION_CLOSE] = {F(session_id), 0, 0},
+    [LCX_CMD_SESSION_CREATE] = {F(language) | F(source_code), CALLER_FIELDS, 0},
+    [LCX_CMD_SESSION_GET] = {F(session_id), CALLER_FIELDS, 0},
+    [LCX_CMD_SESSION_UPDATE] = {F(session_id), F(language) | F(source_code) | CALLER_FIELDS, 0},
+    [LCX_CMD_SESSION_CLOSE] = {F(session_id), CALLER_FIELDS, 0},
     [LCX_CMD_SESSION] = {F(session_id) | F(status) | F(language) | F(source_code) | F(version) |
                              F(created_at) | F(updated_at),
                          0, 0},
     [LCX_CMD_RUN] = {F(session_id),
                      F(stdin) | F(args) | F(time_ms) | F(memory_mb) | F(idempotency_key) |
-                         F(source_code) | F(version),
+                         F(source_code) | F(version) | CALLER_FIELDS,
                      0},
-    [LCX_CMD_EXECUTION_GET] = {F(execution_id), F(wait_ms), 0},
-    [LCX_CMD_EXECUTION_LIST] = {F(session_id), F(limit) | F(before), 0},
-    [LCX_CMD_EXECUTION_CANCEL] = {F(execution_id), 0, 0},
+    [LCX_CMD_EXECUTION_GET] = {F(execution_id), F(wait_ms) | CALLER_FIELDS, 0},
+    [LCX_CMD_EXECUTION_LIST] = {F(session_id), F(limit) | F(before) | CALLER_FIELDS, 0},
+    [LCX_CMD_EXECUTION_CANCEL] = {F(execution_id), CALLER_FIELDS, 0},
     [LCX_CMD_EXECUTION] = {F(execution_id) | F(session_id) | F(language) | F(status) | F(attempts) |
                                F(queued_at),
                            OUTCOME_FIELDS | F(source_version), 0},
     [LCX_CMD_EXECUTIONS] = {F(items), 0, LCX_CMD_EXECUTION},
-    [LCX_CMD_EVENTS_GET] = {F(execution_id), F(after) | F(wait_ms), 0},
+    [LCX_CMD_EVENTS_GET] = {F(execution_id), F(after) | F(wait_ms) | CALLER_FIELDS, 0},
     [LCX_CMD_EVENTS] = {F(execution_id) | F(items) | F(finished), F(after) | F(event_id),
                         LCX_CMD_EVENT},
     [LCX_CMD_EVENT] = {F(event_id) | F(kind), F(data) | F(status) | F(attempt), 0},
-    [LCX_CMD_METRICS] = {0, 0, 0},
+    [LCX_CMD_METRICS] = {0, CALLER_FIELDS, 0},
     [LCX_CMD_METRICS_REPLY] = {F(text), 0, 0},
     [LCX_CMD_ERROR] = {F(error),
-                       F(message) | F(details) | F(execution_id) | F(retry_after_ms) | F(version),
+                       F(message) | F(details) | F(execution_id) | F(retry_after_ms) | F(version) |
+                           F(reason),
                        0},
     [LCX_CMD_JOB] = {F(execution_id) | F(session_id) | F(language) | F(source_code) | F(attempt) |
                          F(time_ms) | F(memory_mb),
@@ -98,9 +106,28 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_UPDATE_ACK] = {F(execution_id) | F(attempt) | F(status), 0, 0},
     [LCX_CMD_OUTPUT] = {F(execution_id) | F(attempt) | F(stream) | F(data) | F(offset), 0, 0},
     [LCX_CMD_DISCONNECT] = {0, F(message), 0},
+    [LCX_CMD_KEY_CREATE] = {F(key_id) | F(secret_hash) | F(name) | F(role),
+                            KEY_SETTABLE | CALLER_FIELDS, 0},
+    [LCX_CMD_KEY_LIST] = {0, CALLER_FIELDS, 0},
+    [LCX_CMD_KEY_UPDATE] = {F(key_id), F(name) | KEY_SETTABLE | CALLER_FIELDS, 0},
+    [LCX_CMD_KEY_REVOKE] = {F(key_id), CALLER_FIELDS, 0},
+    [LCX_CMD_KEY] = {F(key_id) | F(name) | F(role) | F(created_at),
+                     KEY_SETTABLE | F(revoked_at) | F(last_used_at), 0},
+    [LCX_CMD_KEYS] = {F(items), 0, LCX_CMD_KEY},
 };
 
-static uint64_t allowed_mask(lcx_cmd_t cmd)
+/* The lowest field in a non-empty mask. */
+static int lowest_field(field_mask_t mask)
+{
+    int f = 0;
+    while (!(mask & 1)) {
+        mask >>= 1;
+        f++;
+    }
+    return f;
+}
+
+static field_mask_t allowed_mask(lcx_cmd_t cmd)
 {
     return schemas[cmd].required | schemas[cmd].optional;
 }
@@ -337,11 +364,11 @@ static int copy_field(lcx_msg_t *self, const lcx_msg_t *from, lcx_field_t field)
 void lcx_msg_copy_fields(lcx_msg_t *self, const lcx_msg_t *from)
 {
     if (self == from) return; /* clearing a list before copying it would empty it */
-    uint64_t allowed = allowed_mask(self->cmd);
+    field_mask_t allowed = allowed_mask(self->cmd);
     /* Records of another kind do not belong in this command's items. */
     if (schemas[self->cmd].item != schemas[from->cmd].item) allowed &= ~F(items);
     for (int f = 0; f < LCX_F_COUNT; f++)
-        if ((allowed & (UINT64_C(1) << f)) && lcx_msg_has(from, (lcx_field_t)f))
+        if ((allowed & ((field_mask_t)1 << f)) && lcx_msg_has(from, (lcx_field_t)f))
             copy_field(self, from, (lcx_field_t)f);
 }
 
@@ -430,10 +457,10 @@ static int pack_field(msgpack_packer *pk, const lcx_msg_t *self, lcx_field_t fie
 static int pack_body(msgpack_packer *pk, const lcx_msg_t *self, char *err, size_t errlen)
 {
     const schema_t *schema = &schemas[self->cmd];
-    uint64_t allowed = schema->required | schema->optional;
+    field_mask_t allowed = schema->required | schema->optional;
     size_t count = 0;
     for (int f = 0; f < LCX_F_COUNT; f++) {
-        uint64_t bit = UINT64_C(1) << f;
+        field_mask_t bit = (field_mask_t)1 << f;
         bool has = lcx_msg_has(self, (lcx_field_t)f);
         if ((schema->required & bit) && !has) {
             set_err(err, errlen, "%s: required field '%s' is missing", lcx_cmd_name(self->cmd),
@@ -723,7 +750,7 @@ static int decode_value(lcx_msg_t *self, lcx_field_t field, const msgpack_object
 static int decode_body(lcx_msg_t *self, const msgpack_object *map, char *err, size_t errlen)
 {
     const schema_t *schema = &schemas[self->cmd];
-    uint64_t allowed = schema->required | schema->optional, seen = 0;
+    field_mask_t allowed = schema->required | schema->optional, seen = 0;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
         if (kv->key.type != MSGPACK_OBJECT_STR) {
@@ -731,19 +758,19 @@ static int decode_body(lcx_msg_t *self, const msgpack_object *map, char *err, si
             return -1;
         }
         int f = field_by_key(&kv->key);
-        if (f < 0 || !(allowed & (UINT64_C(1) << f))) continue; /* unknown: ignored */
-        if (seen & (UINT64_C(1) << f)) {
+        if (f < 0 || !(allowed & ((field_mask_t)1 << f))) continue; /* unknown: ignored */
+        if (seen & ((field_mask_t)1 << f)) {
             set_err(err, errlen, "%s: field '%s' appears twice", cmd_names[self->cmd],
                     field_defs[f].name);
             return -1;
         }
-        seen |= UINT64_C(1) << f;
+        seen |= (field_mask_t)1 << f;
         if (decode_value(self, (lcx_field_t)f, &kv->val, err, errlen) != 0) return -1;
     }
-    uint64_t missing = schema->required & ~seen;
+    field_mask_t missing = schema->required & ~seen;
     if (missing) {
         set_err(err, errlen, "%s: required field '%s' is missing", cmd_names[self->cmd],
-                field_defs[__builtin_ctzll(missing)].name);
+                field_defs[lowest_field(missing)].name);
         return -1;
     }
     return 0;

@@ -64,7 +64,14 @@
     X(OUTPUT)                                                                                      \
     X(DISCONNECT)                                                                                  \
     X(RUNNER)                                                                                      \
-    X(DRAIN)
+    X(DRAIN)                                                                                       \
+    /* gateway <-> session store: API keys */                                                      \
+    X(KEY_CREATE)                                                                                  \
+    X(KEY_LIST)                                                                                    \
+    X(KEY_UPDATE)                                                                                  \
+    X(KEY_REVOKE)                                                                                  \
+    X(KEY)                                                                                         \
+    X(KEYS)
 
 typedef enum {
     LCX_CMD_NONE = 0,
@@ -100,6 +107,16 @@ typedef enum {
     X(kind, STR)                                                                                   \
     X(before, STR)                                                                                 \
     X(text, STR)                                                                                   \
+    X(caller_key_id, STR)                                                                          \
+    X(caller_session_id, STR)                                                                      \
+    X(caller_address, STR)                                                                         \
+    X(caller_role, STR)                                                                            \
+    X(key_id, STR)                                                                                 \
+    X(name, STR)                                                                                   \
+    X(role, STR)                                                                                   \
+    X(webhook_url, STR)                                                                            \
+    X(caller_secret, BIN)                                                                          \
+    X(secret_hash, BIN)                                                                            \
     X(stdin, BIN)                                                                                  \
     X(stdout, BIN)                                                                                 \
     X(stderr, BIN)                                                                                 \
@@ -131,6 +148,13 @@ typedef enum {
     X(after, INT)                                                                                  \
     X(event_id, INT)                                                                               \
     X(limit, INT)                                                                                  \
+    X(runs_per_minute, INT)                                                                        \
+    X(concurrent_runs, INT)                                                                        \
+    X(max_time_ms, INT)                                                                            \
+    X(max_memory_mb, INT)                                                                          \
+    X(expires_at, INT)                                                                             \
+    X(revoked_at, INT)                                                                             \
+    X(last_used_at, INT)                                                                           \
     X(stdout_truncated, BOOL)                                                                      \
     X(stderr_truncated, BOOL)                                                                      \
     X(dispatcher_up, BOOL)                                                                         \

@@ -28,48 +28,52 @@
 /* ---------------------------------------------------------------------------------------- */
 /* The schema, as PROTOCOL.md states it                                                      */
 
-#define FB(f) (UINT64_C(1) << LCX_F_##f)
+__extension__ typedef unsigned __int128 mask_t;
+#define FB(f) ((mask_t)1 << LCX_F_##f)
 #define OUTCOME                                                                                    \
     (FB(reason) | FB(stdout) | FB(stderr) | FB(compile_output) | FB(exit_code) | FB(signal) |      \
      FB(execution_time_ms) | FB(cpu_time_ms) | FB(memory_kb) | FB(stdout_truncated) |              \
      FB(stderr_truncated) | FB(started_at) | FB(finished_at) | FB(sandbox))
 #define POOL (FB(runners) | FB(slots) | FB(free_slots) | FB(queue_depth))
+#define CALLER (FB(caller_key_id) | FB(caller_secret) | FB(caller_session_id) | FB(caller_address))
+#define QUOTAS (FB(runs_per_minute) | FB(concurrent_runs) | FB(max_time_ms) | FB(max_memory_mb))
 
 typedef struct {
     lcx_cmd_t cmd;
-    uint64_t req;
-    uint64_t opt;
+    mask_t req;
+    mask_t opt;
 } spec_t;
 
 static const spec_t SPEC[] = {
-    {LCX_CMD_HEALTH, 0, 0},
+    {LCX_CMD_HEALTH, 0, CALLER},
     {LCX_CMD_HEALTH_REPLY, FB(dispatcher_up),
-     FB(instance) | POOL | FB(languages) | FB(versions) | FB(sandboxes) | FB(items)},
-    {LCX_CMD_SESSION_CREATE, FB(language) | FB(source_code), 0},
-    {LCX_CMD_SESSION_GET, FB(session_id), 0},
-    {LCX_CMD_SESSION_UPDATE, FB(session_id), FB(language) | FB(source_code)},
-    {LCX_CMD_SESSION_CLOSE, FB(session_id), 0},
+     FB(instance) | POOL | FB(languages) | FB(versions) | FB(sandboxes) | FB(items) |
+         FB(caller_role)},
+    {LCX_CMD_SESSION_CREATE, FB(language) | FB(source_code), CALLER},
+    {LCX_CMD_SESSION_GET, FB(session_id), CALLER},
+    {LCX_CMD_SESSION_UPDATE, FB(session_id), FB(language) | FB(source_code) | CALLER},
+    {LCX_CMD_SESSION_CLOSE, FB(session_id), CALLER},
     {LCX_CMD_SESSION,
      FB(session_id) | FB(status) | FB(language) | FB(source_code) | FB(version) | FB(created_at) |
          FB(updated_at),
      0},
     {LCX_CMD_RUN, FB(session_id),
      FB(stdin) | FB(args) | FB(time_ms) | FB(memory_mb) | FB(idempotency_key) | FB(source_code) |
-         FB(version)},
-    {LCX_CMD_EXECUTION_GET, FB(execution_id), FB(wait_ms)},
-    {LCX_CMD_EXECUTION_LIST, FB(session_id), FB(limit) | FB(before)},
-    {LCX_CMD_EXECUTION_CANCEL, FB(execution_id), 0},
+         FB(version) | CALLER},
+    {LCX_CMD_EXECUTION_GET, FB(execution_id), FB(wait_ms) | CALLER},
+    {LCX_CMD_EXECUTION_LIST, FB(session_id), FB(limit) | FB(before) | CALLER},
+    {LCX_CMD_EXECUTION_CANCEL, FB(execution_id), CALLER},
     {LCX_CMD_EXECUTION,
      FB(execution_id) | FB(session_id) | FB(language) | FB(status) | FB(attempts) | FB(queued_at),
      OUTCOME | FB(source_version)},
     {LCX_CMD_EXECUTIONS, FB(items), 0},
-    {LCX_CMD_EVENTS_GET, FB(execution_id), FB(after) | FB(wait_ms)},
+    {LCX_CMD_EVENTS_GET, FB(execution_id), FB(after) | FB(wait_ms) | CALLER},
     {LCX_CMD_EVENTS, FB(execution_id) | FB(items) | FB(finished), FB(after) | FB(event_id)},
     {LCX_CMD_EVENT, FB(event_id) | FB(kind), FB(data) | FB(status) | FB(attempt)},
-    {LCX_CMD_METRICS, 0, 0},
+    {LCX_CMD_METRICS, 0, CALLER},
     {LCX_CMD_METRICS_REPLY, FB(text), 0},
     {LCX_CMD_ERROR, FB(error),
-     FB(message) | FB(details) | FB(execution_id) | FB(retry_after_ms) | FB(version)},
+     FB(message) | FB(details) | FB(execution_id) | FB(retry_after_ms) | FB(version) | FB(reason)},
     {LCX_CMD_JOB,
      FB(execution_id) | FB(session_id) | FB(language) | FB(source_code) | FB(attempt) |
          FB(time_ms) | FB(memory_mb),
@@ -87,7 +91,15 @@ static const spec_t SPEC[] = {
     {LCX_CMD_DISCONNECT, 0, FB(message)},
     {LCX_CMD_RUNNER, FB(runner_id) | FB(slots) | FB(free_slots) | FB(draining),
      FB(languages) | FB(sandbox)},
-    {LCX_CMD_DRAIN, FB(runner_id), 0},
+    {LCX_CMD_DRAIN, FB(runner_id), CALLER},
+    {LCX_CMD_KEY_CREATE, FB(key_id) | FB(secret_hash) | FB(name) | FB(role),
+     QUOTAS | FB(expires_at) | FB(webhook_url) | CALLER},
+    {LCX_CMD_KEY_LIST, 0, CALLER},
+    {LCX_CMD_KEY_UPDATE, FB(key_id), FB(name) | QUOTAS | FB(expires_at) | FB(webhook_url) | CALLER},
+    {LCX_CMD_KEY_REVOKE, FB(key_id), CALLER},
+    {LCX_CMD_KEY, FB(key_id) | FB(name) | FB(role) | FB(created_at),
+     QUOTAS | FB(expires_at) | FB(webhook_url) | FB(revoked_at) | FB(last_used_at)},
+    {LCX_CMD_KEYS, FB(items), 0},
 };
 #define NSPEC (sizeof SPEC / sizeof SPEC[0])
 
@@ -99,7 +111,7 @@ static const spec_t *spec_of(lcx_cmd_t cmd)
     return NULL;
 }
 
-static bool in_mask(uint64_t mask, int f)
+static bool in_mask(mask_t mask, int f)
 {
     return (mask >> f) & 1;
 }
@@ -123,7 +135,7 @@ static bool has(const lcx_msg_t *m, int f)
     return lcx_msg_has(m, (lcx_field_t)f);
 }
 
-static lcx_msg_t *make_msg(lcx_cmd_t cmd, uint64_t mask, uint64_t corr);
+static lcx_msg_t *make_msg(lcx_cmd_t cmd, mask_t mask, uint64_t corr);
 static lcx_cmd_t item_kind(lcx_cmd_t cmd);
 
 /* A distinct sample value per field: negative, extreme and ordinary integers, both booleans. */
@@ -206,7 +218,7 @@ static void fill_field(lcx_msg_t *m, int f)
     assert_true(has(m, f));
 }
 
-static lcx_msg_t *make_msg(lcx_cmd_t cmd, uint64_t mask, uint64_t corr)
+static lcx_msg_t *make_msg(lcx_cmd_t cmd, mask_t mask, uint64_t corr)
 {
     lcx_msg_t *m = lcx_msg_new(cmd);
     assert_non_null(m);
@@ -222,6 +234,7 @@ static lcx_cmd_t item_kind(lcx_cmd_t cmd)
     if (cmd == LCX_CMD_EXECUTIONS) return LCX_CMD_EXECUTION;
     if (cmd == LCX_CMD_EVENTS) return LCX_CMD_EVENT;
     if (cmd == LCX_CMD_STATUS || cmd == LCX_CMD_HEALTH_REPLY) return LCX_CMD_RUNNER;
+    if (cmd == LCX_CMD_KEYS) return LCX_CMD_KEY;
     return LCX_CMD_NONE;
 }
 
