@@ -6,7 +6,7 @@
 CC       ?= cc
 BUILD    := build
 BIN      := $(BUILD)/bin
-PKGS     := libzmq libczmq libmicrohttpd sqlite3 msgpack jansson libseccomp
+PKGS     := libzmq libczmq libmicrohttpd sqlite3 msgpack jansson libseccomp libsodium
 CPPFLAGS += -Iproto -Iservices/common -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -16,7 +16,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 # Debian packages: the libraries we link and the toolchains the languages need.
 DEB_PKGS := pkg-config gcc g++ make bash python3 nodejs default-jdk-headless \
             libzmq3-dev libczmq-dev libmicrohttpd-dev libsqlite3-dev libmsgpack-dev \
-            libjansson-dev libcmocka-dev libseccomp-dev iproute2 curl procps wrk
+            libjansson-dev libcmocka-dev libseccomp-dev libsodium-dev iproute2 curl procps wrk
 # The tools of `make lint` and `make format` only (neither run nor test needs them).
 DEV_PKGS := cppcheck pyflakes3 clang-format
 # Those of a list that dpkg does not know as installed.

@@ -1,9 +1,12 @@
-/* lcx-keygen: makes the CURVE certificates of the services (see services/common/curve.h).
+/* lcx-keygen: makes the CURVE certificates of the services (see services/common/curve.h), and
+ * API keys (services/common/apikey.h).
  *
  *   lcx-keygen DIR [NAME...]   names default to: session dispatcher gateway runner
+ *   lcx-keygen api-key         prints a fresh API key (for admin_key_file, say)
  *
  * Writes DIR/public/NAME.cert and DIR/secret/NAME.cert_secret (0600); an existing certificate
  * is kept. Give every host DIR/public and only its own service's secret. */
+#include "apikey.h"
 #include "version.h"
 
 #include <czmq.h>
@@ -34,10 +37,11 @@ static int make_cert(const char *dir, const char *name)
 
 static void usage(const char *program, FILE *out)
 {
-    fprintf(out, "usage: %s DIR [NAME...]\n\n", program);
+    fprintf(out, "usage: %s DIR [NAME...]\n       %s api-key\n\n", program, program);
     fprintf(out, "Writes DIR/public/NAME.cert and DIR/secret/NAME.cert_secret (0600) for each\n"
                  "NAME (default: session dispatcher gateway runner); an existing certificate\n"
-                 "is kept.\n");
+                 "is kept.\n"
+                 "api-key prints a fresh API key (lcx_<key_id>_<secret>) on stdout.\n");
 }
 
 int main(int argc, char **argv)
@@ -48,6 +52,14 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("lcx-keygen %s\n", LCX_VERSION);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "api-key") == 0) {
+        char key[APIKEY_LEN + 1];
+        apikey_t parsed;
+        if (apikey_init() != 0) return 1;
+        apikey_generate(key, &parsed);
+        puts(key);
         return 0;
     }
     if (argc < 2 || argv[1][0] == '-') {
