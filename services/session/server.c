@@ -2,10 +2,13 @@
  * server: the session store's message loop (see server.h).
  */
 #include "server.h"
+#include "access.h"
 #include "alloc.h"
+#include "apikey.h"
 #include "curve.h"
 #include "events.h"
 #include "holds.h"
+#include "keyring.h"
 #include "log.h"
 #include "util.h"
 
@@ -19,6 +22,8 @@
 struct server_t {
     const lcx_settings_t *settings;
     store_t *store;
+    keyring_t *keys;
+    access_caller_t caller; /* who sent the gateway request being handled */
     curve_t *curve;
     zsock_t *frontend;   /* ROUTER: gateways */
     zsock_t *dispatcher; /* DEALER: the dispatcher */
@@ -63,6 +68,27 @@ static zsock_t *open_dispatcher_socket(curve_t *curve, const char *endpoint, cha
     return sock;
 }
 
+/* The API keys, with the operator's bootstrap key registered. */
+static keyring_t *open_keyring(const lcx_settings_t *s, store_t *store, char *err, size_t errlen)
+{
+    if (apikey_init() != 0) {
+        snprintf(err, errlen, "libsodium cannot start");
+        return NULL;
+    }
+    keyring_defaults_t defaults = {s->key_runs_per_minute, s->key_concurrent_runs, s->max_time_ms,
+                                   s->max_memory_mb};
+    keyring_t *keys = keyring_new(store, &defaults, err, errlen);
+    if (!keys || !s->admin_key_file[0]) return keys;
+    apikey_t bootstrap;
+    if (apikey_read_file(s->admin_key_file, &bootstrap, err, errlen) != 0 ||
+        keyring_bootstrap(keys, &bootstrap, err, errlen) != 0) {
+        keyring_destroy(&keys);
+        return NULL;
+    }
+    lcx_log(LCX_INFO, "bootstrap admin key registered", "key_id", bootstrap.id, NULL);
+    return keys;
+}
+
 server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, size_t errlen)
 {
     server_t *self = lcx_calloc(1, sizeof *self);
@@ -78,6 +104,10 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
     zlist_autofree(self->finished); /* zlist_append copies each id */
     self->submitted = zlist_new();
     zlist_autofree(self->submitted);
+    if (!(self->keys = open_keyring(settings, store, err, errlen))) {
+        server_destroy(&self);
+        return NULL;
+    }
     self->curve =
         curve_new(settings->curve_dir, "session", settings->curve_secret, true, err, errlen);
     if (!self->curve) {
@@ -132,6 +162,7 @@ void server_destroy(server_t **self_p)
     zlist_destroy(&self->finished);
     zlist_destroy(&self->submitted);
     lcx_msg_destroy(&self->status);
+    keyring_destroy(&self->keys);
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->dispatcher);
     curve_destroy(&self->curve);
@@ -421,6 +452,8 @@ static void on_health(server_t *self, const lcx_msg_t *req)
     bool up = dispatcher_up(self);
     lcx_msg_set_bool(msg, LCX_F_dispatcher_up, up);
     if (up) lcx_msg_copy_fields(msg, self->status);
+    if (!self->caller.anonymous)
+        lcx_msg_set_str(msg, LCX_F_caller_role, self->caller.admin ? "admin" : "client");
     reply(self, &msg);
 }
 
@@ -443,7 +476,8 @@ static void on_session(server_t *self, const lcx_msg_t *req)
     char cancelled[LCX_UUID_LEN + 1] = "";
     const char *sid = req->session_id.ptr;
     if (req->cmd == LCX_CMD_SESSION_CREATE)
-        rc = store_session_create(self->store, req->language.ptr, req->source_code.ptr, msg);
+        rc = store_session_create(self->store, req->language.ptr, req->source_code.ptr,
+                                  self->caller.anonymous ? NULL : self->caller.key_id, msg);
     else if (req->cmd == LCX_CMD_SESSION_GET)
         rc = store_session_get(self->store, sid, msg);
     else if (req->cmd == LCX_CMD_SESSION_UPDATE)
@@ -469,26 +503,46 @@ static void on_session(server_t *self, const lcx_msg_t *req)
 
 static store_run_limits_t run_limits(const server_t *self)
 {
-    return (store_run_limits_t){self->settings->run_cooldown_ms, self->settings->runs_per_minute,
-                                self->settings->runs_per_session};
+    const lcx_settings_t *s = self->settings;
+    const access_caller_t *c = &self->caller;
+    return (store_run_limits_t){s->run_cooldown_ms,
+                                s->runs_per_minute,
+                                s->runs_per_session,
+                                c->owner[0] ? c->owner : NULL,
+                                c->owner_kind,
+                                c->quotas.runs_per_minute,
+                                c->quotas.concurrent_runs};
 }
 
 /* Reply for a RUN the store refused. */
 /* The rate_limited ERROR: its detail names the guard, its limit and what lifts it. */
 static lcx_msg_t *rate_limited_reply(const lcx_msg_t *req, const store_refusal_t *why)
 {
-    char detail[160];
-    if (strcmp(why->guard, "runs_per_session") == 0)
+    char detail[200];
+    const char *g = why->guard, *message = "this session runs too often";
+    long n = why->guard_limit;
+    if (strcmp(g, "runs_per_session") == 0)
         snprintf(detail, sizeof detail,
-                 "runs_per_session: a session runs at most %ld times; open a new session",
-                 why->guard_limit);
-    else if (strcmp(why->guard, "runs_per_minute") == 0)
-        snprintf(detail, sizeof detail, "runs_per_minute: at most %ld runs a minute",
-                 why->guard_limit);
-    else
-        snprintf(detail, sizeof detail, "cooldown: at least %ld ms between runs", why->guard_limit);
-    lcx_msg_t *msg = error_reply(req, "rate_limited", "this session runs too often");
+                 "runs_per_session: a session runs at most %ld times; open a new session", n);
+    else if (strcmp(g, "runs_per_minute") == 0)
+        snprintf(detail, sizeof detail, "runs_per_minute: at most %ld runs a minute", n);
+    else if (strcmp(g, "cooldown") == 0)
+        snprintf(detail, sizeof detail, "cooldown: at least %ld ms between runs", n);
+    else {
+        /* A quota: "key_runs_per_minute" is the key's quota runs_per_minute. */
+        bool key = strncmp(g, "key_", 4) == 0, minute = strstr(g, "per_minute") != NULL;
+        const char *who = key ? "this API key" : "this client address";
+        message = key ? "this API key is over a quota" : "this client address is over a quota";
+        if (minute)
+            snprintf(detail, sizeof detail, "runs_per_minute: %s starts at most %ld runs a minute",
+                     who, n);
+        else
+            snprintf(detail, sizeof detail,
+                     "concurrent_runs: %s has at most %ld runs queued or running at once", who, n);
+    }
+    lcx_msg_t *msg = error_reply(req, "rate_limited", message);
     lcx_msg_list_append(msg, LCX_F_details, detail);
+    lcx_msg_set_str(msg, LCX_F_reason, g);
     if (why->retry_after_ms > 0) lcx_msg_set_int(msg, LCX_F_retry_after_ms, why->retry_after_ms);
     return msg;
 }
@@ -518,9 +572,37 @@ static void reply_run_refused(server_t *self, const lcx_msg_t *req, store_rc_t r
 /* A RUN is one unit inside the batch: a savepoint around it undoes all of its writes (the
  * execution, and the text it saved) when the store refuses it at once, so a refused run with
  * source_code saves nothing and can be sent again as it was. */
+/* A key's max_time_ms and max_memory_mb cap what its runs ask (400 naming the cap) and lower
+ * the defaults to the caps. False after replying. */
+static bool within_caps(server_t *self, const lcx_msg_t *req, long *time_ms, long *memory_mb)
+{
+    const keyring_defaults_t *q = &self->caller.quotas;
+    const lcx_settings_t *s = self->settings;
+    *time_ms = q->max_time_ms > 0 && q->max_time_ms < s->time_ms ? q->max_time_ms : s->time_ms;
+    *memory_mb =
+        q->max_memory_mb > 0 && q->max_memory_mb < s->memory_mb ? q->max_memory_mb : s->memory_mb;
+    char detail[128] = "";
+    if (q->max_time_ms > 0 && req->time_ms.set && req->time_ms.v > q->max_time_ms)
+        snprintf(detail, sizeof detail,
+                 "time_ms: this API key's runs may ask for at most %ld ms "
+                 "(its quota max_time_ms)",
+                 q->max_time_ms);
+    else if (q->max_memory_mb > 0 && req->memory_mb.set && req->memory_mb.v > q->max_memory_mb)
+        snprintf(detail, sizeof detail,
+                 "memory_mb: this API key's runs may ask for at most %ld MB "
+                 "(its quota max_memory_mb)",
+                 q->max_memory_mb);
+    if (!detail[0]) return true;
+    lcx_msg_t *msg = error_reply(req, "invalid", "the run asks for more than its API key allows");
+    lcx_msg_list_append(msg, LCX_F_details, detail);
+    reply(self, &msg);
+    return false;
+}
+
 static void on_run(server_t *self, const lcx_msg_t *req)
 {
-    const lcx_settings_t *s = self->settings;
+    long time_ms, memory_mb;
+    if (!within_caps(self, req, &time_ms, &memory_mb)) return;
     lcx_msg_t *exec = lcx_msg_reply(req, LCX_CMD_EXECUTION);
     lcx_msg_t *job = lcx_msg_new(LCX_CMD_JOB);
     store_run_limits_t limits = run_limits(self);
@@ -529,7 +611,7 @@ static void on_run(server_t *self, const lcx_msg_t *req)
     bool savepoint = store_savepoint(self->store) == 0;
     store_rc_t rc = savepoint ? STORE_OK : STORE_ERROR;
     if (savepoint)
-        rc = store_execution_create(self->store, req, s->time_ms, s->memory_mb, &limits, exec, job,
+        rc = store_execution_create(self->store, req, time_ms, memory_mb, &limits, exec, job,
                                     &replayed, &why);
     bool queued = false;
     if (rc == STORE_OK && !replayed && !dispatcher_up(self)) {
@@ -542,7 +624,7 @@ static void on_run(server_t *self, const lcx_msg_t *req)
                 req->session_id.ptr, "language", job->language.ptr, NULL);
         job->corr = 1;
         holds_add(self->holds, HOLD_SUBMIT, exec->execution_id.ptr, &exec,
-                  lcx_mono_ms() + s->submit_timeout_ms);
+                  lcx_mono_ms() + self->settings->submit_timeout_ms);
         submit_job(self, &job);
     } else if (rc == STORE_OK) {
         queued = true; /* a replay wrote nothing; keep the savepoint's (empty) work */
@@ -732,8 +814,29 @@ static void on_metrics(server_t *self, const lcx_msg_t *req)
     reply(self, &msg);
 }
 
+/* Who sent req (access.h), in self->caller. False after refusing it. */
+static bool authorize(server_t *self, const lcx_msg_t *req)
+{
+    access_refusal_t refusal = {0};
+    store_rc_t rc =
+        access_check(self->store, self->keys, self->settings, req, &self->caller, &refusal);
+    if (rc == STORE_OK) return true;
+    if (rc != STORE_INVALID) {
+        reply_store_error(self, req, rc, "");
+        return false;
+    }
+    lcx_msg_t *msg = error_reply(req, refusal.code, refusal.message);
+    if (refusal.reason) {
+        lcx_msg_set_str(msg, LCX_F_reason, refusal.reason);
+        lcx_msg_list_append(msg, LCX_F_details, refusal.reason);
+    }
+    reply(self, &msg);
+    return false;
+}
+
 static void handle_frontend(server_t *self, const lcx_msg_t *req)
 {
+    if (!authorize(self, req)) return;
     switch (req->cmd) {
     case LCX_CMD_HEALTH:
         on_health(self, req);
@@ -765,6 +868,14 @@ static void handle_frontend(server_t *self, const lcx_msg_t *req)
     case LCX_CMD_DRAIN:
         on_drain(self, req);
         break;
+    case LCX_CMD_KEY_CREATE:
+    case LCX_CMD_KEY_LIST:
+    case LCX_CMD_KEY_UPDATE:
+    case LCX_CMD_KEY_REVOKE: {
+        lcx_msg_t *answer = keyring_answer(self->keys, req);
+        reply(self, &answer);
+        break;
+    }
     default:
         reply_error(self, req, "invalid", "this command is not served by the session store");
         break;

@@ -17,7 +17,7 @@
 
 /* PRAGMA user_version records which schema version a file has; migrations[v - 1] takes a
  * file from version v - 1 to v. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 static const char *const schema_v1 =
     "CREATE TABLE sessions ("
     "  id TEXT PRIMARY KEY,"
@@ -62,6 +62,25 @@ static const char *const schema_v2 = "ALTER TABLE executions ADD COLUMN sandbox 
 /* Version 3: the session version whose text an execution ran (NULL for older executions). */
 static const char *const schema_v3 = "ALTER TABLE executions ADD COLUMN source_version INTEGER;";
 
+/* Version 4: API keys (keyring.h; only a hash of each secret), the key that owns a session
+ * (NULL: made without one), and whose quotas an execution counts against (a key id, or
+ * "addr:" and the client's address). */
+static const char *const schema_v4 =
+    "CREATE TABLE api_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin', 'client')),"
+    "  secret_hash BLOB NOT NULL,"
+    "  runs_per_minute INTEGER, concurrent_runs INTEGER, max_time_ms INTEGER,"
+    "  max_memory_mb INTEGER, webhook_url TEXT,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER,"
+    "  last_used_at INTEGER);"
+    "ALTER TABLE sessions ADD COLUMN owner TEXT;"
+    "ALTER TABLE executions ADD COLUMN owner TEXT;"
+    "CREATE INDEX executions_by_owner ON executions (owner, queued_at) WHERE owner IS NOT NULL;"
+    "CREATE INDEX executions_active_by_owner ON executions (owner)"
+    "  WHERE status IN ('QUEUED', 'RUNNING');";
+
 #define SESSION_COLUMNS "id, status, language, source_code, version, created_at, updated_at"
 #define EXEC_COLUMNS                                                                               \
     "id, session_id, language, status, attempts, queued_at, reason, exit_code, signal,"            \
@@ -79,8 +98,10 @@ static const char *const schema_v3 = "ALTER TABLE executions ADD COLUMN source_v
     X(SAVEPOINT, "SAVEPOINT request")                                                              \
     X(SAVEPOINT_UNDO, "ROLLBACK TO request")                                                       \
     X(SAVEPOINT_RELEASE, "RELEASE request")                                                        \
-    X(SESSION_INSERT, "INSERT INTO sessions VALUES (?1, 'ACTIVE', ?2, ?3, 1, ?4, ?4)"              \
-                      " RETURNING " SESSION_COLUMNS)                                               \
+    X(SESSION_INSERT, "INSERT INTO sessions (" SESSION_COLUMNS ", owner)"                          \
+                      " VALUES (?1, 'ACTIVE', ?2, ?3, 1, ?4, ?4, ?5) RETURNING " SESSION_COLUMNS)  \
+    X(SESSION_OWNER, "SELECT id, coalesce(owner, ''), status = 'ACTIVE' FROM sessions WHERE id ="  \
+                     " coalesce(?1, (SELECT session_id FROM executions WHERE id = ?2))")           \
     X(SESSION_SELECT, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1")                    \
     X(SESSION_UPDATE, "UPDATE sessions SET language = coalesce(?2, language),"                     \
                       " source_code = coalesce(?3, source_code), version = version + 1,"           \
@@ -90,8 +111,8 @@ static const char *const schema_v3 = "ALTER TABLE executions ADD COLUMN source_v
                      " WHERE id = ?1 AND status = 'ACTIVE'")                                       \
     X(EXEC_INSERT, "INSERT INTO executions (id, session_id, language, source_code, stdin, args,"   \
                    " time_ms, memory_mb, idempotency_key, status, attempts, queued_at,"            \
-                   " source_version)"                                                              \
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'QUEUED', 1, ?10, ?11)")          \
+                   " source_version, owner)"                                                       \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'QUEUED', 1, ?10, ?11, ?12)")     \
     X(EXEC_SELECT, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1")                        \
     X(EXEC_LIST, "SELECT " EXEC_COLUMNS " FROM executions WHERE session_id = ?1"                   \
                  " ORDER BY queued_at DESC, rowid DESC LIMIT ?2")                                  \
@@ -101,6 +122,10 @@ static const char *const schema_v3 = "ALTER TABLE executions ADD COLUMN source_v
     X(EXEC_OF_SESSION, "SELECT 1 FROM executions WHERE id = ?1 AND session_id = ?2")               \
     X(EXEC_NTH_RECENT, "SELECT queued_at FROM executions WHERE session_id = ?1"                    \
                        " ORDER BY queued_at DESC LIMIT 1 OFFSET ?2")                               \
+    X(OWNER_NTH_RECENT, "SELECT queued_at FROM executions WHERE owner = ?1"                        \
+                        " ORDER BY queued_at DESC LIMIT 1 OFFSET ?2")                              \
+    X(OWNER_ACTIVE, "SELECT count(*) FROM executions WHERE owner = ?1"                             \
+                    " AND status IN ('QUEUED', 'RUNNING')")                                        \
     X(EXEC_KEEP_OUTPUT, "UPDATE executions SET stdout = coalesce(?2, stdout),"                     \
                         " stderr = coalesce(?3, stderr) WHERE id = ?1")                            \
     X(EXEC_ACTIVE_OF, "SELECT id FROM executions WHERE session_id = ?1"                            \
@@ -183,7 +208,7 @@ static int user_version(store_t *self)
 /* Brings the file up to SCHEMA_VERSION, one version per transaction. */
 static int migrate(store_t *self, char *err, size_t errlen)
 {
-    static const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
+    static const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
     int version = user_version(self);
     if (version > SCHEMA_VERSION || version < 0) {
         snprintf(err, errlen, "database schema version %d is newer than this binary (%d)", version,
@@ -447,8 +472,13 @@ store_rc_t store_session_get(store_t *self, const char *session_id, lcx_msg_t *o
     return session_row(self, st, out, "session select");
 }
 
+struct sqlite3 *store_db(store_t *self)
+{
+    return self->db;
+}
+
 store_rc_t store_session_create(store_t *self, const char *language, const char *source,
-                                lcx_msg_t *out)
+                                const char *owner, lcx_msg_t *out)
 {
     char id[LCX_UUID_LEN + 1];
     lcx_uuid4(id);
@@ -457,9 +487,27 @@ store_rc_t store_session_create(store_t *self, const char *language, const char 
     bind_text(st, 2, language);
     bind_text(st, 3, source);
     sqlite3_bind_int64(st, 4, lcx_now_ms());
+    bind_text(st, 5, owner);
     self->sync_due = true;
     store_rc_t rc = session_row(self, st, out, "session insert");
     return rc == STORE_NOT_FOUND ? fail(self, "session insert") : rc;
+}
+
+store_rc_t store_owner_of(store_t *self, const char *session_id, const char *execution_id,
+                          store_owner_t *out)
+{
+    sqlite3_stmt *st = stmt(self, ST_SESSION_OWNER);
+    bind_text(st, 1, session_id);
+    bind_text(st, 2, execution_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->session_id, sizeof out->session_id, "%s", col_text(st, 0));
+        snprintf(out->owner, sizeof out->owner, "%s", col_text(st, 1));
+        out->active = sqlite3_column_int(st, 2) != 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
+    return rc == SQLITE_ROW ? STORE_OK : fail(self, "owner select");
 }
 
 /* STORE_OK when the session exists and is ACTIVE. */
@@ -609,13 +657,14 @@ static store_rc_t step_int(store_t *self, sqlite3_stmt *st, const char *what, in
     return rc == SQLITE_ROW ? STORE_OK : fail(self, what);
 }
 
-/* When the session's nth most recent run (n >= 1) was queued, in *queued_at; 0 when it has
- * fewer runs. One index step however many runs the session has: a guard of n runs needs to
- * know only whether there is an nth, and when it leaves the guard's window. */
-static store_rc_t nth_recent_run(store_t *self, const char *session_id, long n, int64_t *queued_at)
+/* When the nth most recent run (n >= 1) of a session (EXEC_NTH_RECENT) or of an owner
+ * (OWNER_NTH_RECENT) was queued, in *queued_at; 0 when there are fewer runs. One index step
+ * however many runs there are: a guard of n runs needs to know only whether there is an nth,
+ * and when it leaves the guard's window. */
+static store_rc_t nth_recent(store_t *self, int which, const char *of, long n, int64_t *queued_at)
 {
-    sqlite3_stmt *st = stmt(self, ST_EXEC_NTH_RECENT);
-    bind_text(st, 1, session_id);
+    sqlite3_stmt *st = stmt(self, which);
+    bind_text(st, 1, of);
     sqlite3_bind_int64(st, 2, n - 1);
     int rc = sqlite3_step(st);
     *queued_at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -647,14 +696,14 @@ static store_rc_t check_run_limits(store_t *self, const char *session_id,
     int64_t now = lcx_now_ms(), queued_at;
     store_rc_t rc;
     if (limits->per_session > 0) {
-        rc = nth_recent_run(self, session_id, limits->per_session, &queued_at);
+        rc = nth_recent(self, ST_EXEC_NTH_RECENT, session_id, limits->per_session, &queued_at);
         if (rc != STORE_OK) return rc;
         if (queued_at) return refuse(why, "runs_per_session", limits->per_session, 0);
     }
     if (limits->per_minute > 0) {
         /* Runs count in the minute after they were queued: once the per_minute-th most
          * recent leaves that minute, fewer than per_minute remain in it. */
-        rc = nth_recent_run(self, session_id, limits->per_minute, &queued_at);
+        rc = nth_recent(self, ST_EXEC_NTH_RECENT, session_id, limits->per_minute, &queued_at);
         if (rc != STORE_OK) return rc;
         if (queued_at && now - queued_at < 60000)
             return refuse(why, "runs_per_minute", limits->per_minute, 60000 - (now - queued_at));
@@ -664,6 +713,34 @@ static store_rc_t check_run_limits(store_t *self, const char *session_id,
         if (queued_at && now - queued_at < limits->cooldown_ms)
             return refuse(why, "cooldown", limits->cooldown_ms,
                           limits->cooldown_ms - (now - queued_at));
+    }
+    return STORE_OK;
+}
+
+/* The caller's quotas (store_run_limits_t): its runs in the last minute, and those still
+ * QUEUED or RUNNING. A full concurrent_runs lifts when one of them finishes, which nothing
+ * here can foresee: its wait is a second, for the caller to try again. */
+static store_rc_t check_quotas(store_t *self, const store_run_limits_t *limits,
+                               store_refusal_t *why)
+{
+    if (!limits->owner) return STORE_OK;
+    bool key = strcmp(limits->owner_kind, "key") == 0;
+    int64_t now = lcx_now_ms(), value;
+    store_rc_t rc;
+    if (limits->owner_concurrent > 0) {
+        sqlite3_stmt *st = stmt(self, ST_OWNER_ACTIVE);
+        bind_text(st, 1, limits->owner);
+        if ((rc = step_int(self, st, "active runs", &value)) != STORE_OK) return rc;
+        if (value >= limits->owner_concurrent)
+            return refuse(why, key ? "key_concurrent_runs" : "anon_concurrent_runs",
+                          limits->owner_concurrent, 1000);
+    }
+    if (limits->owner_per_minute > 0) {
+        rc = nth_recent(self, ST_OWNER_NTH_RECENT, limits->owner, limits->owner_per_minute, &value);
+        if (rc != STORE_OK) return rc;
+        if (value && now - value < 60000)
+            return refuse(why, key ? "key_runs_per_minute" : "anon_runs_per_minute",
+                          limits->owner_per_minute, 60000 - (now - value));
     }
     return STORE_OK;
 }
@@ -721,7 +798,7 @@ static store_rc_t find_replay(store_t *self, const lcx_msg_t *run, lcx_msg_t *ex
 }
 
 static store_rc_t insert_execution(store_t *self, const lcx_msg_t *run, const lcx_msg_t *session,
-                                   long time_ms, long memory_mb, const char *id)
+                                   long time_ms, long memory_mb, const char *owner, const char *id)
 {
     char *args = args_to_json(&run->args);
     int64_t now = lcx_now_ms();
@@ -737,6 +814,7 @@ static store_rc_t insert_execution(store_t *self, const lcx_msg_t *run, const lc
     bind_text(st, 9, run->idempotency_key.ptr);
     sqlite3_bind_int64(st, 10, now);
     sqlite3_bind_int64(st, 11, session->version.v);
+    bind_text(st, 12, owner);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(args);
@@ -775,12 +853,14 @@ store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time
         (rc = active_execution_of(self, run->session_id.ptr, why->active_id)) == STORE_OK &&
         why->active_id[0])
         rc = STORE_CONFLICT;
+    if (rc == STORE_OK) rc = check_quotas(self, limits, why);
     if (rc == STORE_OK) rc = check_run_limits(self, run->session_id.ptr, limits, why);
     if (rc == STORE_OK && (rc = save_run_source(self, run, session)) == STORE_OK)
         why->saved_version = session->version.v;
     char id[LCX_UUID_LEN + 1];
     lcx_uuid4(id);
-    if (rc == STORE_OK) rc = insert_execution(self, run, session, time_ms, memory_mb, id);
+    if (rc == STORE_OK)
+        rc = insert_execution(self, run, session, time_ms, memory_mb, limits->owner, id);
     if (rc == STORE_OK) self->sync_due = true;
     lcx_msg_destroy(&session);
     if (rc != STORE_OK) return rc;

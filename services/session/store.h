@@ -31,19 +31,26 @@ typedef enum {
     STORE_ERROR             /* SQLite failed; logged */
 } store_rc_t;
 
-/* Per-session run limits (settings run_cooldown_ms, runs_per_minute, runs_per_session). */
+/* The limits on a run: per session (settings run_cooldown_ms, runs_per_minute,
+ * runs_per_session), and the quotas of its caller (PROTOCOL.md 6.1, "The caller"): the runs of
+ * one owner, a key id or "addr:" and a client's address, count together. 0 turns one off. */
 typedef struct {
     long cooldown_ms;
     long per_minute;
     long per_session;
+    const char *owner;      /* NULL: no quotas */
+    const char *owner_kind; /* "key" or "anon": the quotas' names begin with it */
+    long owner_per_minute;
+    long owner_concurrent; /* QUEUED and RUNNING executions */
 } store_run_limits_t;
 
 /* Why store_execution_create refused a run, beyond its return code. */
 typedef struct {
     char active_id[LCX_UUID_LEN + 1]; /* STORE_CONFLICT: the active execution */
     int64_t saved_version;            /* the session's saved version (after the save) */
-    const char *guard;                /* STORE_RATE_LIMITED: "cooldown", "runs_per_minute" or
-                                         "runs_per_session" (static text) */
+    const char *guard;                /* STORE_RATE_LIMITED: "cooldown", "runs_per_minute",
+                                         "runs_per_session", or a quota: "key_runs_per_minute",
+                                         "anon_concurrent_runs", ... (static text) */
     long guard_limit;                 /* that guard's setting */
     int64_t retry_after_ms;           /* when that guard lets a run through; 0: never */
 } store_refusal_t;
@@ -68,9 +75,23 @@ void store_rollback(store_t *self);
 int store_savepoint(store_t *self);
 void store_savepoint_end(store_t *self, bool undo);
 
-/* Sessions. `out` is a SESSION message whose fields are filled. */
+/* The open connection, for the modules that keep tables of their own in the same database
+ * and transactions (keyring.h). */
+struct sqlite3 *store_db(store_t *self);
+
+/* Sessions. `out` is a SESSION message whose fields are filled. owner: the key id that creates
+ * the session (NULL: none). */
 store_rc_t store_session_create(store_t *self, const char *language, const char *source,
-                                lcx_msg_t *out);
+                                const char *owner, lcx_msg_t *out);
+/* Who owns what a request names: a session, by its id or by one of its executions' id. */
+typedef struct {
+    char session_id[LCX_UUID_LEN + 1];
+    char owner[64]; /* the key that created the session; empty: none */
+    bool active;
+} store_owner_t;
+/* STORE_NOT_FOUND when no session (or execution) has the id. */
+store_rc_t store_owner_of(store_t *self, const char *session_id, const char *execution_id,
+                          store_owner_t *out);
 store_rc_t store_session_get(store_t *self, const char *session_id, lcx_msg_t *out);
 /* language or source may be NULL (unchanged); version grows by one. */
 store_rc_t store_session_update(store_t *self, const char *session_id, const char *language,

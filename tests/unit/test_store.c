@@ -18,7 +18,7 @@ typedef struct {
     char session_id[64];
 } fixture_t;
 
-static const store_run_limits_t no_limits = {0, 0, 0};
+static const store_run_limits_t no_limits = {.cooldown_ms = 0};
 
 static int setup(void **state)
 {
@@ -29,7 +29,7 @@ static int setup(void **state)
     f->store = store_new(f->dir, err, sizeof err);
     assert_non_null(f->store);
     lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
-    assert_int_equal(store_session_create(f->store, "python", "print(1)", s), STORE_OK);
+    assert_int_equal(store_session_create(f->store, "python", "print(1)", NULL, s), STORE_OK);
     snprintf(f->session_id, sizeof f->session_id, "%s", s->session_id.ptr);
     lcx_msg_destroy(&s);
     *state = f;
@@ -300,8 +300,9 @@ static void run_limits_apply(void **state)
         assert_int_equal(run(f, NULL, id), STORE_OK);
         assert_int_equal(update(f, id, 1, "COMPLETED", &changed), STORE_OK);
     }
-    const store_run_limits_t cooldown = {60000, 0, 0}, per_minute = {0, 2, 0},
-                             per_session = {0, 0, 2}, roomy = {0, 3, 3};
+    const store_run_limits_t cooldown = {.cooldown_ms = 60000}, per_minute = {.per_minute = 2},
+                             per_session = {.per_session = 2},
+                             roomy = {.per_minute = 3, .per_session = 3};
     /* Each refusal names its guard and the true wait: the time until that guard lets a run
      * through (the two runs were queued just now), or none at all for runs_per_session. */
     assert_int_equal(run_guarded(f, NULL, &cooldown, NULL, &why), STORE_RATE_LIMITED);
@@ -354,7 +355,7 @@ static void wal_is_copied_back_and_starts_over(void **state)
         assert_int_equal(store_begin(f->store, why, sizeof why), 0);
         for (int i = 0; i < 10; i++) {
             lcx_msg_t *s = lcx_msg_new(LCX_CMD_SESSION);
-            assert_int_equal(store_session_create(f->store, "python", source, s), STORE_OK);
+            assert_int_equal(store_session_create(f->store, "python", source, NULL, s), STORE_OK);
             snprintf(last_id, sizeof last_id, "%s", s->session_id.ptr);
             lcx_msg_destroy(&s);
         }
@@ -493,6 +494,10 @@ static void schema_v2_is_migrated(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE api_keys; DROP INDEX executions_by_owner;"
+                                  "DROP INDEX executions_active_by_owner;"
+                                  "ALTER TABLE executions DROP COLUMN owner;"
+                                  "ALTER TABLE sessions DROP COLUMN owner;"
                                   "ALTER TABLE executions DROP COLUMN source_version;"
                                   "PRAGMA user_version = 2;",
                                   NULL, NULL, NULL),
