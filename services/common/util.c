@@ -65,6 +65,33 @@ void lcx_format_time(int64_t epoch_ms, char *out, size_t size)
     snprintf(out, size, "%s.%03dZ", base, (int)(epoch_ms % 1000));
 }
 
+int lcx_parse_time(const char *text, int64_t *epoch_ms)
+{
+    struct tm tm = {0};
+    int used = 0;
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &used) != 6 ||
+        used != 19 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    const char *p = text + used;
+    int ms = 0, digits = 0;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3) ms = ms * 10 + (*p - '0');
+        if (digits == 0) return -1;
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0 && strcmp(p, "+00:00") != 0) return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t secs = timegm(&tm);
+    if (secs == (time_t)-1) return -1;
+    *epoch_ms = (int64_t)secs * 1000 + ms;
+    return 0;
+}
+
 char *lcx_itoa(long long value, char *buf, size_t size)
 {
     snprintf(buf, size, "%lld", value);

@@ -21,6 +21,9 @@ int64_t lcx_mono_ms(void);
 
 /* RFC 3339 UTC with milliseconds: "2026-11-21T10:30:00.045Z"; out holds 25 bytes. */
 void lcx_format_time(int64_t epoch_ms, char *out, size_t size);
+/* The inverse, for times clients send: "YYYY-MM-DDTHH:MM:SS", optional fraction (to ms), then
+ * "Z" or "+00:00". 0 and *epoch_ms, or -1 when text is not such a time. */
+int lcx_parse_time(const char *text, int64_t *epoch_ms);
 
 /* <directory of the running binary>/../etc/<file>: where `make` puts data files. */
 char *lcx_etc_path(const char *file, char *buf, size_t size);

@@ -3,6 +3,7 @@
  */
 #include "api.h"
 #include "alloc.h"
+#include "auth.h"
 #include "log.h"
 #include "metrics.h"
 #include "render.h"
@@ -11,6 +12,7 @@
 #include "validate.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,7 @@ struct api_t {
     const lcx_settings_t *settings;
     const lcx_languages_t *languages;
     backend_t *backend;
+    auth_t *auth;
     validate_ctx_t validate;
     metrics_t *metrics;
     document_t openapi;
@@ -38,13 +41,24 @@ struct api_t {
 /* What a request waits for: how to turn the store's reply into the HTTP answer. */
 typedef void(reply_fn)(api_t *api, http_request_t *req, const lcx_msg_t *reply);
 
+/* Who may use a route (docs/API.md "Keys and tokens"). */
+typedef enum {
+    ACCESS_PUBLIC,  /* anyone */
+    ACCESS_SESSION, /* a key, or a session token of the session */
+    ACCESS_KEY,     /* a key */
+    ACCESS_ADMIN    /* an admin key; without keys, a loopback client */
+} access_t;
+
 typedef struct {
     api_t *api;
     reply_fn *on_reply;
-    sse_t *sse;                /* an event stream's driver, when the request is one */
-    const char *route;         /* the route's pattern, for metrics */
-    int64_t limit;             /* a list's page size */
-    char id[ROUTE_ID_MAX + 1]; /* the id in the path, when there is one */
+    auth_cred_t cred;             /* what the caller presented */
+    lcx_msg_t *caller;            /* its caller fields, for every request to the store */
+    sse_t *sse;                   /* an event stream's driver, when the request is one */
+    const char *route;            /* the route's pattern, for metrics */
+    int64_t limit;                /* a list's page size */
+    char id[ROUTE_ID_MAX + 1];    /* the id in the path, when there is one */
+    char new_key[APIKEY_LEN + 1]; /* POST /admin/keys: the key, until the reply shows it */
 } call_t;
 
 typedef void(route_fn)(api_t *api, http_request_t *req, const char *id);
@@ -54,12 +68,15 @@ typedef struct {
     const char *pattern; /* segments separated by '/', "{id}" captures a UUID */
     route_fn *handler;
     const char *const *query; /* the query parameters it takes (NULL-terminated; NULL: none) */
+    access_t access;
 } route_t;
 
-api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages, backend_t *backend)
+api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages, backend_t *backend,
+               auth_t *auth)
 {
     api_t *self = lcx_calloc(1, sizeof *self);
-    *self = (api_t){settings, languages, backend, {settings, languages}, metrics_new(), {0}, {0}};
+    *self =
+        (api_t){settings, languages, backend, auth, {settings, languages}, metrics_new(), {0}, {0}};
     char path[4096];
     self->openapi.text =
         lcx_read_file(lcx_etc_path("openapi.json", path, sizeof path), &self->openapi.len);
@@ -95,6 +112,15 @@ static void respond_unavailable(api_t *api, http_request_t *req, const char *mes
     http_respond_error(req, 503, message, NULL);
 }
 
+/* The metrics of refusals: 401 and 403 by reason, 429 and capped runs by quota. */
+static void count_refusal(api_t *api, unsigned status, const char *reason)
+{
+    if (status == 401 || status == 403)
+        metrics_auth_failure(api->metrics, status == 403 ? "forbidden" : reason ? reason : "");
+    else if (reason && (strncmp(reason, "key_", 4) == 0 || strncmp(reason, "anon_", 5) == 0))
+        metrics_quota_rejection(api->metrics, strchr(reason, '_') + 1);
+}
+
 /* An ERROR reply from the store, as its HTTP status. */
 static void respond_store_error(api_t *api, http_request_t *req, const lcx_msg_t *err)
 {
@@ -124,6 +150,12 @@ static void respond_store_error(api_t *api, http_request_t *req, const lcx_msg_t
         status = 429;
     else if (strcmp(code, "unavailable") == 0)
         status = 503;
+    else if (strcmp(code, "unauthorized") == 0)
+        status = 401;
+    else if (strcmp(code, "forbidden") == 0)
+        status = 403;
+    count_refusal(api, status, err->reason.ptr);
+    if (status == 401) http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
     /* A 429 that no wait lifts (runs_per_session) has no Retry-After. */
     if (status == 503 || (status == 429 && err->retry_after_ms.set))
         retry_after(api, req, err->retry_after_ms.v);
@@ -152,14 +184,22 @@ static void on_backend_reply(void *arg, const lcx_msg_t *reply)
         call->on_reply(call->api, req, reply);
 }
 
-/* Sends *msg_p to the store; on_reply renders the answer. */
+/* Sends *msg_p, with the caller's fields, to the store; fn gets the answer. */
+static void call_store(api_t *api, http_request_t *req, lcx_msg_t **msg_p, int64_t timeout_ms,
+                       backend_fn *fn)
+{
+    call_t *call = http_app_data(req);
+    lcx_msg_copy_fields(*msg_p, call->caller);
+    backend_call(api->backend, msg_p, timeout_ms, fn, req);
+}
+
+/* Sends *msg_p to the store; on_reply renders the answer (an ERROR becomes its status). */
 static void ask_store(api_t *api, http_request_t *req, lcx_msg_t **msg_p, reply_fn *on_reply,
                       int64_t extra_ms)
 {
     call_t *call = http_app_data(req);
     call->on_reply = on_reply;
-    backend_call(api->backend, msg_p, api->settings->backend_timeout_ms + extra_ms,
-                 on_backend_reply, req);
+    call_store(api, req, msg_p, api->settings->backend_timeout_ms + extra_ms, on_backend_reply);
 }
 
 static lcx_msg_t *msg_with_id(lcx_cmd_t cmd, lcx_field_t field, const char *id)
@@ -187,12 +227,71 @@ static json_t *body_object(http_request_t *req, bool allow_empty, json_t *detail
 /* ---------------------------------------------------------------------------------------- */
 /* Sessions                                                                                  */
 
+/* A fresh session token for the caller's key and session into body (session_token and
+ * session_token_expires_at). False when it cannot be made. */
+static bool add_token(api_t *api, const call_t *call, const char *session_id, long ttl_s,
+                      json_t *body)
+{
+    char token[TOKEN_MAX_LEN + 1];
+    int64_t expires;
+    if (auth_mint(api->auth, auth_key_id(&call->cred), session_id, ttl_s, token, sizeof token,
+                  &expires) != 0)
+        return false;
+    lcx_int_t at = {expires, true};
+    json_object_set_new(body, "session_token", json_string(token));
+    json_object_set_new(body, "session_token_expires_at", render_time(&at));
+    return true;
+}
+
 static void reply_session_created(api_t *api, http_request_t *req, const lcx_msg_t *reply)
 {
+    call_t *call = http_app_data(req);
     char location[64];
     snprintf(location, sizeof location, "/code-sessions/%s", reply->session_id.ptr);
     http_add_header(req, "Location", location);
-    http_respond(req, 201, render_session(reply));
+    json_t *body = render_session(reply);
+    /* Made with a key: the token a learner's browser may hold instead of the key. */
+    if (call->cred.kind == CRED_KEY)
+        add_token(api, call, reply->session_id.ptr, api->settings->token_ttl_s, body);
+    http_respond(req, 201, body);
+}
+
+static void reply_token(api_t *api, http_request_t *req, const lcx_msg_t *session)
+{
+    call_t *call = http_app_data(req);
+    json_t *body = json_object();
+    if (strcmp(session->status.ptr, "ACTIVE") != 0) {
+        json_decref(body);
+        http_respond_error(req, 409, "the session is closed (INACTIVE): its tokens would not work",
+                           NULL);
+    } else if (!add_token(api, call, session->session_id.ptr, (long)call->limit, body)) {
+        json_decref(body);
+        http_respond_error(req, 500, "the token could not be made", NULL);
+    } else {
+        http_respond(req, 201, body);
+    }
+}
+
+/* POST /code-sessions/{id}/tokens: the store confirms the session is the key's, then the
+ * gateway signs. */
+static void mint_token(api_t *api, http_request_t *req, const char *id)
+{
+    call_t *call = http_app_data(req);
+    json_t *details = json_array();
+    json_t *body = body_object(req, true, details);
+    long ttl = body ? validate_token_ttl(&api->validate, body, details) : -1;
+    if (body && ttl < 0) respond_invalid(req, json_incref(details));
+    json_decref(body);
+    json_decref(details);
+    if (ttl < 0) return;
+    if (call->cred.kind != CRED_KEY) {
+        http_respond_error(req, 400, "session tokens are made with an API key",
+                           json_pack("[s]", "this gateway runs without keys (LCX_AUTH=none)"));
+        return;
+    }
+    call->limit = ttl;
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_SESSION_GET, LCX_F_session_id, id);
+    ask_store(api, req, &msg, reply_token, 0);
 }
 
 static void reply_session(api_t *api, http_request_t *req, const lcx_msg_t *reply)
@@ -338,6 +437,11 @@ static int64_t last_event_id(http_request_t *req)
     return errno || *end || id < 0 || id > EVENT_ID_MAX ? -1 : id;
 }
 
+static void respond_sse_error(void *app, http_request_t *req, const lcx_msg_t *error)
+{
+    respond_store_error(app, req, error);
+}
+
 static void stream_events(api_t *api, http_request_t *req, const char *id)
 {
     call_t *call = http_app_data(req);
@@ -350,7 +454,8 @@ static void stream_events(api_t *api, http_request_t *req, const char *id)
         respond_invalid(req, json_pack("[s]", detail));
         return;
     }
-    call->sse = sse_new(api->backend, req, id, after, api->settings->sse_keepalive_ms);
+    call->sse = sse_new(api->backend, req, id, after, api->settings->sse_keepalive_ms, call->caller,
+                        respond_sse_error, api);
 }
 
 static void cancel_execution(api_t *api, http_request_t *req, const char *id)
@@ -378,7 +483,7 @@ static void on_languages_health(void *arg, const lcx_msg_t *reply)
 static void get_languages(api_t *api, http_request_t *req, const char *id)
 {
     lcx_msg_t *msg = lcx_msg_new(LCX_CMD_HEALTH);
-    backend_call(api->backend, &msg, 1000, on_languages_health, req);
+    call_store(api, req, &msg, 1000, on_languages_health);
 }
 
 static json_t *component(bool up, const char *detail)
@@ -418,13 +523,27 @@ static json_t *health_body(const lcx_msg_t *h, bool *healthy)
                      components);
 }
 
+static bool reply_is_refusal(const lcx_msg_t *reply)
+{
+    return strcmp(reply->error.ptr, "unauthorized") == 0 ||
+           strcmp(reply->error.ptr, "forbidden") == 0;
+}
+
 static void on_health(void *arg, const lcx_msg_t *reply)
 {
     http_request_t *req = arg;
     call_t *call = http_app_data(req);
     bool healthy = false;
+    if (reply && reply->cmd == LCX_CMD_ERROR && reply_is_refusal(reply)) {
+        respond_store_error(call->api, req, reply);
+        return;
+    }
     const lcx_msg_t *h = reply && reply->cmd == LCX_CMD_HEALTH_REPLY ? reply : NULL;
     json_t *body = health_body(h, &healthy);
+    /* With keys, the components are for admins: others learn only whether lcx is up. */
+    bool detailed = !auth_keys(call->api->auth) ||
+                    (h && h->caller_role.ptr && strcmp(h->caller_role.ptr, "admin") == 0);
+    if (!detailed) json_object_del(body, "components");
     if (!healthy) retry_after(call->api, req, 0);
     http_respond(req, healthy ? 200 : 503, body);
 }
@@ -432,7 +551,7 @@ static void on_health(void *arg, const lcx_msg_t *reply)
 static void get_health(api_t *api, http_request_t *req, const char *id)
 {
     lcx_msg_t *msg = lcx_msg_new(LCX_CMD_HEALTH);
-    backend_call(api->backend, &msg, 1000, on_health, req);
+    call_store(api, req, &msg, 1000, on_health);
 }
 
 /* /metrics: the gateway's own, then the store's (with the dispatcher's pool). */
@@ -440,6 +559,10 @@ static void on_store_metrics(void *arg, const lcx_msg_t *reply)
 {
     http_request_t *req = arg;
     call_t *call = http_app_data(req);
+    if (reply && reply->cmd == LCX_CMD_ERROR) {
+        respond_store_error(call->api, req, reply);
+        return;
+    }
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream(&text, &size);
@@ -462,7 +585,7 @@ static void on_store_metrics(void *arg, const lcx_msg_t *reply)
 static void get_metrics(api_t *api, http_request_t *req, const char *id)
 {
     lcx_msg_t *msg = lcx_msg_new(LCX_CMD_METRICS);
-    backend_call(api->backend, &msg, 2000, on_store_metrics, req);
+    call_store(api, req, &msg, 2000, on_store_metrics);
 }
 
 static void respond_document(http_request_t *req, const document_t *doc, const char *type)
@@ -527,6 +650,74 @@ static void drain_runner(api_t *api, http_request_t *req, const char *name)
     ask_store(api, req, &msg, reply_drained, 0);
 }
 
+/* The operator's keys. The gateway draws the key and sends only its hash to the store; the
+ * secret exists in this reply and nowhere else. */
+static void reply_key_created(api_t *api, http_request_t *req, const lcx_msg_t *key)
+{
+    call_t *call = http_app_data(req);
+    json_t *body = render_key(key);
+    json_object_set_new(body, "key", json_string(call->new_key));
+    sodium_memzero(call->new_key, sizeof call->new_key);
+    char location[64];
+    snprintf(location, sizeof location, "/admin/keys/%s", key->key_id.ptr);
+    http_add_header(req, "Location", location);
+    http_add_header(req, "Cache-Control", "no-store");
+    http_respond(req, 201, body);
+}
+
+static void reply_key(api_t *api, http_request_t *req, const lcx_msg_t *key)
+{
+    http_respond(req, 200, render_key(key));
+}
+
+static void reply_keys(api_t *api, http_request_t *req, const lcx_msg_t *keys)
+{
+    http_respond(req, 200, render_keys(keys));
+}
+
+static void create_key(api_t *api, http_request_t *req, const char *id)
+{
+    call_t *call = http_app_data(req);
+    json_t *details = json_array();
+    json_t *body = body_object(req, false, details);
+    lcx_msg_t *msg = body ? validate_key(&api->validate, body, true, details) : NULL;
+    if (body && !msg) respond_invalid(req, json_incref(details));
+    json_decref(body);
+    json_decref(details);
+    if (!msg) return;
+    apikey_t key;
+    apikey_generate(call->new_key, &key);
+    lcx_msg_set_str(msg, LCX_F_key_id, key.id);
+    lcx_msg_set_bytes(msg, LCX_F_secret_hash, key.hash, APIKEY_HASH_LEN);
+    ask_store(api, req, &msg, reply_key_created, 0);
+}
+
+static void list_keys(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = lcx_msg_new(LCX_CMD_KEY_LIST);
+    ask_store(api, req, &msg, reply_keys, 0);
+}
+
+static void update_key(api_t *api, http_request_t *req, const char *id)
+{
+    json_t *details = json_array();
+    json_t *body = body_object(req, false, details);
+    lcx_msg_t *msg = body ? validate_key(&api->validate, body, false, details) : NULL;
+    if (body && !msg) respond_invalid(req, json_incref(details));
+    if (msg) {
+        lcx_msg_set_str(msg, LCX_F_key_id, id);
+        ask_store(api, req, &msg, reply_key, 0);
+    }
+    json_decref(body);
+    json_decref(details);
+}
+
+static void revoke_key(api_t *api, http_request_t *req, const char *id)
+{
+    lcx_msg_t *msg = msg_with_id(LCX_CMD_KEY_REVOKE, LCX_F_key_id, id);
+    ask_store(api, req, &msg, reply_key, 0);
+}
+
 static void get_live(api_t *api, http_request_t *req, const char *id)
 {
     http_respond(req, 200, json_pack("{s:s}", "status", "ok"));
@@ -535,30 +726,38 @@ static void get_live(api_t *api, http_request_t *req, const char *id)
 /* ---------------------------------------------------------------------------------------- */
 /* Routing                                                                                   */
 
-static const char *const waiting[] = {"wait", NULL};
-static const char *const paging[] = {"limit", "before", NULL};
+/* Query parameters. A session token may come as ?access_token= (EventSource cannot send
+ * headers), so every route a token opens takes it. */
+static const char *const waiting[] = {"wait", "access_token", NULL};
+static const char *const paging[] = {"limit", "before", "access_token", NULL};
+static const char *const token_only[] = {"access_token", NULL};
 
 static const route_t routes[] = {
-    {"POST", "code-sessions", create_session, NULL},
-    {"GET", "code-sessions/{id}", get_session, NULL},
-    {"PATCH", "code-sessions/{id}", patch_session, NULL},
-    {"DELETE", "code-sessions/{id}", delete_session, NULL},
-    {"GET", "code-sessions/{id}/executions", list_executions, paging},
-    {"POST", "code-sessions/{id}/run", run_session, NULL},
-    {"GET", "executions/session/{id}", list_executions, paging},
-    {"GET", "executions/{id}", get_execution, waiting},
-    {"POST", "executions/{id}/cancel", cancel_execution, NULL},
-    {"GET", "executions/{id}/events", stream_events, NULL},
-    {"GET", "languages", get_languages, NULL},
-    {"GET", "health", get_health, NULL},
-    {"GET", "health/live", get_live, NULL},
-    {"GET", "health/ready", get_health, NULL},
-    {"GET", "metrics", get_metrics, NULL},
-    {"GET", "openapi.json", get_openapi, NULL},
-    {"GET", "docs", get_docs, NULL},
-    {"GET", "admin/runners", get_admin_runners, NULL},
-    {"POST", "admin/runners/{name}/drain", drain_runner, NULL},
-    {"GET", "admin/queue", get_admin_queue, NULL},
+    {"POST", "code-sessions", create_session, NULL, ACCESS_KEY},
+    {"GET", "code-sessions/{id}", get_session, token_only, ACCESS_SESSION},
+    {"PATCH", "code-sessions/{id}", patch_session, token_only, ACCESS_SESSION},
+    {"DELETE", "code-sessions/{id}", delete_session, NULL, ACCESS_KEY},
+    {"GET", "code-sessions/{id}/executions", list_executions, paging, ACCESS_SESSION},
+    {"POST", "code-sessions/{id}/run", run_session, token_only, ACCESS_SESSION},
+    {"POST", "code-sessions/{id}/tokens", mint_token, NULL, ACCESS_KEY},
+    {"GET", "executions/session/{id}", list_executions, paging, ACCESS_SESSION},
+    {"GET", "executions/{id}", get_execution, waiting, ACCESS_SESSION},
+    {"POST", "executions/{id}/cancel", cancel_execution, token_only, ACCESS_SESSION},
+    {"GET", "executions/{id}/events", stream_events, token_only, ACCESS_SESSION},
+    {"GET", "languages", get_languages, NULL, ACCESS_PUBLIC},
+    {"GET", "health", get_health, NULL, ACCESS_PUBLIC},
+    {"GET", "health/live", get_live, NULL, ACCESS_PUBLIC},
+    {"GET", "health/ready", get_health, NULL, ACCESS_PUBLIC},
+    {"GET", "metrics", get_metrics, NULL, ACCESS_ADMIN},
+    {"GET", "openapi.json", get_openapi, NULL, ACCESS_PUBLIC},
+    {"GET", "docs", get_docs, NULL, ACCESS_PUBLIC},
+    {"GET", "admin/runners", get_admin_runners, NULL, ACCESS_ADMIN},
+    {"POST", "admin/runners/{name}/drain", drain_runner, NULL, ACCESS_ADMIN},
+    {"GET", "admin/queue", get_admin_queue, NULL, ACCESS_ADMIN},
+    {"POST", "admin/keys", create_key, NULL, ACCESS_ADMIN},
+    {"GET", "admin/keys", list_keys, NULL, ACCESS_ADMIN},
+    {"PATCH", "admin/keys/{key}", update_key, NULL, ACCESS_ADMIN},
+    {"DELETE", "admin/keys/{key}", revoke_key, NULL, ACCESS_ADMIN},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -633,6 +832,98 @@ static bool valid_name(const char *name)
            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
+static void respond_unauthorized(api_t *api, http_request_t *req, const char *reason,
+                                 const char *message)
+{
+    metrics_auth_failure(api->metrics, reason);
+    bool token = strstr(reason, "token") != NULL;
+    http_add_header(req, "WWW-Authenticate",
+                    token ? "Bearer error=\"invalid_token\"" : "Bearer realm=\"lcx\"");
+    http_respond_error(req, 401, message, json_pack("[s]", reason));
+}
+
+static void respond_forbidden(api_t *api, http_request_t *req, const char *message)
+{
+    metrics_auth_failure(api->metrics, "forbidden");
+    http_respond_error(req, 403, message, NULL);
+}
+
+static bool loopback_peer(http_request_t *req)
+{
+    const char *peer = http_peer(req);
+    return strncmp(peer, "127.", 4) == 0 || strcmp(peer, "::1") == 0 ||
+           strncmp(peer, "::ffff:127.", 11) == 0;
+}
+
+/* A browser's request from a page of another origin (its Origin is not this gateway's). */
+static bool foreign_origin(http_request_t *req)
+{
+    const char *origin = http_header(req, "Origin"), *host = http_header(req, "Host");
+    if (!origin) return false;
+    if (!host) return true;
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return !rest || strcmp(rest, host) != 0;
+}
+
+/* The credentials a bad request presented: true after answering 401. */
+static bool refuse_bad_credentials(api_t *api, http_request_t *req, const auth_cred_t *cred)
+{
+    if (cred->kind == CRED_MALFORMED)
+        respond_unauthorized(api, req, "malformed",
+                             "Authorization must be \"Bearer \" and an API key or session token");
+    else if (cred->kind == CRED_BAD_TOKEN)
+        respond_unauthorized(api, req, "invalid token", "the session token is not valid");
+    else if (cred->kind == CRED_EXPIRED)
+        respond_unauthorized(api, req, "token expired", "the session token has expired");
+    else
+        return false;
+    return true;
+}
+
+/* Who may use the route (docs/API.md "Keys and tokens"): false after refusing. What the
+ * gateway cannot tell alone (the key is known and live, its role, the session is its own)
+ * the store checks in the same round trip. */
+static bool admit(api_t *api, http_request_t *req, const route_t *route, call_t *call)
+{
+    bool keys = auth_keys(api->auth);
+    call->caller = lcx_msg_new(LCX_CMD_HEALTH);
+    /* Public routes need no key; /health reads one to show an admin the components. */
+    bool reads_cred = keys && (route->access != ACCESS_PUBLIC || route->handler == get_health);
+    if (reads_cred && strcmp(route->pattern, "health/ready") != 0)
+        auth_read(api->auth, http_header(req, "Authorization"), http_query(req, "access_token"),
+                  &call->cred);
+    auth_stamp(&call->cred, http_peer(req), call->caller);
+    if (route->access == ACCESS_ADMIN && foreign_origin(req)) {
+        respond_forbidden(api, req,
+                          "the operator's routes do not answer browsers of other origins");
+        return false;
+    }
+    if (!keys) {
+        if (route->access != ACCESS_ADMIN || loopback_peer(req)) return true;
+        respond_forbidden(api, req,
+                          "without keys (LCX_AUTH=none) the operator's routes answer loopback "
+                          "clients only");
+        return false;
+    }
+    if (refuse_bad_credentials(api, req, &call->cred)) return false;
+    if (route->access == ACCESS_PUBLIC) return true;
+    if (call->cred.kind == CRED_NONE) {
+        respond_unauthorized(api, req, "no credentials",
+                             "this route needs an API key or a session token "
+                             "(Authorization: Bearer ...)");
+        return false;
+    }
+    if (call->cred.kind == CRED_TOKEN && route->access != ACCESS_SESSION) {
+        respond_forbidden(api, req,
+                          "a session token cannot do this: it opens its session's "
+                          "own calls only");
+        return false;
+    }
+    return true;
+}
+
 void api_handle(void *app, http_request_t *req)
 {
     api_t *api = app;
@@ -652,13 +943,17 @@ void api_handle(void *app, http_request_t *req)
             respond_not_found(req, "no such name");
             return;
         }
+        if (strstr(route->pattern, "{key}") && !apikey_id_valid(id)) {
+            respond_not_found(req, "no API key has this id");
+            return;
+        }
         if (unknown_query(req, route)) return;
         call_t *call = lcx_calloc(1, sizeof *call);
         call->api = api;
         call->route = route->pattern;
         snprintf(call->id, sizeof call->id, "%s", id);
         http_set_app_data(req, call);
-        route->handler(api, req, call->id);
+        if (admit(api, req, route, call)) route->handler(api, req, call->id);
         return;
     }
     if (!method_not_allowed(req)) respond_not_found(req, "no such route");
@@ -666,10 +961,10 @@ void api_handle(void *app, http_request_t *req)
 
 /* The access log: one line per request, by route pattern (the path itself may hold ids and,
  * in a query string, tokens). */
-static void log_access(http_request_t *req, const char *route)
+static void log_access(http_request_t *req, const char *route, const call_t *call)
 {
     lcx_log(LCX_INFO, "request", "method", http_method(req), "route", route,
-            LCX_LOG_INT("status", http_status(req)),
+            LCX_LOG_INT("status", http_status(req)), "key_id", call ? auth_key_id(&call->cred) : "",
             LCX_LOG_REAL("duration_ms", http_elapsed(req) * 1000.0), NULL);
 }
 
@@ -682,8 +977,9 @@ void api_closed(void *app, http_request_t *req)
     snprintf(route, sizeof route, "/%s", call ? call->route : "unmatched");
     if (http_status(req)) {
         metrics_observe(api->metrics, http_method(req), route, http_status(req), http_elapsed(req));
-        log_access(req, route);
+        log_access(req, route, call);
     }
     if (call) sse_destroy(&call->sse);
+    if (call) lcx_msg_destroy(&call->caller);
     free(call);
 }

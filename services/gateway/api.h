@@ -6,6 +6,7 @@
 #ifndef LCX_API_H
 #define LCX_API_H
 
+#include "auth.h"
 #include "backend.h"
 #include "http.h"
 #include "languages.h"
@@ -13,8 +14,9 @@
 
 typedef struct api_t api_t;
 
-api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages,
-               backend_t *backend);
+/* Borrows settings, languages, backend and auth. */
+api_t *api_new(const lcx_settings_t *settings, const lcx_languages_t *languages, backend_t *backend,
+               auth_t *auth);
 void api_destroy(api_t **self_p);
 
 /* http_handler_fn and http_closed_fn; app is the api_t. */

@@ -65,6 +65,7 @@ struct http_request_t {
     char *payload;
     size_t payload_len; /* payload is JSON unless content_type says otherwise */
     struct timespec arrived;
+    char peer[INET6_ADDRSTRLEN]; /* the client's address, once asked for */
     size_t header_count;
     char *header_names[MAX_HEADERS];
     char *header_values[MAX_HEADERS];
@@ -119,6 +120,22 @@ const char *http_query_unknown(const http_request_t *req, const char *const *kno
     query_check_t check = {known, NULL};
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_query_name, &check);
     return check.unknown;
+}
+
+const char *http_peer(http_request_t *req)
+{
+    if (req->peer[0]) return req->peer;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->peer,
+                  sizeof req->peer);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->peer,
+                  sizeof req->peer);
+    if (!req->peer[0]) snprintf(req->peer, sizeof req->peer, "unknown");
+    return req->peer;
 }
 
 const char *http_body(const http_request_t *req, size_t *len)
@@ -221,11 +238,21 @@ void http_respond_error(http_request_t *req, unsigned status, const char *messag
  * CORS-safelisted ones such as Content-Type). */
 #define EXPOSED_HEADERS "Location, Retry-After, Allow, WWW-Authenticate, Link"
 
-/* CORS: "*" allows every origin; otherwise the request's Origin must be listed. */
+bool http_operator_route(const http_request_t *req)
+{
+    const char *p = req->path ? req->path : "";
+    while (*p == '/')
+        p++;
+    return strncmp(p, "admin", 5) == 0 && (p[5] == '\0' || p[5] == '/');
+}
+
+/* CORS: "*" allows every origin; otherwise the request's Origin must be listed. The
+ * operator's routes (/admin/...) never answer a browser of another origin. */
 static void add_cors(http_request_t *req, struct MHD_Response *response)
 {
     const char *allowed = req->http->settings->cors_origins;
     const char *origin = http_header(req, "Origin");
+    if (http_operator_route(req)) return;
     if (strcmp(allowed, "*") == 0) {
         MHD_add_response_header(response, "Access-Control-Allow-Origin", "*");
         MHD_add_response_header(response, "Access-Control-Expose-Headers", EXPOSED_HEADERS);
@@ -433,6 +460,11 @@ static bool is_json_type(const char *type)
 
 static void answer_preflight(http_request_t *req)
 {
+    if (http_operator_route(req)) {
+        http_respond_error(req, 403,
+                           "the operator's routes do not answer browsers of other origins", NULL);
+        return;
+    }
     http_add_header(req, "Access-Control-Allow-Methods", "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
     http_add_header(req, "Access-Control-Allow-Headers",
                     "Content-Type, Idempotency-Key, Last-Event-ID, Authorization");

@@ -43,6 +43,10 @@ const char *http_query(const http_request_t *req, const char *name);
 /* The first query parameter whose name is not in `known` (NULL-terminated), or NULL. */
 const char *http_query_unknown(const http_request_t *req, const char *const *known);
 const char *http_body(const http_request_t *req, size_t *len);
+/* The client's IP address as text ("unknown" when the socket does not say). */
+const char *http_peer(http_request_t *req);
+/* The request is for an operator's route (/admin/...): no CORS, no preflight. */
+bool http_operator_route(const http_request_t *req);
 /* Per-request space for the app (e.g. an id parsed from the path). */
 void *http_app_data(const http_request_t *req);
 void http_set_app_data(http_request_t *req, void *data);

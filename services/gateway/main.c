@@ -1,6 +1,7 @@
 /* lcx-gateway: the HTTP API. Wires settings, languages, the backend client, the routes and
  * the HTTP server into one event loop: one thread, no request ever blocks it. */
 #include "api.h"
+#include "auth.h"
 #include "backend.h"
 #include "http.h"
 #include "languages.h"
@@ -47,7 +48,8 @@ int main(int argc, char **argv)
     backend_t *backend = languages ? backend_new(settings.session_endpoint, settings.curve_dir,
                                                  settings.curve_secret, err, sizeof err)
                                    : NULL;
-    api_t *api = backend ? api_new(&settings, languages, backend) : NULL;
+    auth_t *auth = backend ? auth_new(&settings, err, sizeof err) : NULL;
+    api_t *api = auth ? api_new(&settings, languages, backend, auth) : NULL;
     http_t *http = api ? http_new(&settings, api_handle, api_closed, api, err, sizeof err) : NULL;
     int status = 1;
     if (http) {
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
     }
     http_destroy(&http);
     api_destroy(&api);
+    auth_destroy(&auth);
     backend_destroy(&backend);
     lcx_languages_destroy(&languages);
     return status;

@@ -18,8 +18,10 @@ typedef struct {
 } histogram_t;
 
 struct metrics_t {
-    zhashx_t *requests;  /* "method route status" -> unsigned long long* */
-    zhashx_t *latencies; /* "method route" -> histogram_t* */
+    zhashx_t *requests;      /* "method route status" -> unsigned long long* */
+    zhashx_t *latencies;     /* "method route" -> histogram_t* */
+    zhashx_t *auth_failures; /* reason -> unsigned long long* */
+    zhashx_t *quotas;        /* quota -> unsigned long long* */
 };
 
 static void free_value(void **item)
@@ -33,8 +35,12 @@ metrics_t *metrics_new(void)
     metrics_t *self = lcx_calloc(1, sizeof *self);
     self->requests = zhashx_new();
     self->latencies = zhashx_new();
+    self->auth_failures = zhashx_new();
+    self->quotas = zhashx_new();
     zhashx_set_destructor(self->requests, free_value);
     zhashx_set_destructor(self->latencies, free_value);
+    zhashx_set_destructor(self->auth_failures, free_value);
+    zhashx_set_destructor(self->quotas, free_value);
     return self;
 }
 
@@ -43,6 +49,8 @@ void metrics_destroy(metrics_t **self_p)
     if (!self_p || !*self_p) return;
     zhashx_destroy(&(*self_p)->requests);
     zhashx_destroy(&(*self_p)->latencies);
+    zhashx_destroy(&(*self_p)->auth_failures);
+    zhashx_destroy(&(*self_p)->quotas);
     free(*self_p);
     *self_p = NULL;
 }
@@ -74,6 +82,38 @@ void metrics_observe(metrics_t *self, const char *method, const char *route, uns
     h->counts[b]++;
     h->sum += seconds;
     h->total++;
+}
+
+/* One more under a label value: letters, digits and '_' (a space becomes '_'). */
+static void count_label(zhashx_t *table, const char *value)
+{
+    char label[48];
+    size_t n = 0;
+    for (; value[n] && n < sizeof label - 1; n++)
+        label[n] = (value[n] == ' ' || value[n] == '-') ? '_' : value[n];
+    label[n] = '\0';
+    if (strspn(label, "abcdefghijklmnopqrstuvwxyz0123456789_") != n || n == 0)
+        snprintf(label, sizeof label, "other");
+    unsigned long long *count = slot_for(table, label, sizeof *count);
+    (*count)++;
+}
+
+void metrics_auth_failure(metrics_t *self, const char *reason)
+{
+    count_label(self->auth_failures, reason);
+}
+
+void metrics_quota_rejection(metrics_t *self, const char *quota)
+{
+    count_label(self->quotas, quota);
+}
+
+static void write_labelled(zhashx_t *table, FILE *out, const char *name, const char *label,
+                           const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (unsigned long long *n = zhashx_first(table); n; n = zhashx_next(table))
+        fprintf(out, "%s{%s=\"%s\"} %llu\n", name, label, (const char *)zhashx_cursor(table), *n);
 }
 
 static void write_requests(metrics_t *self, FILE *out)
@@ -121,4 +161,8 @@ void metrics_write(metrics_t *self, FILE *out)
 {
     write_requests(self, out);
     write_latencies(self, out);
+    write_labelled(self->auth_failures, out, "lcx_auth_failures_total", "reason",
+                   "Requests refused 401 or 403, by reason.");
+    write_labelled(self->quotas, out, "lcx_quota_rejections_total", "quota",
+                   "Runs refused by a quota of their caller (key or client address).");
 }

@@ -189,3 +189,25 @@ json_t *render_runner(const lcx_msg_t *r)
                      "draining", render_bool(&r->draining), "languages", langs, "sandbox",
                      render_str(&r->sandbox));
 }
+
+json_t *render_key(const lcx_msg_t *k)
+{
+    json_t *quotas =
+        json_pack("{s:o, s:o, s:o, s:o}", "runs_per_minute", render_int(&k->runs_per_minute),
+                  "concurrent_runs", render_int(&k->concurrent_runs), "max_time_ms",
+                  render_int(&k->max_time_ms), "max_memory_mb", render_int(&k->max_memory_mb));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key_id",
+                     render_str(&k->key_id), "name", render_str(&k->name), "role",
+                     render_str(&k->role), "quotas", quotas, "created_at",
+                     render_time(&k->created_at), "expires_at", render_time(&k->expires_at),
+                     "revoked_at", render_time(&k->revoked_at), "last_used_at",
+                     render_time(&k->last_used_at), "webhook_url", render_str(&k->webhook_url));
+}
+
+json_t *render_keys(const lcx_msg_t *keys)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < keys->items.n; i++)
+        json_array_append_new(list, render_key(keys->items.v[i]));
+    return list;
+}

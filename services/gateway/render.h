@@ -21,6 +21,10 @@ json_t *render_executions(const lcx_msg_t *executions);
 json_t *render_languages(const lcx_languages_t *languages, const lcx_msg_t *health);
 /* {runner_id, slots, free_slots, draining, languages, sandbox}: the operator's view. */
 json_t *render_runner(const lcx_msg_t *runner);
+/* {key_id, name, role, quotas, created_at, expires_at, revoked_at, last_used_at, webhook_url}:
+ * never a secret (a KEY has none). */
+json_t *render_key(const lcx_msg_t *key);
+json_t *render_keys(const lcx_msg_t *keys);
 json_t *render_time(const lcx_int_t *epoch_ms);
 json_t *render_text(const lcx_buf_t *buf);
 

@@ -17,8 +17,20 @@ struct sse_t {
     int64_t after;     /* the last event id sent */
     int64_t result_id; /* the id of the result event: one after the log's last event */
     int64_t keepalive_ms;
-    bool started; /* the 200 and its headers are out */
+    bool started;      /* the 200 and its headers are out */
+    lcx_msg_t *caller; /* its caller fields go into every request */
+    sse_error_fn *on_error;
+    void *app;
 };
+
+/* A request to the store, with the caller's fields. */
+static lcx_msg_t *request(sse_t *self, lcx_cmd_t cmd)
+{
+    lcx_msg_t *msg = lcx_msg_new(cmd);
+    lcx_msg_set_str(msg, LCX_F_execution_id, self->execution_id);
+    if (self->caller) lcx_msg_copy_fields(msg, self->caller);
+    return msg;
+}
 
 static void poll_events(sse_t *self);
 
@@ -72,8 +84,8 @@ static void give_up(sse_t *self, const lcx_msg_t *reply)
 {
     if (self->started) {
         http_stream_end(self->req);
-    } else if (reply && reply->error.ptr && strcmp(reply->error.ptr, "not_found") == 0) {
-        http_respond_error(self->req, 404, "no execution has this id", NULL);
+    } else if (reply && reply->cmd == LCX_CMD_ERROR) {
+        self->on_error(self->app, self->req, reply);
     } else {
         http_add_header(self->req, "Retry-After", "1");
         http_respond_error(self->req, 503, "the session store is not available; retry shortly",
@@ -91,8 +103,7 @@ static void on_result(void *arg, const lcx_msg_t *reply)
 
 static void fetch_result(sse_t *self)
 {
-    lcx_msg_t *get = lcx_msg_new(LCX_CMD_EXECUTION_GET);
-    lcx_msg_set_str(get, LCX_F_execution_id, self->execution_id);
+    lcx_msg_t *get = request(self, LCX_CMD_EXECUTION_GET);
     backend_call(self->backend, &get, 5000, on_result, self);
 }
 
@@ -125,8 +136,7 @@ static void on_events(void *arg, const lcx_msg_t *reply)
 
 static void poll_events(sse_t *self)
 {
-    lcx_msg_t *get = lcx_msg_new(LCX_CMD_EVENTS_GET);
-    lcx_msg_set_str(get, LCX_F_execution_id, self->execution_id);
+    lcx_msg_t *get = request(self, LCX_CMD_EVENTS_GET);
     lcx_msg_set_int(get, LCX_F_after, self->after);
     /* The first poll answers at once, so headers go out without delay. */
     lcx_msg_set_int(get, LCX_F_wait_ms, self->started ? self->keepalive_ms : 0);
@@ -134,9 +144,12 @@ static void poll_events(sse_t *self)
 }
 
 sse_t *sse_new(backend_t *backend, http_request_t *req, const char *execution_id, int64_t after,
-               int64_t keepalive_ms)
+               int64_t keepalive_ms, const lcx_msg_t *caller, sse_error_fn *on_error, void *app)
 {
     sse_t *self = lcx_calloc(1, sizeof *self);
+    self->caller = caller ? lcx_msg_dup(caller) : NULL;
+    self->on_error = on_error;
+    self->app = app;
     self->backend = backend;
     self->req = req;
     snprintf(self->execution_id, sizeof self->execution_id, "%s", execution_id);
@@ -150,6 +163,7 @@ void sse_destroy(sse_t **self_p)
 {
     if (!self_p || !*self_p) return;
     backend_forget((*self_p)->backend, *self_p);
+    lcx_msg_destroy(&(*self_p)->caller);
     free(*self_p);
     *self_p = NULL;
 }

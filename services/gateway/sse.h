@@ -19,10 +19,14 @@
 
 typedef struct sse_t sse_t;
 
+/* Answers req with the store's ERROR reply (the api's mapping of codes to statuses). */
+typedef void(sse_error_fn)(void *app, http_request_t *req, const lcx_msg_t *error);
+
 /* Starts following execution_id for req, after event `after` (0: from the start). The first
- * answer decides: 404/503 as JSON, or the stream. */
+ * answer decides: an error (on_error, with app), 503, or the stream. caller (copied; may be
+ * NULL) holds the caller fields that go into every request. */
 sse_t *sse_new(backend_t *backend, http_request_t *req, const char *execution_id, int64_t after,
-               int64_t keepalive_ms);
+               int64_t keepalive_ms, const lcx_msg_t *caller, sse_error_fn *on_error, void *app);
 /* The request ended (answered or the client left): stop polling. */
 void sse_destroy(sse_t **self_p);
 

@@ -1,6 +1,7 @@
 /* validate: request bodies to protocol requests (see validate.h). */
 #include "validate.h"
 #include "alloc.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -291,4 +292,128 @@ long validate_limit(const validate_ctx_t *ctx, const char *text, json_t *details
 {
     return query_int(text, "limit", 1, ctx->settings->max_list_limit, ctx->settings->list_limit, "",
                      details);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* API keys and session tokens                                                               */
+
+/* A quota: an integer from 0 (off) to max, or null (update only: back to the default, -1). */
+static void quota_field(json_t *quotas, const char *name, long max, bool create, lcx_msg_t *msg,
+                        lcx_field_t field, json_t *details)
+{
+    json_t *value = json_object_get(quotas, name);
+    if (!value) return;
+    if (json_is_null(value) && !create) {
+        lcx_msg_set_int(msg, field, -1);
+        return;
+    }
+    json_int_t n = json_is_integer(value) ? json_integer_value(value) : -1;
+    if (n < 0 || n > max) {
+        problem(details, "'quotas.%s' must be an integer from 0 (no limit) to %ld%s", name, max,
+                create ? "" : ", or null (the default)");
+        return;
+    }
+    lcx_msg_set_int(msg, field, n);
+}
+
+static void key_quotas(const validate_ctx_t *ctx, json_t *body, bool create, lcx_msg_t *msg,
+                       json_t *details)
+{
+    static const char *const quota_fields[] = {"runs_per_minute", "concurrent_runs", "max_time_ms",
+                                               "max_memory_mb", NULL};
+    json_t *quotas = json_object_get(body, "quotas");
+    if (!quotas) return;
+    if (!json_is_object(quotas)) {
+        problem(details, "'quotas' must be an object");
+        return;
+    }
+    const lcx_settings_t *s = ctx->settings;
+    check_known_fields(quotas, quota_fields, "quotas.", details);
+    quota_field(quotas, "runs_per_minute", 1000000, create, msg, LCX_F_runs_per_minute, details);
+    quota_field(quotas, "concurrent_runs", s->queue_max, create, msg, LCX_F_concurrent_runs,
+                details);
+    quota_field(quotas, "max_time_ms", s->max_time_ms, create, msg, LCX_F_max_time_ms, details);
+    quota_field(quotas, "max_memory_mb", s->max_memory_mb, create, msg, LCX_F_max_memory_mb,
+                details);
+}
+
+/* expires_at: an RFC 3339 time in the future, or null (never). */
+static void key_expiry(json_t *body, lcx_msg_t *msg, json_t *details)
+{
+    json_t *value = json_object_get(body, "expires_at");
+    int64_t at = 0;
+    if (!value) return;
+    if (json_is_null(value)) {
+        lcx_msg_set_int(msg, LCX_F_expires_at, 0);
+    } else if (!json_is_string(value) || lcx_parse_time(json_string_value(value), &at) != 0) {
+        problem(details, "'expires_at' must be an RFC 3339 UTC time such as "
+                         "\"2027-01-31T00:00:00Z\", or null");
+    } else if (at <= lcx_now_ms()) {
+        problem(details, "'expires_at' must be in the future");
+    } else {
+        lcx_msg_set_int(msg, LCX_F_expires_at, at);
+    }
+}
+
+/* webhook_url: an http or https URL, or null (none: "" to the store). */
+static void key_webhook(json_t *body, lcx_msg_t *msg, json_t *details)
+{
+    json_t *value = json_object_get(body, "webhook_url");
+    if (!value) return;
+    const char *url = json_is_string(value) ? json_string_value(value) : NULL;
+    if (json_is_null(value))
+        lcx_msg_set_str(msg, LCX_F_webhook_url, "");
+    else if (!url || strlen(url) > 2048 ||
+             (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+             strpbrk(url, " \t\r\n"))
+        problem(details, "'webhook_url' must be an http:// or https:// URL (at most 2048 "
+                         "characters), or null");
+    else
+        lcx_msg_set_str(msg, LCX_F_webhook_url, url);
+}
+
+lcx_msg_t *validate_key(const validate_ctx_t *ctx, json_t *body, bool create, json_t *details)
+{
+    static const char *const create_fields[] = {"name",       "role",        "quotas",
+                                                "expires_at", "webhook_url", NULL};
+    static const char *const update_fields[] = {"name", "quotas", "expires_at", "webhook_url",
+                                                NULL};
+    static const char *const roles[] = {"admin", "client"};
+    size_t before = json_array_size(details);
+    check_known_fields(body, create ? create_fields : update_fields, "", details);
+    lcx_msg_t *msg = lcx_msg_new(create ? LCX_CMD_KEY_CREATE : LCX_CMD_KEY_UPDATE);
+    const char *name = string_field(body, "name", details);
+    const char *role = create ? string_field(body, "role", details) : NULL;
+    if (create && !json_object_get(body, "name")) problem(details, "'name' is required");
+    if (name && (!*name || strlen(name) > 200))
+        problem(details, "'name' must have from 1 to 200 characters");
+    else if (name)
+        lcx_msg_set_str(msg, LCX_F_name, name);
+    if (create && !json_object_get(body, "role")) problem(details, "'role' is required");
+    if (role && strcmp(role, "admin") != 0 && strcmp(role, "client") != 0) {
+        problem(details, "unknown role '%s'", role);
+        list_problem(details, "supported", roles, 2, string_at);
+    } else if (role) {
+        lcx_msg_set_str(msg, LCX_F_role, role);
+    }
+    key_quotas(ctx, body, create, msg, details);
+    key_expiry(body, msg, details);
+    key_webhook(body, msg, details);
+    if (!create && json_object_size(body) == 0)
+        problem(details, "nothing to change: send name, quotas, expires_at or webhook_url");
+    if (json_array_size(details) > before) lcx_msg_destroy(&msg);
+    return msg;
+}
+
+long validate_token_ttl(const validate_ctx_t *ctx, json_t *body, json_t *details)
+{
+    static const char *const token_fields[] = {"ttl_s", NULL};
+    size_t before = json_array_size(details);
+    check_known_fields(body, token_fields, "", details);
+    json_t *value = json_object_get(body, "ttl_s");
+    long max = ctx->settings->max_token_ttl_s;
+    json_int_t ttl = value ? (json_is_integer(value) ? json_integer_value(value) : -1)
+                           : ctx->settings->token_ttl_s;
+    if (ttl < 1 || ttl > max) problem(details, "'ttl_s' must be an integer from 1 to %ld", max);
+    return json_array_size(details) > before ? -1 : (long)ttl;
 }

@@ -35,4 +35,11 @@ long validate_wait(const validate_ctx_t *ctx, const char *text, json_t *details)
 /* ?limit=N of a list: list_limit when absent; -1 with details when malformed or out of range. */
 long validate_limit(const validate_ctx_t *ctx, const char *text, json_t *details);
 
+/* POST /admin/keys (create: name and role required) and PATCH /admin/keys/{key_id}:
+ * {name?, role?, quotas?: {runs_per_minute?, concurrent_runs?, max_time_ms?, max_memory_mb?},
+ * expires_at?, webhook_url?}. A KEY_CREATE or KEY_UPDATE without key_id (and secret_hash). */
+lcx_msg_t *validate_key(const validate_ctx_t *ctx, json_t *body, bool create, json_t *details);
+/* POST /code-sessions/{id}/tokens: {ttl_s?}, token_ttl_s when absent; -1 with details. */
+long validate_token_ttl(const validate_ctx_t *ctx, json_t *body, json_t *details);
+
 #endif

@@ -595,6 +595,7 @@ static bool within_caps(server_t *self, const lcx_msg_t *req, long *time_ms, lon
     if (!detail[0]) return true;
     lcx_msg_t *msg = error_reply(req, "invalid", "the run asks for more than its API key allows");
     lcx_msg_list_append(msg, LCX_F_details, detail);
+    lcx_msg_set_str(msg, LCX_F_reason, detail[0] == 't' ? "key_max_time_ms" : "key_max_memory_mb");
     reply(self, &msg);
     return false;
 }

@@ -39,6 +39,10 @@ DEFAULT_SESSION_LIMITS = {
     "run_cooldown_ms": "0",
     "runs_per_minute": "1000",
     "runs_per_session": "100000",
+    # Every test client is 127.0.0.1: the per-address quotas would bind the whole suite as one
+    # caller. The quota tests turn them on.
+    "anon_runs_per_minute": "0",
+    "anon_concurrent_runs": "0",
 }
 
 TERMINAL = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
@@ -215,6 +219,15 @@ def _parse_response(buf, final):
 # Processes
 
 
+def new_api_key():
+    """A fresh API key from lcx-keygen api-key."""
+    out = subprocess.run([os.path.join(BIN_DIR, "lcx-keygen"), "api-key"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    if not out.startswith("lcx_"):
+        raise SetupError("lcx-keygen api-key printed %r" % out)
+    return out
+
+
 def free_ports(n):
     """n distinct free TCP ports on 127.0.0.1 (bound once, then released)."""
     socks, ports = [], []
@@ -242,13 +255,16 @@ class Stack:
     --runner-id <its name> and its own scratch directory (the first one: self.scratch_dir).
     extra_flags["runner"] / extra_env["runner"] go to every runner; a runner's own name adds
     flags (after those) or variables for it alone.
+    keys: the gateway runs with LCX_AUTH=keys and the store registers a fresh bootstrap admin
+    key (self.admin_key), which self.request sends unless the call gives its own
+    Authorization (None: none at all).
     """
 
     def __init__(self, extra_flags=None, extra_env=None, session_limits=None, runner_slots=2,
-                 name="stack", runners=1):
+                 name="stack", runners=1, keys=False):
         self.name = name
         self.extra_flags = extra_flags or {}
-        self.extra_env = extra_env or {}
+        self.extra_env = {k: dict(v) for k, v in (extra_env or {}).items()}
         self.limits = dict(DEFAULT_SESSION_LIMITS)
         for k, v in (session_limits or {}).items():
             if v is None:
@@ -275,6 +291,15 @@ class Stack:
         os.makedirs(self.data_dir)
         for d in self.scratch_dirs.values():
             os.makedirs(d)
+        self.admin_key = None
+        if keys:
+            self.admin_key = new_api_key()
+            key_file = os.path.join(self.tmp, "admin.key")
+            with open(key_file, "w") as f:
+                f.write(self.admin_key + "\n")
+            os.chmod(key_file, 0o600)
+            self.extra_env.setdefault("session", {})["LCX_ADMIN_KEY_FILE"] = key_file
+            self.extra_env.setdefault("gateway", {}).setdefault("LCX_AUTH", "keys")
         p = free_ports(4)
         self.session_port, self.dispatcher_port, self.runner_port, self.http_port = p
         self.procs = {}
@@ -473,6 +498,10 @@ class Stack:
     # -- HTTP
 
     def request(self, method, path, json=None, data=None, headers=None, timeout=10.0):
+        headers = dict(headers or {})
+        if self.admin_key and "Authorization" not in headers:
+            headers["Authorization"] = "Bearer " + self.admin_key
+        headers = {k: v for k, v in headers.items() if v is not None}
         return http_request(self.http_port, method, path, json=json, data=data,
                             headers=headers, timeout=timeout)
 
