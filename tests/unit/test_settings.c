@@ -71,8 +71,8 @@ static void unknown_and_foreign_flags_are_errors(void **state)
     char err[256];
     char *unknown[] = {"lcx-gateway", "--no-such-flag", "1"};
     assert_int_equal(load(&s, 'G', 3, unknown, err), LCX_SETTINGS_ERROR);
-    /* data_dir belongs to the session store, not the gateway */
-    char *foreign[] = {"lcx-gateway", "--data-dir", "/tmp"};
+    /* scratch_dir belongs to the runner, not the gateway */
+    char *foreign[] = {"lcx-gateway", "--scratch-dir", "/tmp"};
     assert_int_equal(load(&s, 'G', 3, foreign, err), LCX_SETTINGS_ERROR);
     char *missing[] = {"lcx-gateway", "--http-port"};
     assert_int_equal(load(&s, 'G', 2, missing, err), LCX_SETTINGS_ERROR);
