@@ -45,11 +45,35 @@ static void uuid4_is_valid_and_version_4(void **state)
     assert_false(lcx_uuid_valid("not-a-uuid"));
 }
 
+static void times_parse_back_to_what_format_gives(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    char text[32];
+    lcx_format_time(INT64_C(1764498600045), text, sizeof text);
+    assert_int_equal(lcx_parse_time(text, &ms), 0);
+    assert_int_equal(ms, INT64_C(1764498600045));
+    assert_int_equal(lcx_parse_time("2026-11-30T10:30:00Z", &ms), 0);
+    assert_int_equal(ms, INT64_C(1796034600000));
+    assert_int_equal(lcx_parse_time("2026-11-30T10:30:00.5+00:00", &ms), 0);
+    assert_int_equal(ms, INT64_C(1796034600500));
+    const char *bad[] = {"",
+                         "2026-11-30",
+                         "2026-11-30T10:30:00",
+                         "2026-13-01T00:00:00Z",
+                         "2026-11-30T10:30:00+02:00",
+                         "2026-11-30T10:30:00.Z",
+                         "tomorrow"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(lcx_parse_time(bad[i], &ms), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(utf8_partial_tail_holds_back_only_a_started_character),
         cmocka_unit_test(uuid4_is_valid_and_version_4),
+        cmocka_unit_test(times_parse_back_to_what_format_gives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,83 @@ static void render_source_version_and_saved_language(void **state)
     lcx_msg_destroy(&s);
 }
 
+/* True when some detail contains needle. */
+static bool mentions(json_t *details, const char *needle)
+{
+    for (size_t i = 0; i < json_array_size(details); i++)
+        if (strstr(json_string_value(json_array_get(details, i)), needle)) return true;
+    return false;
+}
+
+static void key_bodies_are_checked_field_by_field(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"name\": \"platform\", \"role\": \"client\", \"quotas\": "
+                            "{\"runs_per_minute\": 5, \"max_time_ms\": 2000}, "
+                            "\"expires_at\": \"2099-01-31T00:00:00Z\", "
+                            "\"webhook_url\": \"https://example.org/hook\"}");
+    lcx_msg_t *m = validate_key(&f->ctx, body, true, f->details);
+    assert_non_null(m);
+    assert_int_equal(m->cmd, LCX_CMD_KEY_CREATE);
+    assert_string_equal(m->role.ptr, "client");
+    assert_int_equal(m->runs_per_minute.v, 5);
+    assert_int_equal(m->max_time_ms.v, 2000);
+    assert_false(m->concurrent_runs.set);
+    assert_int_equal(m->expires_at.v, INT64_C(4073500800000));
+    assert_string_equal(m->webhook_url.ptr, "https://example.org/hook");
+    lcx_msg_destroy(&m);
+    json_decref(body);
+    body = parse(f, "{\"role\": \"root\", \"quotas\": {\"max_time_ms\": 999999999, "
+                    "\"bogus\": 1}, \"expires_at\": \"2001-01-01T00:00:00Z\", "
+                    "\"webhook_url\": \"ftp://x\", \"secret\": 1}");
+    assert_null(validate_key(&f->ctx, body, true, f->details));
+    const char *expected[] = {
+        "'name' is required", "unknown role 'root'", "supported: admin", "quotas.max_time_ms",
+        "quotas.bogus",       "in the future",       "webhook_url",      "secret"};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        assert_true(mentions(f->details, expected[i]));
+    json_decref(body);
+}
+
+static void key_updates_take_null_as_the_default(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{\"quotas\": {\"runs_per_minute\": null}, \"expires_at\": null, "
+                            "\"webhook_url\": null}");
+    lcx_msg_t *m = validate_key(&f->ctx, body, false, f->details);
+    assert_non_null(m);
+    assert_int_equal(m->cmd, LCX_CMD_KEY_UPDATE);
+    assert_int_equal(m->runs_per_minute.v, -1);
+    assert_int_equal(m->expires_at.v, 0);
+    assert_string_equal(m->webhook_url.ptr, "");
+    lcx_msg_destroy(&m);
+    json_decref(body);
+    body = parse(f, "{\"role\": \"admin\"}"); /* a key's role stays what it was made with */
+    assert_null(validate_key(&f->ctx, body, false, f->details));
+    json_decref(body);
+    body = parse(f, "{}");
+    assert_null(validate_key(&f->ctx, body, false, f->details));
+    assert_true(mentions(f->details, "nothing to change"));
+    json_decref(body);
+}
+
+static void token_ttl_has_a_default_and_a_maximum(void **state)
+{
+    fixture_t *f = *state;
+    json_t *body = parse(f, "{}");
+    assert_int_equal(validate_token_ttl(&f->ctx, body, f->details), f->settings.token_ttl_s);
+    json_decref(body);
+    body = parse(f, "{\"ttl_s\": 60}");
+    assert_int_equal(validate_token_ttl(&f->ctx, body, f->details), 60);
+    json_decref(body);
+    body = parse(f, "{\"ttl_s\": 86401}");
+    assert_int_equal(validate_token_ttl(&f->ctx, body, f->details), -1);
+    json_decref(body);
+    body = parse(f, "{\"ttl\": 5}");
+    assert_int_equal(validate_token_ttl(&f->ctx, body, f->details), -1);
+    json_decref(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +402,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(language_case_does_not_matter, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_fields_list_the_allowed_once, setup, teardown),
         cmocka_unit_test_setup_teardown(render_source_version_and_saved_language, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_bodies_are_checked_field_by_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_updates_take_null_as_the_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(token_ttl_has_a_default_and_a_maximum, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
