@@ -1,5 +1,6 @@
-"""The README's walk-through with curl, run as a reader would run it (the real curl, against a
-real stack): every command succeeds and every answer it shows (`# => ...`) holds."""
+"""The README's walk-throughs with curl ("Walk-through with curl", and "Keys and tokens" against a
+stack that requires keys), run as a reader would run them (the real curl, against a real
+stack): every command succeeds and every answer it shows (`# => ...`) holds."""
 
 import json
 import os
@@ -7,17 +8,22 @@ import re
 import shlex
 import subprocess
 
-from harness import ROOT, expect
+from harness import ROOT, expect, isolated
 
 PAIR_RE = re.compile(r'"(\w+)":("(?:[^"\\]|\\.)*"|-?\d+|true|false|null)')
 
 
-def _walkthrough():
-    """The shell block under "## Walk-through with curl": [(command, shown answer or None,
-    variable it sets or None)]."""
+# What a `NAME=<paste ...>` line takes from the answer before it.
+SOURCES = {"ID": "session_id", "EXEC": "execution_id", "KEY": "key", "KEY_ID": "key_id",
+           "TOKEN": "session_token"}
+
+
+def _walkthrough(heading="## Walk-through with curl"):
+    """The shell block under the heading: [(command, shown answer or None, [variables it
+    sets])]."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         text = f.read()
-    section = text.split("## Walk-through with curl", 1)[1]
+    section = text.split(heading + "\n", 1)[1]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
     steps, command = [], None
     for line in block.split("\n"):
@@ -25,7 +31,7 @@ def _walkthrough():
             command = command[:-1] + " " + line.strip()
             continue
         if command is not None:
-            steps.append([command, None, None])
+            steps.append([command, None, []])
             command = None
         if line.startswith("curl "):
             command = line
@@ -33,10 +39,10 @@ def _walkthrough():
             steps[-1][1] = line[len("# =>"):].strip()
         elif line.startswith("#  ") and steps and steps[-1][1] is not None:
             steps[-1][1] += " " + line[1:].strip()
-        elif re.match(r"^[A-Z]+=<", line) and steps:
-            steps[-1][2] = line.split("=", 1)[0]
+        elif re.match(r"^[A-Z_]+=<", line) and steps:
+            steps[-1][2].append(line.split("=", 1)[0])
     if command is not None:
-        steps.append([command, None, None])
+        steps.append([command, None, []])
     return steps
 
 
@@ -50,16 +56,13 @@ def _shown_pairs(shown):
     return pairs
 
 
-def test_readme_walkthrough_answers_as_shown(stack):
-    steps = _walkthrough()
-    expect(len(steps) >= 10, "the walk-through has %d curl commands" % len(steps))
-    env = {}
+def _walk(stack, steps, env):
     base = "127.0.0.1:%d" % stack.http_port
     for command, shown, sets in steps:
         line = command.split(" #", 1)[0] if " # " in command else command
         line = line.replace("localhost:8080", base)
-        for name, value in env.items():
-            line = line.replace("$" + name, value)
+        for name in sorted(env, key=len, reverse=True):  # $KEY_ID before $KEY
+            line = line.replace("$" + name, env[name])
         argv = shlex.split(line) + ["-w", "\n%{http_code}", "--max-time", "30"]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         expect(out.returncode == 0, "%s: curl exit %d %s" % (line, out.returncode, out.stderr))
@@ -70,9 +73,22 @@ def test_readme_walkthrough_answers_as_shown(stack):
             for key, value in _shown_pairs(shown or "").items():
                 expect(answer.get(key) == value, "%s: %s is %r, the README shows %r"
                        % (line, key, answer.get(key), value))
-            if sets == "ID":
-                env["ID"] = answer["session_id"]
-            elif sets == "EXEC":
-                env["EXEC"] = answer["execution_id"]
+            for name in sets:
+                env[name] = answer[SOURCES[name]]
         if "/events" in line:
             expect("event: result" in body, "%s: the stream has no result" % line)
+
+
+def test_readme_walkthrough_answers_as_shown(stack):
+    steps = _walkthrough()
+    expect(len(steps) >= 10, "the walk-through has %d curl commands" % len(steps))
+    _walk(stack, steps, {})
+
+
+@isolated(keys=True)
+def test_readme_keys_walkthrough_answers_as_shown(stack):
+    """The "Keys and tokens" block, against a gateway that requires keys, with the stack's
+    bootstrap admin key as $ADMIN."""
+    steps = _walkthrough("## Keys and tokens")
+    expect(len(steps) >= 8, "the keys walk-through has %d curl commands" % len(steps))
+    _walk(stack, steps, {"ADMIN": stack.admin_key})
