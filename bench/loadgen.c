@@ -14,7 +14,8 @@
  *   loadgen bare SECONDS LOOPS PROG ARG... LOOPS parallel loops that spawn PROG and wait for it;
  *                                          prints "runs=N seconds=S rate=R median_ms=M"
  *
- * HTTP/1.1 with keep-alive on 127.0.0.1; one blocking connection per client thread.
+ * HTTP/1.1 with keep-alive on 127.0.0.1; one blocking connection per client thread. With
+ * LCX_BENCH_AUTH set, every request sends "Authorization: Bearer $LCX_BENCH_AUTH".
  */
 #define _GNU_SOURCE
 #include "bench_stats.h"
@@ -117,11 +118,13 @@ static int read_response(conn_t *c)
 /* One request and its response, on a new connection when the old one was closed. */
 static int request(conn_t *c, const char *method, const char *path, const char *body)
 {
-    char req[1024];
+    char req[1024], auth[256] = "";
+    const char *key = getenv("LCX_BENCH_AUTH");
+    if (key) snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", key);
     int len = snprintf(req, sizeof req,
                        "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %zu\r\n\r\n%s",
-                       method, path, body ? strlen(body) : 0, body ? body : "");
+                       "%sContent-Length: %zu\r\n\r\n%s",
+                       method, path, auth, body ? strlen(body) : 0, body ? body : "");
     for (int attempt = 0; attempt < 2; attempt++) {
         if (c->fd < 0 && conn_open(c) != 0) return -1;
         if (write_all(c->fd, req, (size_t)len) == 0 && read_response(c) == 0) return 0;

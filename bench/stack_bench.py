@@ -15,6 +15,9 @@ throughput  python hello worlds per second at saturation; baseline: two parallel
 Runs are driven by bench/loadgen.c (C, one keep-alive connection per client), which also spawns
 the bare baselines, so that both sides pay the same small driver cost.
 memory      resident memory of each service idle and after load
+keys        what API keys cost: session create, autosave and end to end through a second stack
+            with LCX_AUTH=keys (a client key with its quotas checked), measured alternately
+            with the first stack (no keys) in the same run; target: within 5 %
 
 With root, e2e and throughput also print the floor of the design at the same moments
 (bench/floor_bench.c: four skeleton processes passing a run's eleven messages over ZeroMQ, the
@@ -57,6 +60,7 @@ class Stack:
     def __init__(self):
         self.slots = int(os.environ.get("LCX_BENCH_SLOTS", "2"))  # the runner's default
         self.tmp = tempfile.mkdtemp(prefix="lcx-bench-")
+        self.key = None  # the key every request sends (none: this gateway has no keys)
         p = free_ports(4)
         self.http_port = p[3]
         ep = lambda port: "tcp://127.0.0.1:%d" % port
@@ -73,6 +77,14 @@ class Stack:
             "gateway": ["lcx-gateway", "--session-endpoint", ep(p[0]), "--http-port",
                         str(self.http_port)],
         }
+        # A bootstrap admin key, for the section that adds a gateway with keys (section_keys).
+        self.admin_key = subprocess.run([os.path.join(BIN, "lcx-keygen"), "api-key"],
+                                        check=True, capture_output=True, text=True).stdout.strip()
+        key_file = os.path.join(self.tmp, "admin.key")
+        with open(key_file, "w") as f:
+            f.write(self.admin_key + "\n")
+        self.commands["session"] += ["--admin-key-file", key_file]
+        self.session_endpoint = ep(p[0])
         self.procs = {}
 
     def start(self):
@@ -100,11 +112,41 @@ class Stack:
                 p.kill()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def keyed_gateway(self):
+        """A second gateway on the same store, with LCX_AUTH=keys, seen through a client key
+        (its quotas checked on every run, high enough never to refuse one): the same backend
+        at the same moments, so the two gateways differ by keys alone."""
+        view = Keyed(self)
+        port = free_ports(1)[0]
+        log = open(os.path.join(self.tmp, "keyed-gateway.log"), "w")
+        self.procs["gateway-keys"] = subprocess.Popen(
+            [os.path.join(BIN, "lcx-gateway"), "--session-endpoint", self.session_endpoint,
+             "--http-port", str(port), "--auth", "keys", "--data-dir",
+             os.path.join(self.tmp, "data")], stdout=log, stderr=log)
+        view.http_port, view.key = port, self.admin_key
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if view.request("GET", "/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        status, body = view.request("POST", "/admin/keys", {
+            "name": "bench", "role": "client",
+            "quotas": {"runs_per_minute": 1000000, "concurrent_runs": 1000}})
+        assert status == 201, (status, body)
+        view.key = body["key"]
+        return view
+
     def request(self, method, path, body=None, timeout=40):
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
         try:
             data = json.dumps(body) if body is not None else None
-            conn.request(method, path, data, {"Content-Type": "application/json"} if data else {})
+            headers = {"Content-Type": "application/json"} if data else {}
+            if self.key:
+                headers["Authorization"] = "Bearer " + self.key
+            conn.request(method, path, data, headers)
             r = conn.getresponse()
             raw = r.read()
             return r.status, (json.loads(raw) if raw else None)
@@ -134,6 +176,15 @@ class Stack:
         return out
 
 
+class Keyed(Stack):
+    """Stack's client methods against its keyed gateway (Stack.keyed_gateway)."""
+
+    def __init__(self, stack):  # no services of its own
+        self.tmp = os.path.join(stack.tmp, "keyed")
+        os.makedirs(self.tmp, exist_ok=True)
+        self.slots = stack.slots
+
+
 def median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -154,6 +205,10 @@ end
 def wrk(stack, lua_body, seconds=3):
     """Runs wrk at 64 connections; returns (requests/s, p50 ms, p99 ms)."""
     script = os.path.join(stack.tmp, "bench.lua")
+    if stack.key:
+        lua_body = lua_body.replace('{["Content-Type"]="application/json"}',
+                                    '{["Content-Type"]="application/json", '
+                                    '["Authorization"]="Bearer %s"}' % stack.key)
     with open(script, "w") as f:
         f.write(WRK_LUA % {"ids": os.path.join(stack.tmp, "ids"), "body": lua_body})
     out = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds, "--latency", "-s", script,
@@ -201,12 +256,16 @@ API_CASES = [
 ]
 
 
+def write_ids(stack, n=1000):
+    with open(os.path.join(stack.tmp, "ids"), "w") as f:
+        for _ in range(n):
+            f.write(stack.session() + "\n")
+
+
 def section_api(stack):
     print("== API at 64 connections (wrk, %d x 3 s, medians); target: 15000/s, p99 < 10 ms"
           % REPEATS)
-    with open(os.path.join(stack.tmp, "ids"), "w") as f:
-        for _ in range(1000):
-            f.write(stack.session() + "\n")
+    write_ids(stack)
     rows, baseline = [], None
     for label, body in API_CASES:
         runs = [wrk(stack, body) for _ in range(REPEATS)]
@@ -231,8 +290,13 @@ def figures(argv):
     return {k: float(v) for k, v in (kv.split("=") for kv in out.stdout.split())}
 
 
-def loadgen(*args):
-    return figures([LOADGEN] + list(args))
+def loadgen(*args, key=None):
+    env = dict(os.environ, LCX_BENCH_AUTH=key) if key else None
+    out = subprocess.run([LOADGEN] + [str(a) for a in args], capture_output=True, text=True,
+                         timeout=120, env=env)
+    if out.returncode != 0:
+        raise RuntimeError("loadgen %s failed: %s" % (args[0], out.stderr.strip()))
+    return {k: float(v) for k, v in (kv.split("=") for kv in out.stdout.split())}
 
 
 def bare_python(seconds, loops):
@@ -314,6 +378,37 @@ def section_throughput(stack, clients=8):
                   % (label, median(rates), 100 * median(rates) / m_bare))
 
 
+# ---- keys ----------------------------------------------------------------------------------
+
+def section_keys(stack, runs=30):
+    rounds = max(REPEATS, 5)
+    print("== API keys: the same calls through a gateway without keys and one with"
+          " LCX_AUTH=keys, on one backend, alternating (%d rounds, medians); target: within 5 %%"
+          % rounds)
+    keyed = stack.keyed_gateway()
+    gateways = (stack, keyed)
+    for g in gateways:
+        write_ids(g)
+    sessions = [g.session() for g in gateways]
+    for g, sid in zip(gateways, sessions):
+        loadgen("e2e", g.http_port, 3, sid, key=g.key)  # warm caches, as a live system is
+    labels = ("POST /code-sessions req/s", "PATCH, spread over 1000 sessions req/s",
+              "end to end (run + ?wait) ms")
+    rows = {label: ([], []) for label in labels}
+    for r in range(rounds):
+        order = (0, 1) if r % 2 == 0 else (1, 0)  # neither side always goes first
+        for i in order:
+            g = gateways[i]
+            rows[labels[0]][i].append(wrk(g, API_CASES[1][1])[0])
+            rows[labels[1]][i].append(wrk(g, API_CASES[3][1])[0])
+            rows[labels[2]][i].append(
+                loadgen("e2e", g.http_port, runs, sessions[i], key=g.key)["e2e_ms"])
+    print("%-40s %12s %12s %9s" % ("", "no keys", "keys", "keys/none"))
+    for label, (plain, keys) in rows.items():
+        a, b = median(plain), median(keys)
+        print("%-40s %12.2f %12.2f %8.3fx" % (label, a, b, b / a))
+
+
 # ---- memory --------------------------------------------------------------------------------
 
 def section_memory(stack, idle):
@@ -341,7 +436,7 @@ def main(sections):
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or ["api", "e2e", "throughput", "memory"]
-    unknown = [s for s in wanted if s not in ("api", "e2e", "throughput", "memory")]
+    unknown = [s for s in wanted if s not in ("api", "e2e", "throughput", "memory", "keys")]
     if unknown:
         sys.exit("stack_bench: unknown section(s) %s" % unknown)
     main(wanted)
