@@ -6,6 +6,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <czmq.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,18 +61,37 @@ static const char *const keyring_sql[KS_COUNT] = {
 
 /* A key is used "now" for last_used_at within this much. */
 #define TOUCH_EVERY_MS 60000
+/* Keys are remembered this long (every request of a caller with a key looks its key up):
+ * a change made through this store takes effect at once, one made elsewhere in the database
+ * within this time. */
+#define KEY_CACHE_MS 1000
+#define KEY_CACHE_MAX 10000
+
+typedef struct {
+    keyring_key_t key;
+    int64_t until; /* monotonic ms */
+} key_entry_t;
 
 struct keyring_t {
     sqlite3 *db;
     sqlite3_stmt *st[KS_COUNT];
     keyring_defaults_t defaults;
+    zhashx_t *cache; /* key id -> key_entry_t */
 };
+
+static void free_entry(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
 
 keyring_t *keyring_new(store_t *store, const keyring_defaults_t *defaults, char *err, size_t errlen)
 {
     keyring_t *self = lcx_calloc(1, sizeof *self);
     self->db = store_db(store);
     self->defaults = *defaults;
+    self->cache = zhashx_new();
+    zhashx_set_destructor(self->cache, free_entry);
     for (int i = 0; i < KS_COUNT; i++) {
         if (sqlite3_prepare_v3(self->db, keyring_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &self->st[i], NULL) != SQLITE_OK) {
@@ -88,6 +108,7 @@ void keyring_destroy(keyring_t **self_p)
     if (!self_p || !*self_p) return;
     for (int i = 0; i < KS_COUNT; i++)
         sqlite3_finalize((*self_p)->st[i]);
+    zhashx_destroy(&(*self_p)->cache);
     free(*self_p);
     *self_p = NULL;
 }
@@ -150,7 +171,34 @@ static keyring_defaults_t quotas_of(const keyring_t *self, sqlite3_stmt *st, int
                                 quota_col(st, first + 3, self->defaults.max_memory_mb)};
 }
 
+void keyring_forget(keyring_t *self)
+{
+    zhashx_purge(self->cache);
+}
+
+static void remember(keyring_t *self, const keyring_key_t *key)
+{
+    if (zhashx_size(self->cache) >= KEY_CACHE_MAX) zhashx_purge(self->cache);
+    key_entry_t *entry = lcx_malloc(sizeof *entry);
+    *entry = (key_entry_t){*key, lcx_mono_ms() + KEY_CACHE_MS};
+    zhashx_update(self->cache, key->id, entry);
+}
+
+static store_rc_t find_in_db(keyring_t *self, const char *key_id, keyring_key_t *out);
+
 store_rc_t keyring_find(keyring_t *self, const char *key_id, keyring_key_t *out)
+{
+    key_entry_t *entry = zhashx_lookup(self->cache, key_id);
+    if (entry && entry->until > lcx_mono_ms()) {
+        *out = entry->key;
+        return STORE_OK;
+    }
+    store_rc_t rc = find_in_db(self, key_id, out);
+    if (rc == STORE_OK) remember(self, out);
+    return rc;
+}
+
+static store_rc_t find_in_db(keyring_t *self, const char *key_id, keyring_key_t *out)
 {
     sqlite3_stmt *st = stmt(self, KS_FIND);
     bind_text(st, 1, key_id);
@@ -178,6 +226,8 @@ store_rc_t keyring_touch(keyring_t *self, keyring_key_t *key, int64_t now)
     bind_text(st, 1, key->id);
     sqlite3_bind_int64(st, 2, now);
     key->last_used_at = now;
+    key_entry_t *entry = zhashx_lookup(self->cache, key->id);
+    if (entry) entry->key.last_used_at = now;
     return step_done(self, st, "key touch");
 }
 
@@ -242,6 +292,7 @@ store_rc_t keyring_create(keyring_t *self, const lcx_msg_t *req, lcx_msg_t *out,
         if (!*why) *why = "key_id or secret_hash: not a key's";
         return STORE_INVALID;
     }
+    zhashx_delete(self->cache, req->key_id.ptr);
     sqlite3_stmt *st = stmt(self, KS_INSERT);
     bind_text(st, 1, req->key_id.ptr);
     bind_text(st, 2, req->name.ptr);
@@ -278,6 +329,7 @@ store_rc_t keyring_list(keyring_t *self, lcx_msg_t *out)
 store_rc_t keyring_update(keyring_t *self, const lcx_msg_t *req, lcx_msg_t *out, const char **why)
 {
     if ((*why = unfit(req))) return STORE_INVALID;
+    zhashx_delete(self->cache, req->key_id.ptr);
     sqlite3_stmt *st = stmt(self, KS_UPDATE);
     bind_text(st, 1, req->key_id.ptr);
     bind_text(st, 2, req->name.ptr);
@@ -294,6 +346,7 @@ store_rc_t keyring_update(keyring_t *self, const lcx_msg_t *req, lcx_msg_t *out,
 
 store_rc_t keyring_revoke(keyring_t *self, const char *key_id, lcx_msg_t *out)
 {
+    zhashx_delete(self->cache, key_id);
     sqlite3_stmt *st = stmt(self, KS_REVOKE);
     bind_text(st, 1, key_id);
     sqlite3_bind_int64(st, 2, lcx_now_ms());
@@ -338,6 +391,7 @@ lcx_msg_t *keyring_answer(keyring_t *self, const lcx_msg_t *req)
 int keyring_bootstrap(keyring_t *self, const apikey_t *key, char *err, size_t errlen)
 {
     int64_t now = lcx_now_ms();
+    keyring_forget(self);
     sqlite3_stmt *retire = stmt(self, KS_RETIRE_BOOTSTRAP);
     bind_text(retire, 1, key->id);
     sqlite3_bind_int64(retire, 2, now);

@@ -5,8 +5,9 @@
  *
  * It shares the store's connection and transactions (store_db): a key created, changed or
  * revoked commits with the batch that holds the request. Looking a key up is one primary-key
- * step; the caller's use is recorded at most once a minute, so a busy key costs no write per
- * request.
+ * step (about 5 us here), and a key is remembered for a second (a hash lookup), so a busy key
+ * costs one step a second; a change made through this store takes effect at once. The
+ * caller's use is recorded at most once a minute, so a busy key costs no write per request.
  */
 #ifndef LCX_KEYRING_H
 #define LCX_KEYRING_H
@@ -43,6 +44,8 @@ void keyring_destroy(keyring_t **self_p);
 
 /* STORE_OK and *out, or STORE_NOT_FOUND. */
 store_rc_t keyring_find(keyring_t *self, const char *key_id, keyring_key_t *out);
+/* Forgets the keys it remembers (after a rollback: what it read may not have been kept). */
+void keyring_forget(keyring_t *self);
 /* Records that the key was used now, when it was last recorded more than a minute ago. */
 store_rc_t keyring_touch(keyring_t *self, keyring_key_t *key, int64_t now);
 

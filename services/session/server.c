@@ -1029,6 +1029,7 @@ static void turn(server_t *self)
          * once that they may retry, rather than at their timeout; the dispatcher resends what
          * it sent, since nothing is acknowledged. */
         store_rollback(self->store);
+        keyring_forget(self->keys);
         send_all_unsaved(self);
         drop_all(self->to_dispatcher);
         retract_jobs(self);

@@ -173,12 +173,31 @@ static const char *const statement_sql[ST_COUNT] = {
 #define CHECKPOINT_FRAMES 1000
 #define CATCH_UP_FRAMES 4000
 
+/* Who owns what (store_owner_of), remembered for OWNER_CACHE_MS: every request of a caller
+ * with a key asks, and the answer rarely changes (a session's owner never does). An entry
+ * read in a transaction that rolls back is forgotten with it. */
+#define OWNER_CACHE_MS 1000
+#define OWNER_CACHE_MAX 100000
+
+typedef struct {
+    store_owner_t owner;
+    int64_t until; /* monotonic ms */
+} owner_entry_t;
+
 struct store_t {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     bool sync_due; /* the open transaction holds a user's write (see store.h) */
     checkpointer_t *checkpointer;
+    zhashx_t *owners;        /* session id -> owner_entry_t */
+    zhashx_t *exec_sessions; /* execution id -> its session's id (never changes) */
 };
+
+static void free_entry(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Opening and migrating                                                                     */
@@ -257,6 +276,10 @@ store_t *store_new(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     store_t *self = lcx_calloc(1, sizeof *self);
+    self->owners = zhashx_new();
+    self->exec_sessions = zhashx_new();
+    zhashx_set_destructor(self->owners, free_entry);
+    zhashx_set_destructor(self->exec_sessions, free_entry);
     char path[4096];
     snprintf(path, sizeof path, "%s/lcx.db", dir);
     if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -287,6 +310,8 @@ void store_destroy(store_t **self_p)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(self->st[i]);
     sqlite3_close(self->db);
+    zhashx_destroy(&self->owners);
+    zhashx_destroy(&self->exec_sessions);
     free(self);
     *self_p = NULL;
 }
@@ -423,6 +448,8 @@ int store_commit(store_t *self)
 void store_rollback(store_t *self)
 {
     self->sync_due = false;
+    zhashx_purge(self->owners);
+    zhashx_purge(self->exec_sessions);
     if (!sqlite3_get_autocommit(self->db)) step_done(self, stmt(self, ST_ROLLBACK), "rollback");
 }
 
@@ -493,8 +520,9 @@ store_rc_t store_session_create(store_t *self, const char *language, const char 
     return rc == STORE_NOT_FOUND ? fail(self, "session insert") : rc;
 }
 
-store_rc_t store_owner_of(store_t *self, const char *session_id, const char *execution_id,
-                          store_owner_t *out)
+/* The owner as the database has it (SESSION_OWNER), remembered. */
+static store_rc_t owner_from_db(store_t *self, const char *session_id, const char *execution_id,
+                                store_owner_t *out)
 {
     sqlite3_stmt *st = stmt(self, ST_SESSION_OWNER);
     bind_text(st, 1, session_id);
@@ -507,7 +535,28 @@ store_rc_t store_owner_of(store_t *self, const char *session_id, const char *exe
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
-    return rc == SQLITE_ROW ? STORE_OK : fail(self, "owner select");
+    if (rc != SQLITE_ROW) return fail(self, "owner select");
+    if (zhashx_size(self->owners) >= OWNER_CACHE_MAX) zhashx_purge(self->owners);
+    if (zhashx_size(self->exec_sessions) >= OWNER_CACHE_MAX) zhashx_purge(self->exec_sessions);
+    owner_entry_t *entry = lcx_malloc(sizeof *entry);
+    *entry = (owner_entry_t){*out, lcx_mono_ms() + OWNER_CACHE_MS};
+    zhashx_update(self->owners, out->session_id, entry);
+    if (execution_id) zhashx_update(self->exec_sessions, execution_id, lcx_strdup(out->session_id));
+    return STORE_OK;
+}
+
+store_rc_t store_owner_of(store_t *self, const char *session_id, const char *execution_id,
+                          store_owner_t *out)
+{
+    const char *sid = session_id     ? session_id
+                      : execution_id ? zhashx_lookup(self->exec_sessions, execution_id)
+                                     : NULL;
+    owner_entry_t *entry = sid ? zhashx_lookup(self->owners, sid) : NULL;
+    if (entry && entry->until > lcx_mono_ms()) {
+        *out = entry->owner;
+        return STORE_OK;
+    }
+    return owner_from_db(self, session_id, execution_id, out);
 }
 
 /* STORE_OK when the session exists and is ACTIVE. */
@@ -556,6 +605,7 @@ store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t 
     bind_text(st, 1, session_id);
     sqlite3_bind_int64(st, 2, lcx_now_ms());
     self->sync_due = true;
+    zhashx_delete(self->owners, session_id); /* no longer active */
     if ((rc = step_done(self, st, "session close")) != STORE_OK) return rc;
     if ((rc = active_execution_of(self, session_id, cancelled_id)) != STORE_OK) return rc;
     if (cancelled_id[0]) {
