@@ -89,7 +89,7 @@ static void count_label(zhashx_t *table, const char *value)
 {
     char label[48];
     size_t n = 0;
-    for (; value[n] && n < sizeof label - 1; n++)
+    for (; n < sizeof label - 1 && value[n]; n++)
         label[n] = (value[n] == ' ' || value[n] == '-') ? '_' : value[n];
     label[n] = '\0';
     if (strspn(label, "abcdefghijklmnopqrstuvwxyz0123456789_") != n || n == 0)
