@@ -3,6 +3,7 @@ LCX_AUTH=keys (the matrix of routes and callers), the operator's keys, session t
 operator's routes and browsers of other origins, revocation seen by every gateway, and the
 access log. Quotas: test_quotas.py."""
 
+import os
 import time
 
 import harness
@@ -16,8 +17,8 @@ from harness import (Checker, check_time, error_shape_problem, expect, expect_er
 # The matrix: every route against every kind of caller
 
 # Callers that must be refused 401 on every route that needs a key.
-BAD = ("no key", "malformed scheme", "malformed key", "unknown key", "revoked key",
-       "expired key", "expired token", "tampered token")
+BAD = ("no key", "malformed scheme", "malformed key", "unknown key", "wrong secret",
+       "revoked key", "expired key", "expired token", "tampered token")
 TOKENS = ("token", "other session's token", "other tenant's token")
 KEYS = ("owner key", "other tenant's key", "admin key")
 CALLERS = BAD + KEYS + TOKENS
@@ -53,6 +54,8 @@ def _headers(world, ctx, caller):
     creds = {
         "no key": None,
         "unknown key": world["unknown"],
+        # The owner's key id with another secret: the store compares the secret's hash.
+        "wrong secret": world["owner"].rsplit("_", 1)[0] + "_" + key_secret(world["unknown"]),
         "revoked key": world["revoked"],
         "expired key": world["expired"],
         "owner key": world["owner"],
@@ -212,6 +215,15 @@ def test_access_matrix_of_routes_and_callers(stack):
                       headers=_headers(world, ctx, caller))
             if r is not None:
                 _check_cell(c, label, r, expected, kind)
+            if r is not None and caller == "other tenant's key" and "{" in pattern and \
+                    kind != "admin":
+                # Existence is not revealed: the answer is the one for an id no one has.
+                none = pattern.format(sid=FAKE_ID, eid=FAKE_ID, victim="")
+                r2 = c.run(label + " (unknown id)", stack.request, method, none, json=body,
+                           headers=_headers(world, ctx, caller))
+                c.check(r2 is None or (r2.status, r2.body) == (r.status, r.body),
+                        "%s: another tenant's id is told from an unknown one: %r vs %r"
+                        % (label, r, r2))
     for caller in CALLERS:
         c.run("GET /health as %s" % caller, _health_cell, c, stack, world, world["shared"],
               caller)
@@ -406,6 +418,51 @@ def test_admin_keys_bad_bodies_are_400_naming_the_field(stack):
     c.done()
 
 
+@isolated(keys=True)
+def test_key_expiry_and_patching_it(stack):
+    """A key works until its expires_at, then gets 401; PATCH expires_at to a later time (or
+    null) makes it work again."""
+    until_t = time.time() + 2
+    k = make_key(stack, "short", expires_at=rfc3339(until_t))
+    c = Checker()
+    c.check(abs(parse_rfc3339(k["expires_at"]) - until_t) < 1, "expires_at %r, asked %s"
+            % (k["expires_at"], rfc3339(until_t)))
+    path = "/code-sessions/%s" % FAKE_ID
+    c.error("before expires_at", stack.get(path, headers=bearer(k["key"])), 404)
+    time.sleep(max(0, until_t - time.time() + 0.3))
+    r = c.error("after expires_at", stack.get(path, headers=bearer(k["key"])), 401)
+    if r is not None:
+        c.check("bearer" in r.headers.get("www-authenticate", "").lower(),
+                "WWW-Authenticate %r" % r.headers.get("www-authenticate"))
+    for value in (rfc3339(time.time() + 3600), None):
+        r = stack.patch("/admin/keys/%s" % k["key_id"], json={"expires_at": value})
+        c.check(r.status == 200, "PATCH expires_at %s on an expired key: %r" % (value, r))
+        c.error("after PATCH expires_at %s" % value, stack.get(path, headers=bearer(k["key"])),
+                404)
+    c.done()
+
+
+@isolated(keys=True)
+def test_bootstrap_key_is_registered_at_start(stack):
+    """The store registers the key in LCX_ADMIN_KEY_FILE as the admin key 'bootstrap' at start;
+    a new key there replaces the earlier one, which stops working."""
+    old = stack.admin_key
+    expect_status(stack.get("/admin/keys"), 200, "the bootstrap key")
+    new = harness.new_api_key()
+    with open(stack.extra_env["session"]["LCX_ADMIN_KEY_FILE"], "w") as f:
+        f.write(new + "\n")
+    stack.restart("session")
+    stack.admin_key = new
+    stack.wait_ready()
+    r = stack.get("/admin/keys")
+    expect_status(r, 200, "the new bootstrap key")
+    boot = [e for e in r.body if e.get("name") == "bootstrap"]
+    live = [e for e in boot if e.get("revoked_at") is None]
+    expect(len(live) == 1 and new.startswith("lcx_%s_" % live[0]["key_id"]),
+           "one live bootstrap key, the new one: %s" % short(boot, 600))
+    expect_error(stack.get("/admin/keys", headers=bearer(old)), 401, "the replaced bootstrap key")
+
+
 # --------------------------------------------------------------------------------------------
 # Session tokens
 
@@ -488,6 +545,9 @@ def test_session_token_stops_working(stack):
     for a token whose text was changed."""
     c = Checker()
     key = make_key(stack, "tenant")
+    mortal_until = time.time() + 3
+    mortal = make_key(stack, "expires soon", expires_at=rfc3339(mortal_until))["key"]
+    mortal_session = new_session(stack, mortal)
     # The session is closed.
     s = new_session(stack, key["key"])
     tok = bearer(s["session_token"])
@@ -526,9 +586,16 @@ def test_session_token_stops_working(stack):
     short_lived = r.body["session_token"]
     c.check(stack.get("/code-sessions/%s" % s3["session_id"],
                       headers=bearer(short_lived)).status == 200, "the 2 s token at once")
-    time.sleep(max(0, parse_rfc3339(r.body["session_token_expires_at"]) - time.time() + 0.3))
+    c.check(stack.get("/code-sessions/%s" % mortal_session["session_id"],
+                      headers=bearer(mortal_session["session_token"])).status == 200,
+            "the token of a key that has not expired yet")
+    time.sleep(max(0, parse_rfc3339(r.body["session_token_expires_at"]) - time.time() + 0.3,
+                   mortal_until - time.time() + 0.3))
     c.error("the 2 s token after 2 s",
             stack.get("/code-sessions/%s" % s3["session_id"], headers=bearer(short_lived)), 401)
+    c.error("a token (1 h) of a key that has expired",
+            stack.get("/code-sessions/%s" % mortal_session["session_id"],
+                      headers=bearer(mortal_session["session_token"])), 401)
     # Changed texts (the MAC no longer matches).
     good = s3["session_token"]
     parts = good.split("_")
@@ -590,6 +657,7 @@ def test_event_stream_takes_the_token_as_access_token(stack):
                                 ("the admin key", stack.admin_key, 401),
                                 ("another key", other, 401),
                                 ("garbage", "nonsense", 401),
+                                ("the token cut short", tok[:-3], 401),
                                 ("another session's token",
                                  new_session(stack, key)["session_token"], (403, 404))):
         r = c.error("events ?access_token=%s" % what,
@@ -598,6 +666,9 @@ def test_event_stream_takes_the_token_as_access_token(stack):
         if r is not None and r.status == 401:
             c.check("bearer" in r.headers.get("www-authenticate", "").lower(),
                     "%s: WWW-Authenticate %r" % (what, r.headers.get("www-authenticate")))
+    r = c.error("GET the session ?access_token=<API key>",
+                lambda: stack.get("/code-sessions/%s?access_token=%s" % (s["session_id"], key),
+                                  headers=NO_AUTH), 401)
     c.done()
 
 
@@ -729,6 +800,27 @@ def test_revocation_is_seen_by_another_gateway_within_a_second(stack):
                        "%s: 1 s after the revoke the other gateway still answers the key %r "
                        "and its token %r" % (label, r1, r2))
                 time.sleep(0.05)
+    finally:
+        gw.close()
+
+
+@isolated(keys=True)
+def test_a_gateway_with_another_token_secret_refuses_the_tokens(stack):
+    """Tokens are signed with the gateways' shared secret: a gateway with another secret
+    refuses them (401), while the API key itself works there."""
+    secret = os.path.join(stack.tmp, "other_token_secret")
+    with open(secret, "w") as f:
+        f.write(os.urandom(32).hex() + "\n")
+    os.chmod(secret, 0o600)
+    gw = ExtraGateway(stack, flags=["--auth", "keys", "--token-secret-file", secret])
+    try:
+        k = make_key(stack, "tenant")["key"]
+        s = new_session(stack, k)
+        path = "/code-sessions/%s" % s["session_id"]
+        expect_status(stack.get(path, headers=bearer(s["session_token"])), 200, "on gateway A")
+        expect_status(gw.request("GET", path, headers=bearer(k)), 200, "the key on gateway C")
+        expect_error(gw.request("GET", path, headers=bearer(s["session_token"])), 401,
+                     "A's token on a gateway with another secret")
     finally:
         gw.close()
 
