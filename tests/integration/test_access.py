@@ -4,6 +4,7 @@ operator's routes and browsers of other origins, revocation seen by every gatewa
 access log. Quotas: test_quotas.py."""
 
 import os
+import subprocess
 import time
 
 import harness
@@ -245,6 +246,37 @@ def test_auth_failures_are_counted_in_metrics(stack):
            "lcx_auth_failures_total has no samples with a reason label: %r" % after)
     expect(sum(after.values()) >= sum(before.values()) + 3,
            "3 refusals, but lcx_auth_failures_total went from %r to %r" % (before, after))
+
+
+@isolated(keys=True)
+def test_authorization_header_variants(stack):
+    """The scheme is case-insensitive (RFC 7235); anything else that is not exactly
+    "Bearer <key or token>" is 401 with WWW-Authenticate: Bearer."""
+    c = Checker()
+    k = make_key(stack, "tenant")["key"]
+    s = new_session(stack, k)
+    path = "/code-sessions/%s" % s["session_id"]
+    for value in ("bearer " + k, "BEARER " + k, "Bearer " + s["session_token"]):
+        r = stack.get(path, headers={"Authorization": value})
+        c.check(r.status == 200, "Authorization %r...: %r" % (value[:12], r))
+    kid = k.split("_")[1]
+    for what, value in (("empty", ""), ("the scheme alone", "Bearer"),
+                        ("the scheme and a space", "Bearer "), ("Basic", "Basic " + k),
+                        ("Token", "Token " + k), ("no scheme", k),
+                        ("two credentials", "Bearer %s %s" % (k, k)),
+                        ("an empty secret", "Bearer lcx_%s_" % kid),
+                        ("no secret", "Bearer lcx_%s" % kid),
+                        ("the secret and more", "Bearer " + k + "a"),
+                        ("the secret cut short", "Bearer " + k[:-1]),
+                        ("the secret in capitals", "Bearer lcx_%s_%s" % (kid, key_secret(k).upper())),
+                        ("another prefix", "Bearer lcy" + k[3:]),
+                        ("a token prefix alone", "Bearer lcxt_")):
+        r = c.error("Authorization: %s" % what, lambda: stack.get(path, headers={
+            "Authorization": value}), 401)
+        if r is not None:
+            c.check(r.headers.get("www-authenticate", "").lower().startswith("bearer"),
+                    "%s: WWW-Authenticate %r" % (what, r.headers.get("www-authenticate")))
+    c.done()
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,6 +546,30 @@ def test_session_tokens_come_with_sessions_and_are_minted(stack):
     c.done()
 
 
+@isolated(keys=True, extra_env={"gateway": {"LCX_TOKEN_TTL_S": "120",
+                                            "LCX_MAX_TOKEN_TTL_S": "600"}})
+def test_token_lifetimes_follow_the_settings(stack):
+    """LCX_TOKEN_TTL_S is the default lifetime (the token of POST /code-sessions too) and
+    LCX_MAX_TOKEN_TTL_S the longest."""
+    c = Checker()
+    k = make_key(stack, "tenant")["key"]
+    s = new_session(stack, k)
+    c.run("the session's token", _near, s.get("session_token_expires_at"), 120,
+          "session_token_expires_at with LCX_TOKEN_TTL_S=120", 5)
+    tokens = "/code-sessions/%s/tokens" % s["session_id"]
+    r = stack.post(tokens, json={}, headers=bearer(k))
+    if c.check(r.status == 201, "POST tokens {}: %r" % r):
+        c.run("default", _near, r.body["session_token_expires_at"], 120, "POST tokens {}", 5)
+    r = stack.post(tokens, json={"ttl_s": 600}, headers=bearer(k))
+    if c.check(r.status == 201, "POST tokens ttl_s 600: %r" % r):
+        c.run("max", _near, r.body["session_token_expires_at"], 600, "ttl_s 600", 5)
+    r = c.error("ttl_s above LCX_MAX_TOKEN_TTL_S",
+                lambda: stack.post(tokens, json={"ttl_s": 601}, headers=bearer(k)), 400)
+    if r is not None:
+        c.check("600" in error_text(r), "the 400 does not give the maximum 600: %r" % r.body)
+    c.done()
+
+
 @isolated(keys=True)
 @timeout(60)
 def test_session_token_opens_its_sessions_calls(stack):
@@ -552,12 +608,16 @@ def test_session_token_stops_working(stack):
     s = new_session(stack, key["key"])
     tok = bearer(s["session_token"])
     expect_status(stack.get("/code-sessions/%s" % s["session_id"], headers=tok), 200, "before")
+    done = start_run(stack, s["session_id"], s["session_token"])
+    wait_done(stack, done, s["session_token"])
     expect_status(stack.delete("/code-sessions/%s" % s["session_id"], headers=bearer(key["key"])),
                   200, "DELETE the session")
     for method, path, body in (("GET", "/code-sessions/{}", None),
                                ("PATCH", "/code-sessions/{}", {"source_code": "true\n"}),
                                ("POST", "/code-sessions/{}/run", {}),
-                               ("GET", "/code-sessions/{}/executions", None)):
+                               ("GET", "/code-sessions/{}/executions", None),
+                               ("GET", "/executions/%s" % done, None),
+                               ("GET", "/executions/%s/events" % done, None)):
         r = stack.request(method, path.format(s["session_id"]), json=body, headers=tok)
         c.error("%s %s with the token of a closed session" % (method, path), r, 401)
         c.check("bearer" in r.headers.get("www-authenticate", "").lower(),
@@ -714,6 +774,19 @@ def test_admin_routes_refuse_foreign_origins_with_keys(stack):
     r = stack.get("/languages", headers={"Origin": "http://evil.example"})
     c.check(r.status == 200 and r.headers.get("access-control-allow-origin"),
             "the public API answers other origins with CORS: %r %s" % (r, r.headers))
+    # A learner's page on another origin sends its token: the preflight allows Authorization,
+    # and browser code may read WWW-Authenticate.
+    r = stack.request("OPTIONS", "/code-sessions/%s" % FAKE_ID,
+                      headers={"Origin": "http://learn.example", "Authorization": None,
+                               "Access-Control-Request-Method": "PATCH",
+                               "Access-Control-Request-Headers": "authorization, content-type"})
+    allowed = r.headers.get("access-control-allow-headers", "").lower()
+    c.check(r.status in (200, 204) and "authorization" in allowed,
+            "preflight of a PATCH with Authorization: %r %s" % (r, r.headers))
+    r = stack.get("/code-sessions/%s" % FAKE_ID, headers={"Origin": "http://learn.example",
+                                                         "Authorization": None})
+    c.check("www-authenticate" in r.headers.get("access-control-expose-headers", "").lower(),
+            "WWW-Authenticate is not exposed to browsers: %s" % r.headers)
     c.done()
 
 
@@ -760,6 +833,42 @@ def test_without_keys_admin_routes_refuse_clients_off_loopback(stack):
     finally:
         gw.close()
     c.done()
+
+
+def test_auth_setting_takes_keys_or_none(stack):
+    """LCX_AUTH is keys or none: another value stops the gateway at start, saying so."""
+    port = harness.free_ports(1)[0]
+    p = subprocess.run([stack.binary("gateway"), "--session-endpoint",
+                        stack.endpoint(stack.session_port), "--http-port", str(port),
+                        "--data-dir", os.path.join(stack.tmp, "auth-setting"),
+                        "--auth", "sometimes"],
+                       capture_output=True, text=True, timeout=10, cwd=stack.tmp,
+                       env={k: v for k, v in os.environ.items() if not k.startswith("LCX_")})
+    expect(p.returncode != 0, "the gateway started with --auth sometimes")
+    expect("auth" in (p.stdout + p.stderr), "the gateway does not say what is wrong: %r"
+           % (p.stdout + p.stderr)[-400:])
+
+
+@isolated(keys=True)
+def test_token_secret_is_made_once_in_the_data_dir(stack):
+    """Without LCX_TOKEN_SECRET_FILE the gateway makes its secret at first start in the data
+    directory (mode 0600) and keeps it: a token outlives a restart of the gateway."""
+    path = os.path.join(stack.data_dir, "token_secret")
+    expect(os.path.exists(path), "no token secret in the data directory %s: %s"
+           % (stack.data_dir, os.listdir(stack.data_dir)))
+    mode = os.stat(path).st_mode & 0o777
+    expect(mode & 0o077 == 0, "the token secret's mode is %o: others may read it" % mode)
+    with open(path) as f:
+        before = f.read()
+    k = make_key(stack, "tenant")["key"]
+    s = new_session(stack, k)
+    stack.restart("gateway")
+    stack.wait_ready()
+    with open(path) as f:
+        expect(f.read() == before, "the gateway made another token secret at restart")
+    expect_status(stack.get("/code-sessions/%s" % s["session_id"],
+                            headers=bearer(s["session_token"])), 200,
+                  "a token made before the gateway restarted")
 
 
 # --------------------------------------------------------------------------------------------

@@ -95,6 +95,30 @@ def test_key_quota_changes_apply_at_once(stack):
                   "a run with runs_per_minute back to the default (600)")
 
 
+@isolated(keys=True, runner_slots=1,
+          session_limits={"key_runs_per_minute": 3, "key_concurrent_runs": 2})
+@timeout(60)
+def test_key_quota_defaults_come_from_the_settings(stack):
+    """A key without quotas of its own has LCX_KEY_RUNS_PER_MINUTE and
+    LCX_KEY_CONCURRENT_RUNS."""
+    k = make_key(stack, "defaults")
+    expect(k["quotas"]["runs_per_minute"] == 3 and k["quotas"]["concurrent_runs"] == 2,
+           "the key's quotas with key_runs_per_minute 3, key_concurrent_runs 2: %r"
+           % k["quotas"])
+    sessions = [new_session(stack, k["key"], SLEEPER)["session_id"] for _ in range(3)]
+    eids = [start_run(stack, sid, k["key"]) for sid in sessions[:2]]
+    _quota_429(_run(stack, sessions[2], k["key"]), "concurrent_runs",
+               "a 3rd run at once with key_concurrent_runs 2")
+    for e in eids:
+        expect_status(stack.post("/executions/%s/cancel" % e, headers=bearer(k["key"])), 200,
+                      "cancel")
+    expect_status(_run(stack, sessions[2], k["key"]), 202, "the 3rd run in the minute")
+    stack.post("/executions/%s/cancel" % stack.get("/code-sessions/%s/executions" % sessions[2])
+               .body[0]["execution_id"])
+    _quota_429(_run(stack, sessions[0], k["key"]), "runs_per_minute",
+               "a 4th run in a minute with key_runs_per_minute 3")
+
+
 @isolated(keys=True, runner_slots=1)
 @timeout(60)
 def test_key_concurrent_runs_counts_queued_and_running(stack):
