@@ -366,6 +366,11 @@ def test_admin_keys_create_list_update_revoke(stack):
     c.check(b is None or b.get("webhook_url") is None, "PATCH webhook_url null: %r" % b)
     r = stack.get("/code-sessions/%s" % s["session_id"], headers=bearer(key))
     c.check(r.status == 200, "the key after PATCHes: %r" % r)
+    # A new admin key is an admin: the operator's routes and every tenant's sessions.
+    admin = make_key(stack, "second operator", role="admin")["key"]
+    for path in ("/admin/keys", "/metrics", "/code-sessions/%s" % s["session_id"]):
+        r = stack.get(path, headers=bearer(admin))
+        c.check(r.status == 200, "GET %s with a new admin key: %r" % (path, r))
     # Unknown and malformed ids.
     unknown = harness.new_api_key().split("_")[1]
     for method in ("PATCH", "DELETE"):
@@ -869,6 +874,27 @@ def test_token_secret_is_made_once_in_the_data_dir(stack):
     expect_status(stack.get("/code-sessions/%s" % s["session_id"],
                             headers=bearer(s["session_token"])), 200,
                   "a token made before the gateway restarted")
+
+
+def test_without_keys_metrics_answer_clients_off_loopback(stack):
+    """Only /admin/* is kept to loopback without keys (API.md: "/admin/* with LCX_AUTH=none:
+    only from a loopback peer"): /metrics and /health answer a scraper on another host of a
+    gateway asked to run without keys on a non-loopback address."""
+    addr = local_non_loopback_ipv4()
+    if addr is None:
+        print("    (skipped: this host has no IPv4 address other than loopback)")
+        return
+    gw = ExtraGateway(stack, host="0.0.0.0", flags=["--auth", "none"], name="gateway-any")
+    try:
+        c = Checker()
+        for path in ("/metrics", "/health"):
+            r = gw.request("GET", path, host=addr)
+            c.check(r.status == 200, "GET %s from %s without keys: %r" % (path, addr, r))
+        c.error("GET /admin/queue from %s" % addr, gw.request("GET", "/admin/queue", host=addr),
+                403)
+        c.done()
+    finally:
+        gw.close()
 
 
 # --------------------------------------------------------------------------------------------
