@@ -609,8 +609,22 @@ static void get_docs(api_t *api, http_request_t *req, const char *id)
 /* ---------------------------------------------------------------------------------------- */
 /* Operator view                                                                             */
 
+static void respond_forbidden(api_t *api, http_request_t *req, const char *message);
+
+/* /admin/runners and /admin/queue read HEALTH, which anyone may send: with keys, the store's
+ * answer names the caller's role, and only an admin sees these. False after refusing. */
+static bool admin_may_see(api_t *api, http_request_t *req, const lcx_msg_t *health)
+{
+    if (!auth_keys(api->auth) ||
+        (health->caller_role.ptr && strcmp(health->caller_role.ptr, "admin") == 0))
+        return true;
+    respond_forbidden(api, req, "this needs an admin key");
+    return false;
+}
+
 static void reply_runners(api_t *api, http_request_t *req, const lcx_msg_t *health)
 {
+    if (!admin_may_see(api, req, health)) return;
     json_t *runners = json_array();
     for (size_t i = 0; i < health->items.n; i++)
         json_array_append_new(runners, render_runner(health->items.v[i]));
@@ -619,6 +633,7 @@ static void reply_runners(api_t *api, http_request_t *req, const lcx_msg_t *heal
 
 static void reply_queue(api_t *api, http_request_t *req, const lcx_msg_t *h)
 {
+    if (!admin_may_see(api, req, h)) return;
     bool up = h->dispatcher_up.v;
     http_respond(req, up ? 200 : 503,
                  json_pack("{s:b, s:I, s:I, s:I, s:I}", "dispatcher_up", up, "queue_depth",
@@ -894,6 +909,9 @@ static bool admit(api_t *api, http_request_t *req, const route_t *route, call_t 
     if (reads_cred && strcmp(route->pattern, "health/ready") != 0)
         auth_read(api->auth, http_header(req, "Authorization"), http_query(req, "access_token"),
                   &call->cred);
+    /* On /health a token is no admin: the status alone, as for anyone without a key. */
+    if (route->access == ACCESS_PUBLIC && call->cred.kind == CRED_TOKEN)
+        call->cred.kind = CRED_NONE;
     auth_stamp(&call->cred, http_peer(req), call->caller);
     if (route->access == ACCESS_ADMIN && foreign_origin(req)) {
         respond_forbidden(api, req,
@@ -901,7 +919,7 @@ static bool admit(api_t *api, http_request_t *req, const route_t *route, call_t 
         return false;
     }
     if (!keys) {
-        if (route->access != ACCESS_ADMIN || loopback_peer(req)) return true;
+        if (!http_operator_route(req) || loopback_peer(req)) return true;
         respond_forbidden(api, req,
                           "without keys (LCX_AUTH=none) the operator's routes answer loopback "
                           "clients only");

@@ -69,8 +69,11 @@ static store_rc_t check_token(store_t *store, const lcx_msg_t *req, access_refus
     if (rc == STORE_NOT_FOUND)
         return refuse(refusal, "not_found", "no session or execution has this id", NULL);
     if (rc != STORE_OK) return rc;
+    /* Another session of the token's own key: forbidden; anyone else's: not even found. */
     if (strcmp(owner.session_id, req->caller_session_id.ptr) != 0)
-        return refuse(refusal, "forbidden", "this session token is for another session", NULL);
+        return strcmp(owner.owner, req->caller_key_id.ptr) == 0
+                   ? refuse(refusal, "forbidden", "this session token is for another session", NULL)
+                   : refuse(refusal, "not_found", "no session or execution has this id", NULL);
     if (!owner.active) return unauthorized(refusal, "session closed");
     return STORE_OK;
 }

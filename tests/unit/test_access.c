@@ -211,6 +211,15 @@ static void tokens_open_their_own_session_only(void **state)
     req = request(LCX_CMD_SESSION_GET, f, &f->client_key, s->session_id.ptr);
     assert_string_equal(verdict(f, &req, NULL, NULL), "forbidden");
     lcx_msg_destroy(&s);
+    /* Another key's session: not even found, whichever way it is asked. */
+    s = lcx_msg_new(LCX_CMD_SESSION);
+    assert_int_equal(store_session_create(f->store, "python", "", f->other_key.id, s), STORE_OK);
+    req = lcx_msg_new(LCX_CMD_SESSION_GET);
+    lcx_msg_set_str(req, LCX_F_session_id, s->session_id.ptr);
+    lcx_msg_set_str(req, LCX_F_caller_key_id, f->client_key.id);
+    lcx_msg_set_str(req, LCX_F_caller_session_id, f->session_id);
+    assert_string_equal(verdict(f, &req, NULL, NULL), "not_found");
+    lcx_msg_destroy(&s);
     /* A closed session's tokens are dead. */
     char cancelled[LCX_UUID_LEN + 1];
     s = lcx_msg_new(LCX_CMD_SESSION);
