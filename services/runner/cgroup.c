@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #define CG_GROUP_PREFIX "lcx-"
 #define CG_KILL_PAUSE_US 1000 /* between two rounds of kill_all */
 #define CG_RMDIR_TRIES 200    /* times CG_KILL_PAUSE_US: how long removal waits for exits */
+#define CG_KILL_BATCH 128     /* processes one round of kill_all signals at most */
 
 /* The control files a group keeps open. */
 enum {
@@ -590,20 +592,88 @@ static bool spared(long pid, pid_t keeper)
     return pid == keeper || (parent_of(pid) == keeper && !has_children(pid));
 }
 
-/* One round: SIGKILL to every process listed in cgroup.procs of the pids hierarchy but the
- * spared ones. How many it signalled. */
-static long kill_listed(const cgroup_t *self, pid_t keeper)
+/* The group's cgroup.procs (of the pids hierarchy on v1), open for reading; NULL with errno. */
+static FILE *open_procs(const cgroup_t *self)
 {
     char path[PATH_MAX + 32];
     int c = self->version == CGROUP_V2 ? CGROUP_MEMORY : CGROUP_PIDS;
     snprintf(path, sizeof path, "%s/cgroup.procs", self->dir[c]);
-    FILE *f = fopen(path, "re");
+    return fopen(path, "re");
+}
+
+/* A process to kill: a pid read from cgroup.procs names whatever process has that number by
+ * the time it is used, so it is held by a pidfd, which names one process for good. */
+typedef struct {
+    long pid;
+    int pidfd;   /* -1: none, the kernel has no pidfd_open (ENOSYS): killed by pid */
+    bool listed; /* cgroup.procs still listed the pid after the pidfd was open */
+} cg_victim_t;
+
+static int victim_compare(const void *a, const void *b)
+{
+    long x = ((const cg_victim_t *)a)->pid, y = ((const cg_victim_t *)b)->pid;
+    return x < y ? -1 : x > y;
+}
+
+/* Up to CG_KILL_BATCH listed processes but the spared ones, each with a pidfd, sorted by pid.
+ * How many, or -1 with errno. */
+static int open_victims(const cgroup_t *self, pid_t keeper, cg_victim_t *v)
+{
+    FILE *f = open_procs(self);
     if (!f) return -1;
-    long pid, signalled = 0;
-    while (fscanf(f, "%ld", &pid) == 1)
-        if (pid > 0 && !spared(pid, keeper) && kill((pid_t)pid, SIGKILL) == 0) signalled++;
+    int n = 0;
+    long pid;
+    while (n < CG_KILL_BATCH && fscanf(f, "%ld", &pid) == 1) {
+        if (pid <= 0 || spared(pid, keeper)) continue;
+        int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (fd < 0 && errno != ENOSYS) continue; /* gone already (ESRCH) */
+        v[n++] = (cg_victim_t){.pid = pid, .pidfd = fd, .listed = false};
+    }
     fclose(f);
-    return signalled;
+    qsort(v, (size_t)n, sizeof *v, victim_compare);
+    return n;
+}
+
+/* Marks the victims cgroup.procs lists again, now that their pidfds are open. A pidfd whose
+ * process is still alive afterwards holds the process that was listed: a pid is not reused
+ * while its process exists. 0, or -1 with errno. */
+static int confirm_victims(const cgroup_t *self, cg_victim_t *v, int n)
+{
+    FILE *f = open_procs(self);
+    if (!f) return -1;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1) {
+        cg_victim_t key = {.pid = pid};
+        cg_victim_t *hit = bsearch(&key, v, (size_t)n, sizeof *v, victim_compare);
+        if (hit) hit->listed = true;
+    }
+    fclose(f);
+    return 0;
+}
+
+static bool victim_kill(const cg_victim_t *v)
+{
+    if (!v->listed) return false; /* left the group (it exited): its pid may be another's */
+    if (v->pidfd >= 0) return syscall(SYS_pidfd_send_signal, v->pidfd, SIGKILL, NULL, 0) == 0;
+    return kill((pid_t)v->pid, SIGKILL) == 0;
+}
+
+/* One round: SIGKILL to the processes listed in cgroup.procs but the spared ones, through
+ * pidfds. How many it signalled, or -1 with errno when the list cannot be read. */
+static long kill_listed(const cgroup_t *self, pid_t keeper)
+{
+    cg_victim_t v[CG_KILL_BATCH];
+    int n = open_victims(self, keeper, v);
+    if (n < 0) return -1;
+    int rc = n > 0 ? confirm_victims(self, v, n) : 0;
+    int saved = errno;
+    long signalled = 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && victim_kill(&v[i])) signalled++;
+        if (v[i].pidfd >= 0) close(v[i].pidfd);
+    }
+    errno = saved;
+    return rc == 0 ? signalled : -1;
 }
 
 int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms)
@@ -611,11 +681,15 @@ int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms)
     long rounds = timeout_ms * 1000L / CG_KILL_PAUSE_US + 1;
     long alone = keeper > 0 && kill(keeper, 0) == 0 ? 1 : 0;
     for (long i = 0; i < rounds; i++) {
-        if (cgroup_count(self) <= alone) return 0;
+        long count = cgroup_count(self);
+        if (count < 0) return -1; /* unknown: the group may hold anything */
+        if (count <= alone) return 0;
         if (keeper <= 0 && self->fd[F_KILL] >= 0 && fd_write(self->fd[F_KILL], "1") == 0) {
             /* v2 cgroup.kill: the kernel kills them all, including ones forking right now */
-        } else if (kill_listed(self, keeper) == 0) {
-            return 0;
+        } else {
+            long signalled = kill_listed(self, keeper);
+            if (signalled < 0) return -1;
+            if (signalled == 0) return 0; /* only spared ones are left */
         }
         pause_briefly();
     }

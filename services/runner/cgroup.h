@@ -71,7 +71,10 @@ int cgroup_dir_fd(const cgroup_t *self);
 long cgroup_count(const cgroup_t *self);
 
 /* SIGKILLs every process of the group until nothing else is left but the slot's `keeper` (0:
- * none) and a spare init of it (keeper.h); -1 (ETIMEDOUT) if something is after timeout_ms. */
+ * none) and a spare init of it (keeper.h). Processes read from cgroup.procs are signalled
+ * through pidfds (by pid where the kernel has none), so a pid reused meanwhile is never hit.
+ * 0, or -1: ETIMEDOUT if something is left after timeout_ms, or the errno of a failed read of
+ * the group (what it holds is then unknown, which is no success). */
 int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms);
 
 #endif

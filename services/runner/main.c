@@ -62,7 +62,7 @@ static sandbox_config_t sandbox_config(const lcx_settings_t *settings)
 
 static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandbox_t *sandbox)
 {
-    char err[512];
+    char err[512] = "";
     if (settings->runner_slots < 1) {
         lcx_log(LCX_ERROR, "runner_slots must be at least 1", NULL);
         return 1;
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     lcx_settings_t settings;
     int early = lcx_settings_start(&settings, 'R', "runner", argc, argv);
     if (early >= 0) return early;
-    char err[512];
+    char err[512] = "";
     char path[PATH_MAX];
     lcx_languages_t *languages = lcx_languages_load(
         lcx_languages_default_path(settings.languages, path, sizeof path), err, sizeof err);

@@ -171,10 +171,16 @@ static int open_stdin(const char *path)
         open(path ? path : "/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || (path && !S_ISREG(st.st_mode)) || fcntl(fd, F_SETFL, 0) != 0) {
-        int saved = fd >= 0 && errno ? errno : EINVAL;
+    int error = 0;
+    if (fstat(fd, &st) != 0)
+        error = errno;
+    else if (path && !S_ISREG(st.st_mode))
+        error = EINVAL;
+    else if (fcntl(fd, F_SETFL, 0) != 0)
+        error = errno;
+    if (error) {
         close(fd);
-        errno = path && !S_ISREG(st.st_mode) ? EINVAL : saved;
+        errno = error;
         return -1;
     }
     return above_stdio(fd);
@@ -538,7 +544,7 @@ static void slot_settle(slot_t *slot)
     }
     close_fd(&slot->closing_pidfd);
     if (cgroup_kill_all(slot->cgroup, keeper_pid(slot->keeper), SANDBOX_EMPTY_WAIT_MS) != 0)
-        lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", NULL);
+        lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", "error", strerror(errno), NULL);
 }
 
 static slot_t *slot_acquire(sandbox_t *self)
@@ -1021,6 +1027,7 @@ sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen)
         err = ignored;
         errlen = sizeof ignored;
     }
+    err[0] = '\0';
     sandbox_config_t defaults;
     sandbox_config_defaults(&defaults);
     if (!config) config = &defaults;
@@ -1039,8 +1046,8 @@ sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen)
     int rc;
     if (self->isolated) {
         rc = isolated_init(self, err, errlen);
-        size_t len = strlen(err);
-        if (rc != 0 && len + 1 < errlen) snprintf(err + len, errlen - len, "%s", SANDBOX_HINT);
+        size_t len = rc != 0 ? strnlen(err, errlen) : errlen;
+        if (len + 1 < errlen) snprintf(err + len, errlen - len, "%s", SANDBOX_HINT);
     } else {
         snprintf(self->mode, sizeof self->mode, "%s", SANDBOX_UNSAFE_MODE);
         rc = probe_fork(err, errlen);

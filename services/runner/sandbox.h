@@ -80,9 +80,10 @@ typedef struct {
 /* unsafe_no_sandbox false, 1 slot, uid 61000, 64 MiB each. */
 void sandbox_config_defaults(sandbox_config_t *config);
 
-/* NULL with a reason when the machine cannot run programs this way (isolated mode: not root,
- * no namespaces, no cgroups). Isolated mode moves the calling process into a mount namespace
- * of its own, so call it before starting threads. config NULL: the defaults. */
+/* NULL with a reason in err when the machine cannot run programs this way (isolated mode: not
+ * root, no namespaces, no cgroups); err is "" on success. Isolated mode moves the calling process
+ * into a mount namespace of its own, so call it before starting threads. config NULL: the defaults.
+ */
 sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen);
 void sandbox_destroy(sandbox_t **self_p);
 

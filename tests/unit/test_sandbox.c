@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -322,6 +323,73 @@ static void test_cgroup_create_limit_remove(void **state)
     cgroup_destroy(&cg);
     assert_null(cg);
     assert_int_not_equal(stat(path, &st), 0); /* removed */
+}
+
+/* A child of ours that joins cg and waits to be killed; its pid. */
+static pid_t child_in(cgroup_t *cg)
+{
+    int fds[CGROUP_CONTROLLERS];
+    int n = cgroup_procs_fds(cg, fds);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < n; i++)
+            if (write(fds[i], "0", 1) != 1) _exit(1);
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+/* The wait status of our child pid, within 5 s; -1 when it is still alive. */
+static int status_soon(pid_t pid)
+{
+    for (int i = 0; i < 500; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* kill_all kills the group's processes but the keeper it is told to spare, then that too. */
+static void test_cgroup_kill_all_kills_members(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char err[256];
+    cgroup_t *cg = cgroup_create(&fx.host, "unit-kill", err, sizeof err);
+    if (!cg) fail_msg("cgroup_create: %s", err);
+    pid_t keeper = child_in(cg), other = child_in(cg);
+    assert_true(keeper > 0 && other > 0);
+    for (int i = 0; i < 500 && cgroup_count(cg) < 2; i++)
+        usleep(10000);
+    assert_int_equal(cgroup_count(cg), 2);
+    assert_int_equal(cgroup_kill_all(cg, keeper, 2000), 0);
+    int status = status_soon(other);
+    assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(waitpid(keeper, &status, WNOHANG), 0); /* spared: still alive */
+    assert_int_equal(cgroup_kill_all(cg, 0, 2000), 0);
+    status = status_soon(keeper);
+    assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    cgroup_destroy(&cg);
+}
+
+/* A group whose process count cannot be read (its directories removed behind its back) is not
+ * reported empty: killing what it holds fails. */
+static void test_cgroup_unknown_count_fails_the_kill(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char err[256];
+    cgroup_t *cg = cgroup_create(&fx.host, "unit-gone", err, sizeof err);
+    if (!cg) fail_msg("cgroup_create: %s", err);
+    for (int c = 0; c < CGROUP_CONTROLLERS; c++) {
+        if (!fx.host.has[c]) continue;
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/lcx-%d/unit-gone", fx.host.base[c], (int)getpid());
+        if (rmdir(path) != 0 && errno != ENOENT) fail_msg("rmdir %s: %s", path, strerror(errno));
+    }
+    assert_int_equal(cgroup_count(cg), -1);
+    assert_int_equal(cgroup_kill_all(cg, 0, 100), -1);
+    cgroup_destroy(&cg);
 }
 
 /* --------------------------------------------------------------------------------------------
@@ -662,6 +730,25 @@ static void test_killed_spare_is_not_missed(void **state)
         assert_int_equal(slot_processes(slot), 0);
 }
 
+/* stdin must be a regular file: a FIFO (which a compile step could plant) is refused at once,
+ * never waited on. */
+static void test_fifo_stdin_is_refused(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s.fifo", fx.workdir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char *argv[] = {"/bin/cat", NULL};
+    sandbox_spec_t spec = {
+        .argv = argv, .stdin_path = fifo, .workdir = fx.workdir, .wall_ms = 1000, .cancel_fd = -1};
+    sandbox_result_t r;
+    int rc = sandbox_run(fx.sandbox, &spec, &r);
+    int saved = errno;
+    unlink(fifo);
+    assert_int_equal(rc, -1);
+    assert_int_equal(saved, EINVAL);
+}
+
 static void test_missing_program_is_an_error(void **state)
 {
     SKIP_UNLESS_ROOT();
@@ -693,12 +780,14 @@ static void test_keeper_without_its_program(void **state)
 {
     if (geteuid() != 0) skip();
     char err[512];
+    memset(err, 'x', sizeof err); /* not a string: a success must not read it as one */
     sandbox_config_t config;
     sandbox_config_defaults(&config);
     config.uid_base = UID_BASE;
     config.keeper = "/nonexistent/lcx-keeper";
     sandbox_t *sb = sandbox_new(&config, err, sizeof err);
-    if (!sb) fail_msg("sandbox_new: %s", err);
+    if (!sb) fail_msg("sandbox_new: %.*s", (int)sizeof err, err);
+    assert_int_equal(err[0], '\0');
     expect_echo(sb, "served");
     sandbox_destroy(&sb);
 }
@@ -707,11 +796,13 @@ static void test_keeper_without_its_program(void **state)
 static void test_unsafe_mode(void **state)
 {
     char err[256];
+    memset(err, 'x', sizeof err);
     sandbox_config_t config;
     sandbox_config_defaults(&config);
     config.unsafe_no_sandbox = true;
     sandbox_t *sb = sandbox_new(&config, err, sizeof err);
-    if (!sb) fail_msg("sandbox_new: %s", err);
+    if (!sb) fail_msg("sandbox_new: %.*s", (int)sizeof err, err);
+    assert_int_equal(err[0], '\0');
     assert_int_equal(strncmp(sandbox_mode(sb), "UNSAFE", 6), 0);
     assert_int_equal(sandbox_workdir_mount(sb, AT_FDCWD, "/nonexistent"), 0); /* no-op */
     expect_echo(sb, "plain");
@@ -737,6 +828,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cgroup_detect),
         cmocka_unit_test(test_cgroup_create_limit_remove),
+        cmocka_unit_test(test_cgroup_kill_all_kills_members),
+        cmocka_unit_test(test_cgroup_unknown_count_fails_the_kill),
         cmocka_unit_test(test_seccomp_policy_builds),
         cmocka_unit_test_setup_teardown(test_runs_unprivileged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_secrets_invisible, setup, teardown),
@@ -752,6 +845,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_live_output_stays_under_the_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_argv0_in_workdir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_program_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_stdin_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_sits_in_each_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_keeper_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_init_starts_the_next_run, setup, teardown),
