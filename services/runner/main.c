@@ -4,6 +4,7 @@
 #include "languages.h"
 #include "log.h"
 #include "sandbox.h"
+#include "scratch.h"
 #include "settings.h"
 #include "toolchain.h"
 #include "worker.h"
@@ -60,7 +61,8 @@ static sandbox_config_t sandbox_config(const lcx_settings_t *settings)
     return config;
 }
 
-static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandbox_t *sandbox)
+static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandbox_t *sandbox,
+               const scratch_t *scratch)
 {
     char err[512] = "";
     if (settings->runner_slots < 1) {
@@ -69,8 +71,11 @@ static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandb
     }
     lcx_msg_t *ready = make_ready(settings, languages, sandbox);
     if (ready->languages.n == 0) lcx_log(LCX_WARN, "no language is served on this machine", NULL);
-    job_context_t ctx = {
-        .sandbox = sandbox, .languages = languages, .settings = settings, .cancel_fd = -1};
+    job_context_t ctx = {.sandbox = sandbox,
+                         .languages = languages,
+                         .settings = settings,
+                         .scratch_dir = scratch_path(scratch),
+                         .cancel_fd = -1};
     worker_t *worker = worker_new(settings, &ctx, &ready, err, sizeof err);
     lcx_msg_destroy(&ready);
     if (!worker) {
@@ -100,17 +105,26 @@ int main(int argc, char **argv)
         lcx_languages_destroy(&languages);
         return 1;
     }
-    sandbox_config_t config = sandbox_config(&settings);
-    sandbox_t *sandbox = sandbox_new(&config, err, sizeof err);
-    if (!sandbox) {
-        lcx_log(LCX_ERROR, "cannot sandbox on this machine", "error", err, NULL);
+    /* Before the sandbox: its private mount namespace would hide the host's mounts that a
+     * dead runner's directory may hold from the sweep. */
+    scratch_t *scratch = scratch_open(settings.scratch_dir, err, sizeof err);
+    if (!scratch) {
+        lcx_log(LCX_ERROR, "cannot use the scratch directory", "error", err, NULL);
         lcx_languages_destroy(&languages);
         return 1;
     }
-    if (config.unsafe_no_sandbox)
-        lcx_log(LCX_WARN, "programs run WITHOUT isolation (--unsafe-no-sandbox)", NULL);
-    int status = run(&settings, languages, sandbox);
+    sandbox_config_t config = sandbox_config(&settings);
+    sandbox_t *sandbox = sandbox_new(&config, err, sizeof err);
+    int status = 1;
+    if (!sandbox) {
+        lcx_log(LCX_ERROR, "cannot sandbox on this machine", "error", err, NULL);
+    } else {
+        if (config.unsafe_no_sandbox)
+            lcx_log(LCX_WARN, "programs run WITHOUT isolation (--unsafe-no-sandbox)", NULL);
+        status = run(&settings, languages, sandbox, scratch);
+    }
     sandbox_destroy(&sandbox);
+    scratch_close(&scratch);
     lcx_languages_destroy(&languages);
     return status;
 }

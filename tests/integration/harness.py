@@ -317,6 +317,20 @@ class Stack:
             raise ValueError("unknown service %r" % service)
         return [binary] + args + extra
 
+    def runner_scratch(self, service="runner", parent=None):
+        """The directory a runner works in: runner-<pid>-<random> in its scratch parent
+        (`parent`, default the one the harness gives it; services/runner/scratch.h), or None
+        while it has none."""
+        p = self.procs.get(service)
+        parent = parent or self.scratch_dirs[service]
+        if p is None:
+            return None
+        prefix = "runner-%d-" % p.pid
+        for name in sorted(os.listdir(parent)):
+            if name.startswith(prefix):
+                return os.path.join(parent, name)
+        return None
+
     def log_path(self, service):
         return os.path.join(self.tmp, service + ".log")
 

@@ -73,15 +73,21 @@ def _runner_groups(stack):
 
 
 def _scratch_leftovers(stack):
-    """What the scratch directory holds beyond one empty ready-* directory per slot."""
+    """What the scratch directory holds beyond the runner's own directory (runner-<pid>-*)
+    with one empty ready-* directory per slot."""
+    own = stack.runner_scratch()
+    if own is None:
+        return ["no runner-%d-* directory" % stack.procs["runner"].pid]
+
     def empty(name):
         try:
-            return not os.listdir(os.path.join(stack.scratch_dir, name))
+            return not os.listdir(os.path.join(own, name))
         except OSError:  # removed meanwhile: the next look decides
             return False
-    entries = sorted(os.listdir(stack.scratch_dir))
+    left = [e for e in sorted(os.listdir(stack.scratch_dir)) if e != os.path.basename(own)]
+    entries = sorted(os.listdir(own))
     ready = [e for e in entries if e.startswith("ready-") and empty(e)]
-    left = [e for e in entries if e not in ready]
+    left += [e for e in entries if e not in ready]
     if len(ready) > stack.runner_slots:
         left += ready
     return left
