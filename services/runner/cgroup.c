@@ -1,5 +1,6 @@
 /* cgroup: v2 or v1 control groups for the sandbox slots (see cgroup.h). */
 #include "cgroup.h"
+#include "alloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -391,11 +392,7 @@ static int open_files(cgroup_t *self, char *err, size_t errlen)
 
 cgroup_t *cgroup_create(const cgroup_host_t *host, const char *name, char *err, size_t errlen)
 {
-    cgroup_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    cgroup_t *self = lcx_calloc(1, sizeof *self);
     self->version = host->version;
     memcpy(self->has, host->has, sizeof self->has);
     self->dir_fd = -1;

@@ -22,6 +22,7 @@
 #include "keeper.h"
 #include "scratch.h"
 
+#include "alloc.h"
 #include "log.h"
 #include "util.h"
 
@@ -307,7 +308,8 @@ int job_check_args_room(const lcx_settings_t *settings, const lcx_languages_t *l
 }
 
 /* argv of a step: the language's command, then `args`. A program written ./name is resolved
- * against the job directory into `prog`. The vector borrows its strings; free() it. */
+ * against the job directory into `prog`. The vector borrows its strings; free() it. NULL
+ * (ENAMETOOLONG) when that path does not fit in prog. */
 static char **build_argv(const job_t *j, char *const *command, const lcx_list_t *args, char *prog,
                          size_t prog_size)
 {
@@ -315,8 +317,7 @@ static char **build_argv(const job_t *j, char *const *command, const lcx_list_t 
     while (command[n])
         n++;
     size_t extra = args && args->v ? args->n : 0;
-    char **argv = calloc(n + extra + 1, sizeof *argv);
-    if (!argv) return NULL;
+    char **argv = lcx_calloc(n + extra + 1, sizeof *argv);
     memcpy(argv, command, n * sizeof *argv);
     for (size_t i = 0; i < extra; i++)
         argv[n + i] = args->v[i];
@@ -357,12 +358,7 @@ static void compile_append(job_t *j, const char *data, size_t len, size_t cap)
     size_t need = j->compile_len + len;
     if (need > j->compile_size) {
         size_t size = need > 2 * j->compile_size ? need : 2 * j->compile_size;
-        char *grown = realloc(j->compile_out, size);
-        if (!grown) {
-            j->compile_truncated = true;
-            return;
-        }
-        j->compile_out = grown;
+        j->compile_out = lcx_realloc(j->compile_out, size);
         j->compile_size = size;
     }
     memcpy(j->compile_out + j->compile_len, data, len);
@@ -517,10 +513,6 @@ lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scrat
     job_t j = {.ctx = ctx, .settings = ctx->settings, .msg = job, .dir_fd = -1};
     j.scratch = scratch ? *scratch : (job_scratch_t){.parent_fd = -1};
     j.update = lcx_msg_new(LCX_CMD_UPDATE);
-    if (!j.update) {
-        lcx_log(LCX_ERROR, "job out of memory", "execution_id", job->execution_id.ptr, NULL);
-        abort();
-    }
     put_str(&j, LCX_F_execution_id, job->execution_id.ptr ? job->execution_id.ptr : "");
     put_int(&j, LCX_F_attempt, job->attempt.set ? job->attempt.v : 0);
     put_int(&j, LCX_F_started_at, lcx_now_ms());

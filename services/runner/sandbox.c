@@ -16,6 +16,7 @@
 #include "sandbox.h"
 #include "child.h"
 
+#include "alloc.h"
 #include "cgroup.h"
 #include "jail.h"
 #include "keeper.h"
@@ -190,28 +191,24 @@ static int open_stdin(const char *path)
  * Streams
  */
 
-static int stream_init(stream_t *s, int stream)
+static void stream_init(stream_t *s, int stream)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
     s->stream = stream;
     s->size = 1;
-    s->data = calloc(1, s->size);
-    return s->data ? 0 : -1;
+    s->data = lcx_calloc(1, s->size);
 }
 
 /* Grows the buffer to hold `need` bytes plus the NUL. */
-static int stream_reserve(stream_t *s, size_t need)
+static void stream_reserve(stream_t *s, size_t need)
 {
-    if (need + 1 <= s->size) return 0;
+    if (need + 1 <= s->size) return;
     size_t size = s->size < 4096 ? 4096 : s->size;
     while (size < need + 1)
         size *= 2;
-    char *data = realloc(s->data, size);
-    if (!data) return -1;
-    s->data = data;
+    s->data = lcx_realloc(s->data, size);
     s->size = size;
-    return 0;
 }
 
 /* Kills the whole run: init (isolated: its PID namespace dies with it), or the process group
@@ -240,17 +237,11 @@ static size_t stream_keep(run_t *run, stream_t *s, const char *data, size_t len)
     size_t cap = run->spec->output_bytes > 0 ? (size_t)run->spec->output_bytes : 0;
     size_t room = cap > s->len ? cap - s->len : 0;
     size_t take = len < room ? len : room;
-    bool fits = take == len;
-    if (take > 0 && stream_reserve(s, s->len + take) != 0) {
-        lcx_log(LCX_ERROR, "sandbox out of memory", "stream",
-                s->stream == SANDBOX_STDOUT ? "stdout" : "stderr", NULL);
-        take = 0;
-        fits = false;
-    }
+    if (take > 0) stream_reserve(s, s->len + take);
     memcpy(s->data + s->len, data, take);
     s->len += take;
     s->data[s->len] = '\0';
-    if (fits) return take;
+    if (take == len) return take;
     s->truncated = true;
     run->output_limit = true;
     run_kill(run);
@@ -776,20 +767,15 @@ static void run_cleanup(run_t *run)
     run->slot = NULL;
 }
 
-static int run_init(run_t *run, sandbox_t *self, const sandbox_spec_t *spec)
+static void run_init(run_t *run, sandbox_t *self, const sandbox_spec_t *spec)
 {
     memset(run, 0, sizeof *run);
     run->sandbox = self;
     run->spec = spec;
     run->pidfd = run->status_fd = -1;
-    if (stream_init(&run->streams[0], SANDBOX_STDOUT) != 0 ||
-        stream_init(&run->streams[1], SANDBOX_STDERR) != 0) {
-        run_cleanup(run);
-        errno = ENOMEM;
-        return -1;
-    }
+    stream_init(&run->streams[0], SANDBOX_STDOUT);
+    stream_init(&run->streams[1], SANDBOX_STDERR);
     if (self->isolated) run->slot = slot_acquire(self);
-    return 0;
 }
 
 /* argv copied so that argv[0] can change. */
@@ -798,8 +784,8 @@ static char **copy_argv(char *const *argv)
     size_t n = 0;
     while (argv[n])
         n++;
-    char **copy = calloc(n + 1, sizeof *copy);
-    if (copy) memcpy(copy, argv, n * sizeof *copy);
+    char **copy = lcx_calloc(n + 1, sizeof *copy);
+    memcpy(copy, argv, n * sizeof *copy);
     return copy;
 }
 
@@ -813,11 +799,7 @@ int sandbox_run(sandbox_t *self, const sandbox_spec_t *spec, sandbox_result_t *r
     char **argv = copy_argv(spec->argv);
     char prog[PATH_MAX];
     run_t run;
-    if (!argv || run_init(&run, self, spec) != 0) {
-        free(argv);
-        errno = ENOMEM;
-        return -1;
-    }
+    run_init(&run, self, spec);
     if (start(&run, argv, prog, sizeof prog) != 0) {
         int saved = errno;
         run_cleanup(&run);
@@ -942,11 +924,7 @@ static int private_mounts(char *err, size_t errlen)
 static int make_slots(sandbox_t *self, char *err, size_t errlen)
 {
     self->nslots = self->config.slots > 0 ? self->config.slots : 1;
-    self->slots = calloc((size_t)self->nslots, sizeof *self->slots);
-    if (!self->slots) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    self->slots = lcx_calloc((size_t)self->nslots, sizeof *self->slots);
     for (long i = 0; i < self->nslots; i++)
         self->slots[i].netns_fd = self->slots[i].closing_pidfd = -1;
     for (long i = 0; i < self->nslots; i++) {
@@ -1032,11 +1010,7 @@ sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen)
     sandbox_config_defaults(&defaults);
     if (!config) config = &defaults;
     if (!valid_config(config, err, errlen)) return NULL;
-    sandbox_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    sandbox_t *self = lcx_calloc(1, sizeof *self);
     self->config = *config;
     self->page_size = sysconf(_SC_PAGESIZE);
     if (self->page_size < 1024) self->page_size = 4096;
