@@ -673,6 +673,30 @@ static long kill_listed(const cgroup_t *self, pid_t keeper)
     return rc == 0 ? signalled : -1;
 }
 
+/* The VmHWM line of /proc/<pid>/status in KiB; -1 when unknown (gone, or a zombie has none). */
+static long vm_hwm_kb(long pid)
+{
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    if (fd_read_path(path, text, sizeof text) != 0) return -1;
+    const char *line = strstr(text, "\nVmHWM:");
+    return line ? atol(line + strlen("\nVmHWM:")) : -1;
+}
+
+long cgroup_peak_rss_kb(const cgroup_t *self, pid_t keeper)
+{
+    FILE *f = open_procs(self);
+    if (!f) return -1;
+    long pid, peak = -1;
+    while (fscanf(f, "%ld", &pid) == 1) {
+        if (pid <= 0 || spared(pid, keeper)) continue;
+        long kb = vm_hwm_kb(pid);
+        if (kb > peak) peak = kb;
+    }
+    fclose(f);
+    return peak;
+}
+
 int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms)
 {
     long rounds = timeout_ms * 1000L / CG_KILL_PAUSE_US + 1;

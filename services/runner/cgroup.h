@@ -70,6 +70,11 @@ int cgroup_dir_fd(const cgroup_t *self);
 /* Number of processes in the group, -1 when unknown. */
 long cgroup_count(const cgroup_t *self);
 
+/* The largest peak resident set (VmHWM of /proc/PID/status) of the group's processes but the
+ * slot's `keeper` (0: none) and its spare init, in KiB: what the run's own processes used so
+ * far, without the page cache a group's peak counts. -1 when no process could be read. */
+long cgroup_peak_rss_kb(const cgroup_t *self, pid_t keeper);
+
 /* SIGKILLs every process of the group until nothing else is left but the slot's `keeper` (0:
  * none) and a spare init of it (keeper.h). Processes read from cgroup.procs are signalled
  * through pidfds (by pid where the kernel has none), so a pid reused meanwhile is never hit.

@@ -112,6 +112,7 @@ typedef struct {
     int status;     /* the program's wait status, when have_status */
     long maxrss_kb; /* the peak resident set init saw, when have_status */
     bool have_status;
+    long killed_rss_kb; /* isolated: the run's processes' peak just before run_kill, -1: none */
     stream_t streams[2];
     int64_t start_ms;
     int64_t deadline_ms;
@@ -223,9 +224,13 @@ static void kill_run(const run_t *run)
     kill(run->pid, SIGKILL);
 }
 
+/* Stops the run before its program ended (a limit, a cancel). Init then reports nothing, so
+ * the peak of the run's processes is taken first. */
 static void run_kill(run_t *run)
 {
     if (run->killed) return;
+    if (run->slot)
+        run->killed_rss_kb = cgroup_peak_rss_kb(run->slot->cgroup, keeper_pid(run->slot->keeper));
     kill_run(run);
     run->killed = true;
 }
@@ -470,14 +475,18 @@ static void slot_figures(run_t *run, sandbox_result_t *r)
         r->memory_kb = stats.memory_kb;
         r->memory_limit = stats.oom_killed;
     }
-    /* The cgroup's peak counts the page cache of every file the run read (on v1 and v2), so a
-     * small program under a small limit reads as the limit; a resident set counts the shared
-     * pages of its binaries that another cgroup was charged for, so it can pass the limit.
-     * Each bounds what the run's own processes used: the smaller one is reported. Without
-     * init's report (a run stopped before its program ended) the cgroup's figure stands. */
-    if (run->have_status && run->maxrss_kb > 0 &&
-        (r->memory_kb <= 0 || run->maxrss_kb < r->memory_kb))
-        r->memory_kb = run->maxrss_kb;
+    /* The cgroup's peak counts the page cache of every file the run read (on v1 and v2; on v1
+     * also what earlier runs of the slot left charged to it), so a small program under a
+     * small limit reads as the limit; a resident set counts the shared pages of its binaries
+     * that another cgroup was charged for, so it can pass the limit. Each bounds what the
+     * run's own processes used: the smaller one is reported. The resident set is init's
+     * report of the processes it reaped, or, for a run stopped before its program ended, the
+     * peak of its processes taken just before the kill; without either, none is known. */
+    long rss = run->have_status ? run->maxrss_kb : run->killed_rss_kb;
+    if (rss <= 0)
+        r->memory_kb = 0; /* not measured */
+    else if (r->memory_kb <= 0 || rss < r->memory_kb)
+        r->memory_kb = rss;
     leave_init_to_settle(run);
 }
 
@@ -773,6 +782,7 @@ static void run_init(run_t *run, sandbox_t *self, const sandbox_spec_t *spec)
     run->sandbox = self;
     run->spec = spec;
     run->pidfd = run->status_fd = -1;
+    run->killed_rss_kb = -1;
     stream_init(&run->streams[0], SANDBOX_STDOUT);
     stream_init(&run->streams[1], SANDBOX_STDERR);
     if (self->isolated) run->slot = slot_acquire(self);

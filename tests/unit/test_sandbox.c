@@ -556,6 +556,46 @@ static void test_memory_limit_is_oom(void **state)
     sandbox_result_free(&r);
 }
 
+/* A run stopped before its program ended (here by the wall-clock limit) reports the peak of
+ * its own processes, not the cgroup's, which counts the page cache of every file the run read
+ * and so reads as the limit for a small program under a small limit. */
+static void test_stopped_run_reports_its_processes_peak(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    /* It drops the toolchain files' pages from the page cache and reads them in again: they
+     * are charged to its cgroup then, up to its limit. */
+    char *argv[] = {PY, "-c",
+                    "import os, time\n"
+                    "def files():\n"
+                    "    for d in ('/usr/lib/jvm', '/usr/lib/x86_64-linux-gnu', '/usr/lib'):\n"
+                    "        for root, dirs, names in os.walk(d):\n"
+                    "            for n in names:\n"
+                    "                yield os.path.join(root, n)\n"
+                    "total = 0\n"
+                    "for path in files():\n"
+                    "    if total >= 128 << 20: break\n"
+                    "    try:\n"
+                    "        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)\n"
+                    "    except OSError:\n"
+                    "        continue\n"
+                    "    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n"
+                    "    while total < 128 << 20:\n"
+                    "        b = os.read(fd, 1 << 20)\n"
+                    "        if not b: break\n"
+                    "        total += len(b)\n"
+                    "    os.close(fd)\n"
+                    "print('read', total >= 128 << 20, flush=True)\n"
+                    "time.sleep(60)\n",
+                    NULL};
+    sandbox_result_t r = run_argv(argv, 6000, 32);
+    if (!r.timed_out || strcmp(r.out, "read True\n") != 0)
+        fail_msg("timed out %d, memory limit %d, exit %d/%d, out '%s', err '%.300s'", r.timed_out,
+                 r.memory_limit, r.exit_code, r.signal, r.out, r.err);
+    if (r.memory_kb <= 0 || r.memory_kb >= 32 * 1024)
+        fail_msg("memory_kb %ld for a sleeping python under 32 MiB", r.memory_kb);
+    sandbox_result_free(&r);
+}
+
 static void test_cpu_covers_children(void **state)
 {
     SKIP_UNLESS_ROOT();
@@ -837,6 +877,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_network, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seccomp_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_limit_is_oom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_run_reports_its_processes_peak, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cpu_covers_children, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_bomb_contained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daemon_does_not_outlive_the_run, setup, teardown),
