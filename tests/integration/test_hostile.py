@@ -615,6 +615,34 @@ def test_kernel_interfaces_denied(stack):
     assert_no_leftovers(stack)
 
 
+def test_file_watches_denied(stack):
+    """inotify and fanotify fail with EPERM: the toolchains' files are the same inodes in every
+    run, so a watch would see what the neighbours open. The run itself goes on and ends well."""
+    src = ("#include <stdio.h>\n#include <errno.h>\n#include <string.h>\n#include <unistd.h>\n"
+           "#include <sys/syscall.h>\n#include <sys/inotify.h>\n#include <sys/fanotify.h>\n"
+           "static void report(const char *name, long rc) {\n"
+           "  printf(\"%s %s\\n\", name, rc >= 0 ? \"ALLOWED\" : strerror(errno));\n}\n"
+           "int main(void) {\n"
+           "  report(\"inotify_init\", syscall(SYS_inotify_init));\n"
+           "  report(\"inotify_init1\", inotify_init1(IN_CLOEXEC));\n"
+           "  report(\"fanotify_init\", fanotify_init(FAN_CLASS_NOTIF, 0));\n"
+           "  puts(\"still running\");\n  return 0;\n}\n")
+    e = stack.run("c", src)
+    expect_verdict(e, "COMPLETED")
+    expect(e["stdout"] == "inotify_init Operation not permitted\n"
+                          "inotify_init1 Operation not permitted\n"
+                          "fanotify_init Operation not permitted\nstill running\n", describe(e))
+    # In python too: the standard way a program would watch files, through libc.
+    py = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+          "fd = libc.inotify_init1(0)\n"
+          "print('watch', fd, os.strerror(ctypes.get_errno()) if fd < 0 else 'ALLOWED')\n"
+          "print('alive')\n")
+    e = stack.run("python", py)
+    expect_verdict(e, "COMPLETED")
+    expect(e["stdout"] == "watch -1 Operation not permitted\nalive\n", describe(e))
+    assert_no_leftovers(stack)
+
+
 _I386_SRC = ("#include <stdio.h>\nint main(void) {\n  long r;\n  fflush(stdout);\n"
              "  __asm__ volatile (\"int $0x80\" : \"=a\"(r) : \"a\"(20L));\n"
              "  printf(\"getpid via int 0x80: %ld\\n\", r);\n  return 0;\n}\n")

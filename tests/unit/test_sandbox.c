@@ -482,6 +482,10 @@ static void test_seccomp_blocks(void **state)
                "print('unshare-user', err(libc.unshare(0x10000000)))\n" /* CLONE_NEWUSER */
                "print('ptrace', err(libc.ptrace(16, 1, 0, 0)))\n"       /* PTRACE_ATTACH */
                "print('mount', err(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))\n"
+               "def fd_err(fd):\n"
+               "    return err(-1) if fd < 0 else 'allowed'\n"
+               "print('inotify', fd_err(libc.inotify_init1(0)))\n"
+               "print('fanotify', fd_err(libc.fanotify_init(0, 0)))\n"
                "for fam in (40, 16, 17):\n" /* VSOCK NETLINK PACKET */
                "    try:\n"
                "        socket.socket(fam, socket.SOCK_DGRAM)\n"
@@ -494,6 +498,8 @@ static void test_seccomp_blocks(void **state)
                       "unshare-user Operation not permitted\n"
                       "ptrace Operation not permitted\n"
                       "mount Operation not permitted\n"
+                      "inotify Operation not permitted\n"
+                      "fanotify Operation not permitted\n"
                       "40 True\n16 True\n17 True\nunix ok\n");
 }
 
