@@ -24,6 +24,7 @@
 enum {
     F_MEM_PROCS,
     F_PIDS_PROCS,
+    F_CPUACCT_PROCS,
     F_CPU_PROCS,
     F_MEM_LIMIT,
     F_SWAP_LIMIT,
@@ -47,6 +48,7 @@ typedef struct {
 static const cg_file_t cg_files[F_COUNT] = {
     [F_MEM_PROCS] = {CGROUP_MEMORY, "cgroup.procs", "cgroup.procs", true, true},
     [F_PIDS_PROCS] = {CGROUP_PIDS, "cgroup.procs", NULL, true, true},
+    [F_CPUACCT_PROCS] = {CGROUP_CPUACCT, "cgroup.procs", NULL, true, true},
     [F_CPU_PROCS] = {CGROUP_CPU, "cgroup.procs", NULL, true, true},
     [F_MEM_LIMIT] = {CGROUP_MEMORY, "memory.limit_in_bytes", "memory.max", true, true},
     [F_SWAP_LIMIT] = {CGROUP_MEMORY, "memory.memsw.limit_in_bytes", "memory.swap.max", false, true},
@@ -54,11 +56,12 @@ static const cg_file_t cg_files[F_COUNT] = {
     [F_MEM_OOM] = {CGROUP_MEMORY, "memory.oom_control", "memory.events", true, false},
     [F_PIDS_MAX] = {CGROUP_PIDS, "pids.max", "pids.max", true, true},
     [F_PIDS_CURRENT] = {CGROUP_PIDS, "pids.current", "pids.current", true, false},
-    [F_CPU_USAGE] = {CGROUP_CPU, "cpuacct.usage", "cpu.stat", false, true},
+    [F_CPU_USAGE] = {CGROUP_CPUACCT, "cpuacct.usage", "cpu.stat", false, true},
     [F_KILL] = {CGROUP_MEMORY, NULL, "cgroup.kill", false, true},
 };
 
-static const char *const controller_names[CGROUP_CONTROLLERS] = {"memory", "pids", "cpuacct"};
+static const char *const controller_names[CGROUP_CONTROLLERS] = {"memory", "pids", "cpuacct",
+                                                                 "cpu"};
 
 struct cgroup_t {
     int version;
@@ -217,11 +220,10 @@ static void describe(cgroup_host_t *host)
 {
     char list[64] = "";
     for (int c = 0; c < CGROUP_CONTROLLERS; c++) {
-        if (!host->has[c]) continue;
-        const char *name =
-            host->version == CGROUP_V2 && c == CGROUP_CPU ? "cpu" : controller_names[c];
+        /* v2's cpu.stat is there without a controller */
+        if (!host->has[c] || (host->version == CGROUP_V2 && c == CGROUP_CPUACCT)) continue;
         size_t len = strlen(list);
-        snprintf(list + len, sizeof list - len, "%s%s", len ? "," : "", name);
+        snprintf(list + len, sizeof list - len, "%s%s", len ? "," : "", controller_names[c]);
     }
     snprintf(host->description, sizeof host->description, "cgroup v%d (%s)", host->version, list);
 }
@@ -240,7 +242,8 @@ static bool try_v2(cgroup_host_t *host, const cg_mount_t *m)
     for (int c = 0; c < CGROUP_CONTROLLERS; c++)
         snprintf(host->base[c], sizeof host->base[c], "%s", base);
     host->has[CGROUP_MEMORY] = host->has[CGROUP_PIDS] = true;
-    host->has[CGROUP_CPU] = true; /* cpu.stat's usage_usec exists without the cpu controller */
+    host->has[CGROUP_CPUACCT] = true; /* cpu.stat's usage_usec exists without the cpu controller */
+    host->has[CGROUP_CPU] = has_word(list, "cpu", ' ');
     return true;
 }
 
@@ -366,12 +369,25 @@ static int make_dirs(cgroup_t *self, const cgroup_host_t *host, const char *name
     return 0;
 }
 
+/* Whether cgroup.procs file i is that of a hierarchy an earlier one is of already (v1: cpu and
+ * cpuacct are often mounted together): a process joins each hierarchy once, since every move
+ * costs an RCU grace period. */
+static bool joined_before(const cgroup_t *self, int i)
+{
+    for (int j = F_MEM_PROCS; j < i; j++)
+        if (self->fd[j] >= 0 &&
+            strcmp(self->dir[cg_files[j].controller], self->dir[cg_files[i].controller]) == 0)
+            return true;
+    return false;
+}
+
 static int open_files(cgroup_t *self, char *err, size_t errlen)
 {
     for (int i = 0; i < F_COUNT; i++) {
         const cg_file_t *f = &cg_files[i];
         const char *name = self->version == CGROUP_V2 ? f->v2 : f->v1;
         if (!name || !self->has[f->controller]) continue;
+        if (i <= F_CPU_PROCS && joined_before(self, i)) continue;
         char path[PATH_MAX + 64];
         snprintf(path, sizeof path, "%s/%s", self->dir[f->controller], name);
         self->fd[i] = open(path, (f->read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -433,6 +449,39 @@ void cgroup_destroy(cgroup_t **self_p)
 /* --------------------------------------------------------------------------------------------
  * Limits and accounting
  */
+
+/* The text to the control file `name` of the group's directory of controller c. 0 or -1. */
+static int write_control(const cgroup_t *self, int c, const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", self->dir[c], name);
+    return write_text(path, text);
+}
+
+int cgroup_share_cpu(cgroup_t *self, long cpus)
+{
+    if (!self->has[CGROUP_CPU]) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    char quota[64];
+    if (self->version == CGROUP_V2) {
+        if (cpus > 0)
+            snprintf(quota, sizeof quota, "%ld %d", cpus * CGROUP_CPU_PERIOD_US,
+                     CGROUP_CPU_PERIOD_US);
+        else
+            snprintf(quota, sizeof quota, "max %d", CGROUP_CPU_PERIOD_US);
+        if (write_control(self, CGROUP_CPU, "cpu.weight", "100") != 0) return -1;
+        return write_control(self, CGROUP_CPU, "cpu.max", quota);
+    }
+    char period[32];
+    snprintf(period, sizeof period, "%d", CGROUP_CPU_PERIOD_US);
+    snprintf(quota, sizeof quota, "%ld", cpus > 0 ? cpus * CGROUP_CPU_PERIOD_US : -1L);
+    if (write_control(self, CGROUP_CPU, "cpu.shares", "1024") != 0 ||
+        write_control(self, CGROUP_CPU, "cpu.cfs_period_us", period) != 0)
+        return -1;
+    return write_control(self, CGROUP_CPU, "cpu.cfs_quota_us", quota);
+}
 
 /* "-1"/"max" for none, else the number of bytes. */
 static void limit_text(const cgroup_t *self, long mb, char *out, size_t size)
@@ -545,7 +594,7 @@ int cgroup_end(cgroup_t *self, cgroup_stats_t *stats)
 int cgroup_procs_fds(const cgroup_t *self, int fds[CGROUP_CONTROLLERS])
 {
     int n = 0;
-    for (int i = F_MEM_PROCS; i <= F_CPU_PROCS; i++)
+    for (int i = F_MEM_PROCS; i <= F_CPU_PROCS; i++) /* each hierarchy once (open_files) */
         if (self->fd[i] >= 0) fds[n++] = self->fd[i];
     return n;
 }

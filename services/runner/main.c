@@ -57,6 +57,7 @@ static sandbox_config_t sandbox_config(const lcx_settings_t *settings)
     config.uid_base = settings->sandbox_uid;
     config.scratch_mb = settings->sandbox_scratch_mb;
     config.tmp_mb = settings->sandbox_tmp_mb;
+    config.cpus = settings->sandbox_cpus;
     config.keeper = keeper_program();
     return config;
 }

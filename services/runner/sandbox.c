@@ -880,8 +880,12 @@ int sandbox_workdir_unmount(sandbox_t *self, int parent_fd, const char *name)
 
 void sandbox_config_defaults(sandbox_config_t *config)
 {
-    *config = (sandbox_config_t){
-        .unsafe_no_sandbox = false, .slots = 1, .uid_base = 61000, .scratch_mb = 64, .tmp_mb = 64};
+    *config = (sandbox_config_t){.unsafe_no_sandbox = false,
+                                 .slots = 1,
+                                 .uid_base = 61000,
+                                 .scratch_mb = 64,
+                                 .tmp_mb = 64,
+                                 .cpus = 1};
 }
 
 /* Forks a child that exits at once: the unsafe mode's only check. */
@@ -945,6 +949,11 @@ static int make_slots(sandbox_t *self, char *err, size_t errlen)
         slot->uid = (uid_t)(self->config.uid_base + i);
         slot->cgroup = cgroup_create(&self->cgroups, name, err, errlen);
         if (!slot->cgroup) return -1;
+        if (self->cgroups.has[CGROUP_CPU] &&
+            cgroup_share_cpu(slot->cgroup, self->config.cpus) != 0) {
+            snprintf(err, errlen, "cannot give slot %ld its CPU share: %s", i, strerror(errno));
+            return -1;
+        }
         slot->netns_fd = nsfd_create(CLONE_NEWNET, NULL, NULL, err, errlen);
         if (slot->netns_fd < 0) return -1;
         keeper_config_t kc = {.cgroup = slot->cgroup,
@@ -984,6 +993,11 @@ static int isolated_init(sandbox_t *self, char *err, size_t errlen)
     }
     if (private_mounts(err, errlen) != 0) return -1;
     if (cgroup_detect(&self->cgroups, err, errlen) != 0) return -1;
+    if (!self->cgroups.has[CGROUP_CPU])
+        lcx_log(LCX_WARN,
+                "no cpu cgroup controller: slots get no CPU share of their own, so a run of many "
+                "processes can slow the runs beside it",
+                "cgroups", self->cgroups.description, NULL);
     cgroup_remove_stale(&self->cgroups);
     rootfs_config_t rc = {.uid_base = self->config.uid_base, .users = self->config.slots};
     self->rootfs = rootfs_new(&rc, err, errlen);
@@ -999,10 +1013,10 @@ static int isolated_init(sandbox_t *self, char *err, size_t errlen)
 static bool valid_config(const sandbox_config_t *c, char *err, size_t errlen)
 {
     if (c->unsafe_no_sandbox) return true;
-    if (c->slots < 1 || c->slots > 4096 || c->uid_base < 1000 ||
+    if (c->slots < 1 || c->slots > 4096 || c->uid_base < 1000 || c->cpus < 0 ||
         c->uid_base + c->slots > 0x7fffffff) {
-        snprintf(err, errlen, "bad sandbox configuration (slots %ld, uid base %ld)", c->slots,
-                 c->uid_base);
+        snprintf(err, errlen, "bad sandbox configuration (slots %ld, uid base %ld, cpus %ld)",
+                 c->slots, c->uid_base, c->cpus);
         return false;
     }
     return true;

@@ -64,6 +64,11 @@ class SetupError(Exception):
     """The stack could not be started (binaries missing, a service died, never ready)."""
 
 
+class Skip(Exception):
+    """Raised by a test whose subject this host lacks (say which, and why): run.py reports
+    the test as skipped with the message, neither passed nor failed."""
+
+
 # --------------------------------------------------------------------------------------------
 # HTTP
 

@@ -325,6 +325,52 @@ static void test_cgroup_create_limit_remove(void **state)
     assert_int_not_equal(stat(path, &st), 0); /* removed */
 }
 
+/* The first line of slot `slot`'s cpu control file `name`, "" when unreadable. */
+static void cpu_control(int slot, const char *name, char *out, size_t size)
+{
+    char path[PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/lcx-%d/slot%d/%s", fx.host.base[CGROUP_CPU], (int)getpid(),
+             slot, name);
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    if (!fgets(out, (int)size, f)) out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+/* Where the host has a cpu controller, each slot has an equal share and a quota of one CPU
+ * (the default). */
+static void test_slots_have_a_cpu_share(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    if (!fx.host.has[CGROUP_CPU]) {
+        fprintf(stderr, "skipped: this host's cgroups have no cpu controller (%s)\n",
+                fx.host.description);
+        skip();
+    }
+    assert_non_null(strstr(fx.host.description, "cpu"));
+    char text[64], expected[64];
+    for (int slot = 0; slot < 2; slot++) {
+        if (fx.host.version == CGROUP_V2) {
+            cpu_control(slot, "cpu.weight", text, sizeof text);
+            assert_string_equal(text, "100");
+            snprintf(expected, sizeof expected, "%d %d", CGROUP_CPU_PERIOD_US,
+                     CGROUP_CPU_PERIOD_US);
+            cpu_control(slot, "cpu.max", text, sizeof text);
+            assert_string_equal(text, expected);
+        } else {
+            snprintf(expected, sizeof expected, "%d", CGROUP_CPU_PERIOD_US);
+            cpu_control(slot, "cpu.shares", text, sizeof text);
+            assert_string_equal(text, "1024");
+            cpu_control(slot, "cpu.cfs_period_us", text, sizeof text);
+            assert_string_equal(text, expected);
+            cpu_control(slot, "cpu.cfs_quota_us", text, sizeof text);
+            assert_string_equal(text, expected);
+        }
+    }
+}
+
 /* A child of ours that joins cg and waits to be killed; its pid. */
 static pid_t child_in(cgroup_t *cg)
 {
@@ -875,6 +921,7 @@ int main(void)
         cmocka_unit_test(test_cgroup_detect),
         cmocka_unit_test(test_cgroup_create_limit_remove),
         cmocka_unit_test(test_cgroup_kill_all_kills_members),
+        cmocka_unit_test(test_slots_have_a_cpu_share),
         cmocka_unit_test(test_cgroup_unknown_count_fails_the_kill),
         cmocka_unit_test(test_seccomp_policy_builds),
         cmocka_unit_test_setup_teardown(test_runs_unprivileged, setup, teardown),
