@@ -1,5 +1,6 @@
 /* cgroup: v2 or v1 control groups for the sandbox slots (see cgroup.h). */
 #include "cgroup.h"
+#include "alloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,11 +18,13 @@
 #define CG_GROUP_PREFIX "lcx-"
 #define CG_KILL_PAUSE_US 1000 /* between two rounds of kill_all */
 #define CG_RMDIR_TRIES 200    /* times CG_KILL_PAUSE_US: how long removal waits for exits */
+#define CG_KILL_BATCH 128     /* processes one round of kill_all signals at most */
 
 /* The control files a group keeps open. */
 enum {
     F_MEM_PROCS,
     F_PIDS_PROCS,
+    F_CPUACCT_PROCS,
     F_CPU_PROCS,
     F_MEM_LIMIT,
     F_SWAP_LIMIT,
@@ -44,6 +48,7 @@ typedef struct {
 static const cg_file_t cg_files[F_COUNT] = {
     [F_MEM_PROCS] = {CGROUP_MEMORY, "cgroup.procs", "cgroup.procs", true, true},
     [F_PIDS_PROCS] = {CGROUP_PIDS, "cgroup.procs", NULL, true, true},
+    [F_CPUACCT_PROCS] = {CGROUP_CPUACCT, "cgroup.procs", NULL, true, true},
     [F_CPU_PROCS] = {CGROUP_CPU, "cgroup.procs", NULL, true, true},
     [F_MEM_LIMIT] = {CGROUP_MEMORY, "memory.limit_in_bytes", "memory.max", true, true},
     [F_SWAP_LIMIT] = {CGROUP_MEMORY, "memory.memsw.limit_in_bytes", "memory.swap.max", false, true},
@@ -51,11 +56,12 @@ static const cg_file_t cg_files[F_COUNT] = {
     [F_MEM_OOM] = {CGROUP_MEMORY, "memory.oom_control", "memory.events", true, false},
     [F_PIDS_MAX] = {CGROUP_PIDS, "pids.max", "pids.max", true, true},
     [F_PIDS_CURRENT] = {CGROUP_PIDS, "pids.current", "pids.current", true, false},
-    [F_CPU_USAGE] = {CGROUP_CPU, "cpuacct.usage", "cpu.stat", false, true},
+    [F_CPU_USAGE] = {CGROUP_CPUACCT, "cpuacct.usage", "cpu.stat", false, true},
     [F_KILL] = {CGROUP_MEMORY, NULL, "cgroup.kill", false, true},
 };
 
-static const char *const controller_names[CGROUP_CONTROLLERS] = {"memory", "pids", "cpuacct"};
+static const char *const controller_names[CGROUP_CONTROLLERS] = {"memory", "pids", "cpuacct",
+                                                                 "cpu"};
 
 struct cgroup_t {
     int version;
@@ -214,11 +220,10 @@ static void describe(cgroup_host_t *host)
 {
     char list[64] = "";
     for (int c = 0; c < CGROUP_CONTROLLERS; c++) {
-        if (!host->has[c]) continue;
-        const char *name =
-            host->version == CGROUP_V2 && c == CGROUP_CPU ? "cpu" : controller_names[c];
+        /* v2's cpu.stat is there without a controller */
+        if (!host->has[c] || (host->version == CGROUP_V2 && c == CGROUP_CPUACCT)) continue;
         size_t len = strlen(list);
-        snprintf(list + len, sizeof list - len, "%s%s", len ? "," : "", name);
+        snprintf(list + len, sizeof list - len, "%s%s", len ? "," : "", controller_names[c]);
     }
     snprintf(host->description, sizeof host->description, "cgroup v%d (%s)", host->version, list);
 }
@@ -237,7 +242,8 @@ static bool try_v2(cgroup_host_t *host, const cg_mount_t *m)
     for (int c = 0; c < CGROUP_CONTROLLERS; c++)
         snprintf(host->base[c], sizeof host->base[c], "%s", base);
     host->has[CGROUP_MEMORY] = host->has[CGROUP_PIDS] = true;
-    host->has[CGROUP_CPU] = true; /* cpu.stat's usage_usec exists without the cpu controller */
+    host->has[CGROUP_CPUACCT] = true; /* cpu.stat's usage_usec exists without the cpu controller */
+    host->has[CGROUP_CPU] = has_word(list, "cpu", ' ');
     return true;
 }
 
@@ -363,12 +369,25 @@ static int make_dirs(cgroup_t *self, const cgroup_host_t *host, const char *name
     return 0;
 }
 
+/* Whether cgroup.procs file i is that of a hierarchy an earlier one is of already (v1: cpu and
+ * cpuacct are often mounted together): a process joins each hierarchy once, since every move
+ * costs an RCU grace period. */
+static bool joined_before(const cgroup_t *self, int i)
+{
+    for (int j = F_MEM_PROCS; j < i; j++)
+        if (self->fd[j] >= 0 &&
+            strcmp(self->dir[cg_files[j].controller], self->dir[cg_files[i].controller]) == 0)
+            return true;
+    return false;
+}
+
 static int open_files(cgroup_t *self, char *err, size_t errlen)
 {
     for (int i = 0; i < F_COUNT; i++) {
         const cg_file_t *f = &cg_files[i];
         const char *name = self->version == CGROUP_V2 ? f->v2 : f->v1;
         if (!name || !self->has[f->controller]) continue;
+        if (i <= F_CPU_PROCS && joined_before(self, i)) continue;
         char path[PATH_MAX + 64];
         snprintf(path, sizeof path, "%s/%s", self->dir[f->controller], name);
         self->fd[i] = open(path, (f->read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -389,11 +408,7 @@ static int open_files(cgroup_t *self, char *err, size_t errlen)
 
 cgroup_t *cgroup_create(const cgroup_host_t *host, const char *name, char *err, size_t errlen)
 {
-    cgroup_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    cgroup_t *self = lcx_calloc(1, sizeof *self);
     self->version = host->version;
     memcpy(self->has, host->has, sizeof self->has);
     self->dir_fd = -1;
@@ -434,6 +449,39 @@ void cgroup_destroy(cgroup_t **self_p)
 /* --------------------------------------------------------------------------------------------
  * Limits and accounting
  */
+
+/* The text to the control file `name` of the group's directory of controller c. 0 or -1. */
+static int write_control(const cgroup_t *self, int c, const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", self->dir[c], name);
+    return write_text(path, text);
+}
+
+int cgroup_share_cpu(cgroup_t *self, long cpus)
+{
+    if (!self->has[CGROUP_CPU]) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    char quota[64];
+    if (self->version == CGROUP_V2) {
+        if (cpus > 0)
+            snprintf(quota, sizeof quota, "%ld %d", cpus * CGROUP_CPU_PERIOD_US,
+                     CGROUP_CPU_PERIOD_US);
+        else
+            snprintf(quota, sizeof quota, "max %d", CGROUP_CPU_PERIOD_US);
+        if (write_control(self, CGROUP_CPU, "cpu.weight", "100") != 0) return -1;
+        return write_control(self, CGROUP_CPU, "cpu.max", quota);
+    }
+    char period[32];
+    snprintf(period, sizeof period, "%d", CGROUP_CPU_PERIOD_US);
+    snprintf(quota, sizeof quota, "%ld", cpus > 0 ? cpus * CGROUP_CPU_PERIOD_US : -1L);
+    if (write_control(self, CGROUP_CPU, "cpu.shares", "1024") != 0 ||
+        write_control(self, CGROUP_CPU, "cpu.cfs_period_us", period) != 0)
+        return -1;
+    return write_control(self, CGROUP_CPU, "cpu.cfs_quota_us", quota);
+}
 
 /* "-1"/"max" for none, else the number of bytes. */
 static void limit_text(const cgroup_t *self, long mb, char *out, size_t size)
@@ -546,7 +594,7 @@ int cgroup_end(cgroup_t *self, cgroup_stats_t *stats)
 int cgroup_procs_fds(const cgroup_t *self, int fds[CGROUP_CONTROLLERS])
 {
     int n = 0;
-    for (int i = F_MEM_PROCS; i <= F_CPU_PROCS; i++)
+    for (int i = F_MEM_PROCS; i <= F_CPU_PROCS; i++) /* each hierarchy once (open_files) */
         if (self->fd[i] >= 0) fds[n++] = self->fd[i];
     return n;
 }
@@ -590,20 +638,112 @@ static bool spared(long pid, pid_t keeper)
     return pid == keeper || (parent_of(pid) == keeper && !has_children(pid));
 }
 
-/* One round: SIGKILL to every process listed in cgroup.procs of the pids hierarchy but the
- * spared ones. How many it signalled. */
-static long kill_listed(const cgroup_t *self, pid_t keeper)
+/* The group's cgroup.procs (of the pids hierarchy on v1), open for reading; NULL with errno. */
+static FILE *open_procs(const cgroup_t *self)
 {
     char path[PATH_MAX + 32];
     int c = self->version == CGROUP_V2 ? CGROUP_MEMORY : CGROUP_PIDS;
     snprintf(path, sizeof path, "%s/cgroup.procs", self->dir[c]);
-    FILE *f = fopen(path, "re");
+    return fopen(path, "re");
+}
+
+/* A process to kill: a pid read from cgroup.procs names whatever process has that number by
+ * the time it is used, so it is held by a pidfd, which names one process for good. */
+typedef struct {
+    long pid;
+    int pidfd;   /* -1: none, the kernel has no pidfd_open (ENOSYS): killed by pid */
+    bool listed; /* cgroup.procs still listed the pid after the pidfd was open */
+} cg_victim_t;
+
+static int victim_compare(const void *a, const void *b)
+{
+    long x = ((const cg_victim_t *)a)->pid, y = ((const cg_victim_t *)b)->pid;
+    return x < y ? -1 : x > y;
+}
+
+/* Up to CG_KILL_BATCH listed processes but the spared ones, each with a pidfd, sorted by pid.
+ * How many, or -1 with errno. */
+static int open_victims(const cgroup_t *self, pid_t keeper, cg_victim_t *v)
+{
+    FILE *f = open_procs(self);
     if (!f) return -1;
-    long pid, signalled = 0;
-    while (fscanf(f, "%ld", &pid) == 1)
-        if (pid > 0 && !spared(pid, keeper) && kill((pid_t)pid, SIGKILL) == 0) signalled++;
+    int n = 0;
+    long pid;
+    while (n < CG_KILL_BATCH && fscanf(f, "%ld", &pid) == 1) {
+        if (pid <= 0 || spared(pid, keeper)) continue;
+        int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (fd < 0 && errno != ENOSYS) continue; /* gone already (ESRCH) */
+        v[n++] = (cg_victim_t){.pid = pid, .pidfd = fd, .listed = false};
+    }
     fclose(f);
-    return signalled;
+    qsort(v, (size_t)n, sizeof *v, victim_compare);
+    return n;
+}
+
+/* Marks the victims cgroup.procs lists again, now that their pidfds are open. A pidfd whose
+ * process is still alive afterwards holds the process that was listed: a pid is not reused
+ * while its process exists. 0, or -1 with errno. */
+static int confirm_victims(const cgroup_t *self, cg_victim_t *v, int n)
+{
+    FILE *f = open_procs(self);
+    if (!f) return -1;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1) {
+        cg_victim_t key = {.pid = pid};
+        cg_victim_t *hit = bsearch(&key, v, (size_t)n, sizeof *v, victim_compare);
+        if (hit) hit->listed = true;
+    }
+    fclose(f);
+    return 0;
+}
+
+static bool victim_kill(const cg_victim_t *v)
+{
+    if (!v->listed) return false; /* left the group (it exited): its pid may be another's */
+    if (v->pidfd >= 0) return syscall(SYS_pidfd_send_signal, v->pidfd, SIGKILL, NULL, 0) == 0;
+    return kill((pid_t)v->pid, SIGKILL) == 0;
+}
+
+/* One round: SIGKILL to the processes listed in cgroup.procs but the spared ones, through
+ * pidfds. How many it signalled, or -1 with errno when the list cannot be read. */
+static long kill_listed(const cgroup_t *self, pid_t keeper)
+{
+    cg_victim_t v[CG_KILL_BATCH];
+    int n = open_victims(self, keeper, v);
+    if (n < 0) return -1;
+    int rc = n > 0 ? confirm_victims(self, v, n) : 0;
+    int saved = errno;
+    long signalled = 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && victim_kill(&v[i])) signalled++;
+        if (v[i].pidfd >= 0) close(v[i].pidfd);
+    }
+    errno = saved;
+    return rc == 0 ? signalled : -1;
+}
+
+/* The VmHWM line of /proc/<pid>/status in KiB; -1 when unknown (gone, or a zombie has none). */
+static long vm_hwm_kb(long pid)
+{
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    if (fd_read_path(path, text, sizeof text) != 0) return -1;
+    const char *line = strstr(text, "\nVmHWM:");
+    return line ? atol(line + strlen("\nVmHWM:")) : -1;
+}
+
+long cgroup_peak_rss_kb(const cgroup_t *self, pid_t keeper)
+{
+    FILE *f = open_procs(self);
+    if (!f) return -1;
+    long pid, peak = -1;
+    while (fscanf(f, "%ld", &pid) == 1) {
+        if (pid <= 0 || spared(pid, keeper)) continue;
+        long kb = vm_hwm_kb(pid);
+        if (kb > peak) peak = kb;
+    }
+    fclose(f);
+    return peak;
 }
 
 int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms)
@@ -611,11 +751,15 @@ int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms)
     long rounds = timeout_ms * 1000L / CG_KILL_PAUSE_US + 1;
     long alone = keeper > 0 && kill(keeper, 0) == 0 ? 1 : 0;
     for (long i = 0; i < rounds; i++) {
-        if (cgroup_count(self) <= alone) return 0;
+        long count = cgroup_count(self);
+        if (count < 0) return -1; /* unknown: the group may hold anything */
+        if (count <= alone) return 0;
         if (keeper <= 0 && self->fd[F_KILL] >= 0 && fd_write(self->fd[F_KILL], "1") == 0) {
             /* v2 cgroup.kill: the kernel kills them all, including ones forking right now */
-        } else if (kill_listed(self, keeper) == 0) {
-            return 0;
+        } else {
+            long signalled = kill_listed(self, keeper);
+            if (signalled < 0) return -1;
+            if (signalled == 0) return 0; /* only spared ones are left */
         }
         pause_briefly();
     }

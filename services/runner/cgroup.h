@@ -7,6 +7,11 @@
  * reused run after run: cgroup_begin resets the counters of a group, cgroup_end reads what the
  * run used (peak memory, CPU time, whether the OOM killer acted), for every process of the run.
  *
+ * The CPU scheduler's controller ("cpu", on v1 a hierarchy of its own or one with cpuacct) is
+ * optional: where the host has it, cgroup_share_cpu gives each slot's group the same share and
+ * a quota, so that a run of many processes (each in a session of its own: the kernel's
+ * autogroups would give each session a share) takes no more than its slot's part of the CPUs.
+ *
  * Processes join a group by writing "0" to the descriptors cgroup_procs_fds returns (a child
  * joins itself between fork and exec; async-signal-safe), or, on v2, by clone3 with
  * CLONE_INTO_CGROUP and cgroup_dir_fd. Only each slot's keeper joins (keeper.h): on v1 a move
@@ -21,14 +26,15 @@
 #include <sys/types.h>
 
 enum { CGROUP_V1 = 1, CGROUP_V2 = 2 };
-enum { CGROUP_MEMORY, CGROUP_PIDS, CGROUP_CPU, CGROUP_CONTROLLERS };
+/* CPUACCT: CPU time accounting (v1 cpuacct, v2 cpu.stat); CPU: the scheduler's share. */
+enum { CGROUP_MEMORY, CGROUP_PIDS, CGROUP_CPUACCT, CGROUP_CPU, CGROUP_CONTROLLERS };
 
 /* Where the hierarchies are and where the runner sits in them. */
 typedef struct {
     int version;
     char base[CGROUP_CONTROLLERS][PATH_MAX]; /* the runner's cgroup directory, per controller */
-    bool has[CGROUP_CONTROLLERS];            /* cpu accounting is optional */
-    char description[96];                    /* e.g. "cgroup v1 (memory,pids,cpuacct)" */
+    bool has[CGROUP_CONTROLLERS];            /* cpuacct and cpu are optional */
+    char description[96];                    /* e.g. "cgroup v1 (memory,pids,cpuacct,cpu)" */
 } cgroup_host_t;
 
 /* What one run used, from cgroup_begin to cgroup_end. */
@@ -56,6 +62,12 @@ void cgroup_destroy(cgroup_t **self_p);
  * (0: none). Writes only what changed since the last call. */
 int cgroup_limit(cgroup_t *self, long memory_mb, long max_processes);
 
+/* An equal CPU share for the group (cpu.shares 1024 on v1, cpu.weight 100 on v2) and a quota
+ * of `cpus` CPUs (0: none) per CFS period of CGROUP_CPU_PERIOD_US (cpu.cfs_quota_us on v1,
+ * cpu.max on v2). 0, or -1 with errno (ENOTSUP: the host has no cpu controller). */
+#define CGROUP_CPU_PERIOD_US 100000
+int cgroup_share_cpu(cgroup_t *self, long cpus);
+
 /* Resets the counters cgroup_end reports. */
 int cgroup_begin(cgroup_t *self);
 int cgroup_end(cgroup_t *self, cgroup_stats_t *stats);
@@ -70,8 +82,16 @@ int cgroup_dir_fd(const cgroup_t *self);
 /* Number of processes in the group, -1 when unknown. */
 long cgroup_count(const cgroup_t *self);
 
+/* The largest peak resident set (VmHWM of /proc/PID/status) of the group's processes but the
+ * slot's `keeper` (0: none) and its spare init, in KiB: what the run's own processes used so
+ * far, without the page cache a group's peak counts. -1 when no process could be read. */
+long cgroup_peak_rss_kb(const cgroup_t *self, pid_t keeper);
+
 /* SIGKILLs every process of the group until nothing else is left but the slot's `keeper` (0:
- * none) and a spare init of it (keeper.h); -1 (ETIMEDOUT) if something is after timeout_ms. */
+ * none) and a spare init of it (keeper.h). Processes read from cgroup.procs are signalled
+ * through pidfds (by pid where the kernel has none), so a pid reused meanwhile is never hit.
+ * 0, or -1: ETIMEDOUT if something is left after timeout_ms, or the errno of a failed read of
+ * the group (what it holds is then unknown, which is no success). */
 int cgroup_kill_all(cgroup_t *self, pid_t keeper, int timeout_ms);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * job: one JOB message to one UPDATE message.
  *
- *   <scratch_dir>/ready-<random>/   mode 0700, prepared while the slot was idle
+ *   <the runner's scratch directory>/ready-<random>/   mode 0700, prepared while the slot
+ *                                                      was idle (scratch.h)
  *       <file>      the source, as the language names it
  *       .stdin      the job's stdin, when it has one
  *
@@ -14,16 +15,17 @@
  * The directory is created with mkdirat, gets a size-capped tmpfs of its own when the sandbox
  * isolates (sandbox_workdir_mount: the run's writes are capped and vanish with the unmount), is
  * filled with openat(O_CREAT | O_EXCL | O_NOFOLLOW), and removed with openat/unlinkat without
- * following links, so a program that leaves symlinks behind cannot make the runner touch
- * anything outside it.
+ * following links (scratch_remove_tree), so a program that leaves symlinks behind cannot make
+ * the runner touch anything outside it.
  */
 #include "job.h"
 #include "keeper.h"
+#include "scratch.h"
 
+#include "alloc.h"
 #include "log.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,15 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define JOB_STDIN_FILE ".stdin"
 #define JOB_ID_CHARS 48          /* of the execution id in the directory name */
-#define JOB_MKDIR_TRIES 8        /* random suffixes tried before giving up */
-#define JOB_RM_DEPTH 128         /* deepest directory tree we remove */
-#define JOB_RM_PASSES 3          /* readdir passes over one directory */
 #define JOB_READY_PREFIX "ready" /* a directory prepared before its job arrived */
 
 /* One execution in progress. */
@@ -123,22 +121,6 @@ static void fill_defaults(job_t *j)
  * Scratch directory
  */
 
-/* mkdir -p, mode 0755 for what it creates. */
-static int make_parents(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *slash = strchr(buf + 1, '/');; slash = strchr(slash + 1, '/')) {
-        if (slash) *slash = '\0';
-        if (buf[0] && mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        if (!slash) return 0;
-        *slash = '/';
-    }
-}
-
 /* The execution id reduced to characters safe in a file name. */
 static void safe_id(const char *id, char *out, size_t size)
 {
@@ -153,42 +135,23 @@ static void safe_id(const char *id, char *out, size_t size)
     out[n] = '\0';
 }
 
-static unsigned random_suffix(void)
-{
-    unsigned value = 0;
-    if (getrandom(&value, sizeof value, GRND_NONBLOCK) != (ssize_t)sizeof value)
-        value = (unsigned)lcx_mono_ms() ^ (unsigned)getpid() ^ (unsigned)gettid();
-    return value;
-}
-
-/* Creates <prefix>-<random> under scratch->parent_fd; its name in scratch->name. */
-static int make_dir(job_scratch_t *scratch, const char *prefix)
-{
-    for (int i = 0; i < JOB_MKDIR_TRIES; i++) {
-        snprintf(scratch->name, sizeof scratch->name, "%s-%08x", prefix, random_suffix());
-        if (mkdirat(scratch->parent_fd, scratch->name, 0700) == 0) return 0;
-        if (errno != EEXIST) break;
-    }
-    scratch->name[0] = '\0';
-    return -1;
-}
-
-/* settings->scratch_dir/<prefix>-<random> with the sandbox's tmpfs on it. NULL, or the step
- * that failed with errno set (what was made stays in *scratch for job_scratch_remove). */
+/* ctx->scratch_dir/<prefix>-<random> with the sandbox's tmpfs on it. NULL, or the step that
+ * failed with errno set (what was made stays in *scratch for job_scratch_remove). */
 static const char *scratch_make(const job_context_t *ctx, const char *prefix,
                                 job_scratch_t *scratch)
 {
-    const char *dir = ctx->settings->scratch_dir;
+    const char *dir = ctx->scratch_dir;
     char parent[PATH_MAX];
     if (!dir || !*dir) {
         errno = ENOENT;
         return "no scratch directory configured";
     }
-    if (make_parents(dir) != 0 || !realpath(dir, parent))
+    if (scratch_make_parents(dir) != 0 || !realpath(dir, parent))
         return "cannot create the scratch directory";
     scratch->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (scratch->parent_fd < 0) return "cannot open the scratch directory";
-    if (make_dir(scratch, prefix) != 0) return "cannot create a directory in the scratch directory";
+    if (scratch_make_dir(scratch->parent_fd, prefix, scratch->name, sizeof scratch->name) != 0)
+        return "cannot create a directory in the scratch directory";
     if (snprintf(scratch->dir, sizeof scratch->dir, "%s/%s", parent, scratch->name) >=
         (int)sizeof scratch->dir) {
         errno = ENAMETOOLONG;
@@ -205,8 +168,7 @@ int job_scratch_prepare(const job_context_t *ctx, job_scratch_t *scratch)
     *scratch = (job_scratch_t){.parent_fd = -1};
     const char *failed = scratch_make(ctx, JOB_READY_PREFIX, scratch);
     if (!failed) return 0;
-    lcx_log(LCX_WARN, failed, "scratch_dir", ctx->settings->scratch_dir, "error", strerror(errno),
-            NULL);
+    lcx_log(LCX_WARN, failed, "scratch_dir", ctx->scratch_dir, "error", strerror(errno), NULL);
     job_scratch_remove(ctx, scratch);
     return -1;
 }
@@ -227,8 +189,7 @@ static int scratch_create(job_t *j)
     snprintf(prefix, sizeof prefix, "%s-%lld", id,
              j->msg->attempt.set ? (long long)j->msg->attempt.v : 0);
     const char *failed = scratch_make(j->ctx, prefix, &j->scratch);
-    if (failed)
-        return internal(j, "%s (%s): %s", failed, j->settings->scratch_dir, strerror(errno));
+    if (failed) return internal(j, "%s (%s): %s", failed, j->ctx->scratch_dir, strerror(errno));
     j->dir_fd = openat(j->scratch.parent_fd, j->scratch.name, flags);
     if (j->dir_fd < 0) return internal(j, "cannot open %s: %s", j->scratch.dir, strerror(errno));
     return 0;
@@ -272,116 +233,8 @@ static int write_inputs(job_t *j)
 }
 
 /* --------------------------------------------------------------------------------------------
- * Removing the scratch directory
+ * Readying and removing the scratch directory
  */
-
-static int remove_tree(int parent_fd, const char *name, int depth);
-
-/* Makes a directory we cannot enter ours again, through an O_PATH descriptor so that a symlink
- * put in its place is never followed. */
-static int unlock_dir(int parent_fd, const char *name)
-{
-    int fd = openat(parent_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return -1;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int rc = chmod(path, 0700);
-    close(fd);
-    return rc;
-}
-
-static int open_dir_nofollow(int parent_fd, const char *name)
-{
-    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    int fd = openat(parent_fd, name, flags);
-    if (fd < 0 && errno == EACCES && unlock_dir(parent_fd, name) == 0)
-        fd = openat(parent_fd, name, flags);
-    if (fd < 0) return -1;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700)
-        fchmod(fd, st.st_mode | 0700); /* so its entries can be unlinked */
-    return fd;
-}
-
-/* Removes one entry of an open directory. */
-static int remove_entry(int dir_fd, const char *name, int depth)
-{
-    struct stat st;
-    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -1;
-    if (S_ISDIR(st.st_mode)) return remove_tree(dir_fd, name, depth + 1);
-    return unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-static bool is_dot_entry(const char *name)
-{
-    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
-}
-
-/* One readdir pass; -1 when some entry could not be removed. */
-static int remove_entries(DIR *dir, int depth)
-{
-    int rc = 0;
-    struct dirent *entry;
-    rewinddir(dir);
-    while ((entry = readdir(dir)) != NULL) {
-        const char *name = entry->d_name;
-        if (is_dot_entry(name)) continue;
-        if (remove_entry(dirfd(dir), name, depth) != 0) rc = -1;
-    }
-    return rc;
-}
-
-static bool has_entries(DIR *dir)
-{
-    struct dirent *entry;
-    rewinddir(dir);
-    while ((entry = readdir(dir)) != NULL)
-        if (!is_dot_entry(entry->d_name)) return true;
-    return false;
-}
-
-/* parent_fd/name opened for reading its entries, never through a link; NULL with errno set. */
-static DIR *open_tree(int parent_fd, const char *name)
-{
-    int fd = open_dir_nofollow(parent_fd, name);
-    if (fd < 0) return NULL;
-    DIR *dir = fdopendir(fd);
-    if (!dir) close(fd);
-    return dir;
-}
-
-/* rm -rf of parent_fd/name without following links. */
-static int remove_tree(int parent_fd, const char *name, int depth)
-{
-    if (depth > JOB_RM_DEPTH) {
-        errno = ELOOP;
-        return -1;
-    }
-    DIR *dir = open_tree(parent_fd, name);
-    if (!dir) return errno == ENOENT ? 0 : -1;
-    int rc = -1;
-    for (int pass = 0; pass < JOB_RM_PASSES && rc != 0; pass++) {
-        remove_entries(dir, depth);
-        rc = unlinkat(parent_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
-    }
-    int saved = errno;
-    closedir(dir);
-    errno = saved;
-    return rc;
-}
-
-/* Empties a directory whose tmpfs is off (it holds files only when the sandbox does not
- * isolate: no tmpfs was mounted on it), in as many passes as remove_tree takes. */
-static int empty_dir(int parent_fd, const char *name)
-{
-    DIR *dir = open_tree(parent_fd, name);
-    if (!dir) return -1;
-    int rc = -1;
-    for (int pass = 0; pass < JOB_RM_PASSES && rc != 0; pass++)
-        rc = remove_entries(dir, 0) == 0 && !has_entries(dir) ? 0 : -1;
-    closedir(dir);
-    return rc;
-}
 
 static bool is_prepared(const job_scratch_t *scratch)
 {
@@ -394,7 +247,7 @@ int job_scratch_recycle(const job_context_t *ctx, job_scratch_t *scratch)
         if (scratch->mounted &&
             sandbox_workdir_unmount(ctx->sandbox, scratch->parent_fd, scratch->name) == 0)
             scratch->mounted = false;
-        if (!scratch->mounted && empty_dir(scratch->parent_fd, scratch->name) == 0 &&
+        if (!scratch->mounted && scratch_empty_dir(scratch->parent_fd, scratch->name) == 0 &&
             sandbox_workdir_mount(ctx->sandbox, scratch->parent_fd, scratch->name) == 0) {
             scratch->mounted = true;
             return 0;
@@ -411,7 +264,7 @@ void job_scratch_remove(const job_context_t *ctx, job_scratch_t *scratch)
         sandbox_workdir_unmount(ctx->sandbox, scratch->parent_fd, scratch->name) != 0)
         lcx_log(LCX_ERROR, "cannot unmount scratch directory", "path", scratch->dir, "error",
                 strerror(errno), NULL);
-    if (scratch->name[0] && remove_tree(scratch->parent_fd, scratch->name, 0) != 0)
+    if (scratch->name[0] && scratch_remove_tree(scratch->parent_fd, scratch->name) != 0)
         lcx_log(LCX_ERROR, "cannot remove scratch directory", "path", scratch->dir, "error",
                 strerror(errno), NULL);
     close(scratch->parent_fd);
@@ -455,7 +308,8 @@ int job_check_args_room(const lcx_settings_t *settings, const lcx_languages_t *l
 }
 
 /* argv of a step: the language's command, then `args`. A program written ./name is resolved
- * against the job directory into `prog`. The vector borrows its strings; free() it. */
+ * against the job directory into `prog`. The vector borrows its strings; free() it. NULL
+ * (ENAMETOOLONG) when that path does not fit in prog. */
 static char **build_argv(const job_t *j, char *const *command, const lcx_list_t *args, char *prog,
                          size_t prog_size)
 {
@@ -463,8 +317,7 @@ static char **build_argv(const job_t *j, char *const *command, const lcx_list_t 
     while (command[n])
         n++;
     size_t extra = args && args->v ? args->n : 0;
-    char **argv = calloc(n + extra + 1, sizeof *argv);
-    if (!argv) return NULL;
+    char **argv = lcx_calloc(n + extra + 1, sizeof *argv);
     memcpy(argv, command, n * sizeof *argv);
     for (size_t i = 0; i < extra; i++)
         argv[n + i] = args->v[i];
@@ -505,12 +358,7 @@ static void compile_append(job_t *j, const char *data, size_t len, size_t cap)
     size_t need = j->compile_len + len;
     if (need > j->compile_size) {
         size_t size = need > 2 * j->compile_size ? need : 2 * j->compile_size;
-        char *grown = realloc(j->compile_out, size);
-        if (!grown) {
-            j->compile_truncated = true;
-            return;
-        }
-        j->compile_out = grown;
+        j->compile_out = lcx_realloc(j->compile_out, size);
         j->compile_size = size;
     }
     memcpy(j->compile_out + j->compile_len, data, len);
@@ -665,10 +513,6 @@ lcx_msg_t *job_execute(const job_context_t *ctx, const lcx_msg_t *job, job_scrat
     job_t j = {.ctx = ctx, .settings = ctx->settings, .msg = job, .dir_fd = -1};
     j.scratch = scratch ? *scratch : (job_scratch_t){.parent_fd = -1};
     j.update = lcx_msg_new(LCX_CMD_UPDATE);
-    if (!j.update) {
-        lcx_log(LCX_ERROR, "job out of memory", "execution_id", job->execution_id.ptr, NULL);
-        abort();
-    }
     put_str(&j, LCX_F_execution_id, job->execution_id.ptr ? job->execution_id.ptr : "");
     put_int(&j, LCX_F_attempt, job->attempt.set ? job->attempt.v : 0);
     put_int(&j, LCX_F_started_at, lcx_now_ms());

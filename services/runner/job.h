@@ -19,7 +19,8 @@
 typedef struct {
     sandbox_t *sandbox;
     const lcx_languages_t *languages;
-    const lcx_settings_t *settings; /* scratch_dir, compile_time_ms, output_bytes, ... */
+    const lcx_settings_t *settings; /* compile_time_ms, output_bytes, ... */
+    const char *scratch_dir;        /* where job directories go: the runner's own (scratch.h) */
     int cancel_fd;                  /* readable: cancel the job; -1: none */
     sandbox_output_fn *on_output;   /* live stdout/stderr of the run step; may be NULL */
     void *output_arg;
@@ -29,7 +30,7 @@ typedef struct {
  * tmpfs waits for an RCU grace period (a few hundred microseconds here), which the result need
  * not wait for. */
 typedef struct {
-    int parent_fd; /* settings->scratch_dir; -1: nothing to remove */
+    int parent_fd; /* ctx->scratch_dir; -1: nothing to remove */
     char name[128];
     char dir[PATH_MAX]; /* for log messages */
     bool mounted;       /* the sandbox's tmpfs is on it */

@@ -2,6 +2,7 @@
 #include "keeper.h"
 #include "child.h"
 
+#include "alloc.h"
 #include "log.h"
 
 #include <errno.h>
@@ -517,11 +518,7 @@ static int spawn(keeper_t *self, char *err, size_t errlen)
 
 keeper_t *keeper_new(const keeper_config_t *config, char *err, size_t errlen)
 {
-    keeper_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    keeper_t *self = lcx_calloc(1, sizeof *self);
     self->config = *config;
     self->sock = self->pidfd = -1;
     if (spawn(self, err, errlen) != 0) keeper_destroy(&self);
@@ -546,7 +543,7 @@ size_t keeper_string_room(void)
     return KEEPER_MAX_REQUEST - sizeof(request_t);
 }
 
-/* The request for spec into a new buffer; its length in *len. NULL with errno. */
+/* The request for spec into a new buffer; its length in *len. NULL with errno (E2BIG). */
 static char *pack_request(const jail_spec_t *spec, size_t *len)
 {
     request_t r;
@@ -566,8 +563,7 @@ static char *pack_request(const jail_spec_t *spec, size_t *len)
         errno = E2BIG;
         return NULL;
     }
-    char *buf = malloc(size);
-    if (!buf) return NULL;
+    char *buf = lcx_malloc(size);
     memcpy(buf, &r, sizeof r);
     size_t at = sizeof r;
     for (int pass = 0; pass < 2; pass++)

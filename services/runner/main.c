@@ -4,6 +4,7 @@
 #include "languages.h"
 #include "log.h"
 #include "sandbox.h"
+#include "scratch.h"
 #include "settings.h"
 #include "toolchain.h"
 #include "worker.h"
@@ -56,21 +57,26 @@ static sandbox_config_t sandbox_config(const lcx_settings_t *settings)
     config.uid_base = settings->sandbox_uid;
     config.scratch_mb = settings->sandbox_scratch_mb;
     config.tmp_mb = settings->sandbox_tmp_mb;
+    config.cpus = settings->sandbox_cpus;
     config.keeper = keeper_program();
     return config;
 }
 
-static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandbox_t *sandbox)
+static int run(const lcx_settings_t *settings, lcx_languages_t *languages, sandbox_t *sandbox,
+               const scratch_t *scratch)
 {
-    char err[512];
+    char err[512] = "";
     if (settings->runner_slots < 1) {
         lcx_log(LCX_ERROR, "runner_slots must be at least 1", NULL);
         return 1;
     }
     lcx_msg_t *ready = make_ready(settings, languages, sandbox);
     if (ready->languages.n == 0) lcx_log(LCX_WARN, "no language is served on this machine", NULL);
-    job_context_t ctx = {
-        .sandbox = sandbox, .languages = languages, .settings = settings, .cancel_fd = -1};
+    job_context_t ctx = {.sandbox = sandbox,
+                         .languages = languages,
+                         .settings = settings,
+                         .scratch_dir = scratch_path(scratch),
+                         .cancel_fd = -1};
     worker_t *worker = worker_new(settings, &ctx, &ready, err, sizeof err);
     lcx_msg_destroy(&ready);
     if (!worker) {
@@ -87,7 +93,7 @@ int main(int argc, char **argv)
     lcx_settings_t settings;
     int early = lcx_settings_start(&settings, 'R', "runner", argc, argv);
     if (early >= 0) return early;
-    char err[512];
+    char err[512] = "";
     char path[PATH_MAX];
     lcx_languages_t *languages = lcx_languages_load(
         lcx_languages_default_path(settings.languages, path, sizeof path), err, sizeof err);
@@ -100,17 +106,26 @@ int main(int argc, char **argv)
         lcx_languages_destroy(&languages);
         return 1;
     }
-    sandbox_config_t config = sandbox_config(&settings);
-    sandbox_t *sandbox = sandbox_new(&config, err, sizeof err);
-    if (!sandbox) {
-        lcx_log(LCX_ERROR, "cannot sandbox on this machine", "error", err, NULL);
+    /* Before the sandbox: its private mount namespace would hide the host's mounts that a
+     * dead runner's directory may hold from the sweep. */
+    scratch_t *scratch = scratch_open(settings.scratch_dir, err, sizeof err);
+    if (!scratch) {
+        lcx_log(LCX_ERROR, "cannot use the scratch directory", "error", err, NULL);
         lcx_languages_destroy(&languages);
         return 1;
     }
-    if (config.unsafe_no_sandbox)
-        lcx_log(LCX_WARN, "programs run WITHOUT isolation (--unsafe-no-sandbox)", NULL);
-    int status = run(&settings, languages, sandbox);
+    sandbox_config_t config = sandbox_config(&settings);
+    sandbox_t *sandbox = sandbox_new(&config, err, sizeof err);
+    int status = 1;
+    if (!sandbox) {
+        lcx_log(LCX_ERROR, "cannot sandbox on this machine", "error", err, NULL);
+    } else {
+        if (config.unsafe_no_sandbox)
+            lcx_log(LCX_WARN, "programs run WITHOUT isolation (--unsafe-no-sandbox)", NULL);
+        status = run(&settings, languages, sandbox, scratch);
+    }
     sandbox_destroy(&sandbox);
+    scratch_close(&scratch);
     lcx_languages_destroy(&languages);
     return status;
 }

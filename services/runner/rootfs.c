@@ -2,6 +2,7 @@
 #include "rootfs.h"
 #include "child.h"
 
+#include "alloc.h"
 #include "nsfd.h"
 
 #include <errno.h>
@@ -141,7 +142,8 @@ static int write_file(build_t *b, const char *name, const char *text)
 }
 
 /* passwd, group and hosts naming root and the sandbox users (lcx0, lcx1, ...): getpwuid()
- * answers, and nothing of the host's accounts is visible. */
+ * answers, and nothing of the host's accounts is visible. In the namespace's helper, a forked
+ * child (nsfd.h): plain malloc, its failure an error of the build. */
 static int write_identity(build_t *b)
 {
     size_t size = 256 + (size_t)b->config->users * 96;
@@ -240,11 +242,7 @@ static int build(void *arg, char *err, size_t errlen)
 
 rootfs_t *rootfs_new(const rootfs_config_t *config, char *err, size_t errlen)
 {
-    rootfs_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    rootfs_t *self = lcx_calloc(1, sizeof *self);
     build_t b = {.config = config};
     self->mntns_fd = nsfd_create(CLONE_NEWNS, build, &b, err, errlen);
     if (self->mntns_fd < 0) {

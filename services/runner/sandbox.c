@@ -16,6 +16,7 @@
 #include "sandbox.h"
 #include "child.h"
 
+#include "alloc.h"
 #include "cgroup.h"
 #include "jail.h"
 #include "keeper.h"
@@ -111,6 +112,7 @@ typedef struct {
     int status;     /* the program's wait status, when have_status */
     long maxrss_kb; /* the peak resident set init saw, when have_status */
     bool have_status;
+    long killed_rss_kb; /* isolated: the run's processes' peak just before run_kill, -1: none */
     stream_t streams[2];
     int64_t start_ms;
     int64_t deadline_ms;
@@ -171,10 +173,16 @@ static int open_stdin(const char *path)
         open(path ? path : "/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || (path && !S_ISREG(st.st_mode)) || fcntl(fd, F_SETFL, 0) != 0) {
-        int saved = fd >= 0 && errno ? errno : EINVAL;
+    int error = 0;
+    if (fstat(fd, &st) != 0)
+        error = errno;
+    else if (path && !S_ISREG(st.st_mode))
+        error = EINVAL;
+    else if (fcntl(fd, F_SETFL, 0) != 0)
+        error = errno;
+    if (error) {
         close(fd);
-        errno = path && !S_ISREG(st.st_mode) ? EINVAL : saved;
+        errno = error;
         return -1;
     }
     return above_stdio(fd);
@@ -184,28 +192,24 @@ static int open_stdin(const char *path)
  * Streams
  */
 
-static int stream_init(stream_t *s, int stream)
+static void stream_init(stream_t *s, int stream)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
     s->stream = stream;
     s->size = 1;
-    s->data = calloc(1, s->size);
-    return s->data ? 0 : -1;
+    s->data = lcx_calloc(1, s->size);
 }
 
 /* Grows the buffer to hold `need` bytes plus the NUL. */
-static int stream_reserve(stream_t *s, size_t need)
+static void stream_reserve(stream_t *s, size_t need)
 {
-    if (need + 1 <= s->size) return 0;
+    if (need + 1 <= s->size) return;
     size_t size = s->size < 4096 ? 4096 : s->size;
     while (size < need + 1)
         size *= 2;
-    char *data = realloc(s->data, size);
-    if (!data) return -1;
-    s->data = data;
+    s->data = lcx_realloc(s->data, size);
     s->size = size;
-    return 0;
 }
 
 /* Kills the whole run: init (isolated: its PID namespace dies with it), or the process group
@@ -220,9 +224,13 @@ static void kill_run(const run_t *run)
     kill(run->pid, SIGKILL);
 }
 
+/* Stops the run before its program ended (a limit, a cancel). Init then reports nothing, so
+ * the peak of the run's processes is taken first. */
 static void run_kill(run_t *run)
 {
     if (run->killed) return;
+    if (run->slot)
+        run->killed_rss_kb = cgroup_peak_rss_kb(run->slot->cgroup, keeper_pid(run->slot->keeper));
     kill_run(run);
     run->killed = true;
 }
@@ -234,17 +242,11 @@ static size_t stream_keep(run_t *run, stream_t *s, const char *data, size_t len)
     size_t cap = run->spec->output_bytes > 0 ? (size_t)run->spec->output_bytes : 0;
     size_t room = cap > s->len ? cap - s->len : 0;
     size_t take = len < room ? len : room;
-    bool fits = take == len;
-    if (take > 0 && stream_reserve(s, s->len + take) != 0) {
-        lcx_log(LCX_ERROR, "sandbox out of memory", "stream",
-                s->stream == SANDBOX_STDOUT ? "stdout" : "stderr", NULL);
-        take = 0;
-        fits = false;
-    }
+    if (take > 0) stream_reserve(s, s->len + take);
     memcpy(s->data + s->len, data, take);
     s->len += take;
     s->data[s->len] = '\0';
-    if (fits) return take;
+    if (take == len) return take;
     s->truncated = true;
     run->output_limit = true;
     run_kill(run);
@@ -473,14 +475,18 @@ static void slot_figures(run_t *run, sandbox_result_t *r)
         r->memory_kb = stats.memory_kb;
         r->memory_limit = stats.oom_killed;
     }
-    /* The cgroup's peak counts the page cache of every file the run read (on v1 and v2), so a
-     * small program under a small limit reads as the limit; a resident set counts the shared
-     * pages of its binaries that another cgroup was charged for, so it can pass the limit.
-     * Each bounds what the run's own processes used: the smaller one is reported. Without
-     * init's report (a run stopped before its program ended) the cgroup's figure stands. */
-    if (run->have_status && run->maxrss_kb > 0 &&
-        (r->memory_kb <= 0 || run->maxrss_kb < r->memory_kb))
-        r->memory_kb = run->maxrss_kb;
+    /* The cgroup's peak counts the page cache of every file the run read (on v1 and v2; on v1
+     * also what earlier runs of the slot left charged to it), so a small program under a
+     * small limit reads as the limit; a resident set counts the shared pages of its binaries
+     * that another cgroup was charged for, so it can pass the limit. Each bounds what the
+     * run's own processes used: the smaller one is reported. The resident set is init's
+     * report of the processes it reaped, or, for a run stopped before its program ended, the
+     * peak of its processes taken just before the kill; without either, none is known. */
+    long rss = run->have_status ? run->maxrss_kb : run->killed_rss_kb;
+    if (rss <= 0)
+        r->memory_kb = 0; /* not measured */
+    else if (r->memory_kb <= 0 || rss < r->memory_kb)
+        r->memory_kb = rss;
     leave_init_to_settle(run);
 }
 
@@ -538,7 +544,7 @@ static void slot_settle(slot_t *slot)
     }
     close_fd(&slot->closing_pidfd);
     if (cgroup_kill_all(slot->cgroup, keeper_pid(slot->keeper), SANDBOX_EMPTY_WAIT_MS) != 0)
-        lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", NULL);
+        lcx_log(LCX_ERROR, "sandbox slot cgroup does not empty", "error", strerror(errno), NULL);
 }
 
 static slot_t *slot_acquire(sandbox_t *self)
@@ -770,20 +776,16 @@ static void run_cleanup(run_t *run)
     run->slot = NULL;
 }
 
-static int run_init(run_t *run, sandbox_t *self, const sandbox_spec_t *spec)
+static void run_init(run_t *run, sandbox_t *self, const sandbox_spec_t *spec)
 {
     memset(run, 0, sizeof *run);
     run->sandbox = self;
     run->spec = spec;
     run->pidfd = run->status_fd = -1;
-    if (stream_init(&run->streams[0], SANDBOX_STDOUT) != 0 ||
-        stream_init(&run->streams[1], SANDBOX_STDERR) != 0) {
-        run_cleanup(run);
-        errno = ENOMEM;
-        return -1;
-    }
+    run->killed_rss_kb = -1;
+    stream_init(&run->streams[0], SANDBOX_STDOUT);
+    stream_init(&run->streams[1], SANDBOX_STDERR);
     if (self->isolated) run->slot = slot_acquire(self);
-    return 0;
 }
 
 /* argv copied so that argv[0] can change. */
@@ -792,8 +794,8 @@ static char **copy_argv(char *const *argv)
     size_t n = 0;
     while (argv[n])
         n++;
-    char **copy = calloc(n + 1, sizeof *copy);
-    if (copy) memcpy(copy, argv, n * sizeof *copy);
+    char **copy = lcx_calloc(n + 1, sizeof *copy);
+    memcpy(copy, argv, n * sizeof *copy);
     return copy;
 }
 
@@ -807,11 +809,7 @@ int sandbox_run(sandbox_t *self, const sandbox_spec_t *spec, sandbox_result_t *r
     char **argv = copy_argv(spec->argv);
     char prog[PATH_MAX];
     run_t run;
-    if (!argv || run_init(&run, self, spec) != 0) {
-        free(argv);
-        errno = ENOMEM;
-        return -1;
-    }
+    run_init(&run, self, spec);
     if (start(&run, argv, prog, sizeof prog) != 0) {
         int saved = errno;
         run_cleanup(&run);
@@ -882,8 +880,12 @@ int sandbox_workdir_unmount(sandbox_t *self, int parent_fd, const char *name)
 
 void sandbox_config_defaults(sandbox_config_t *config)
 {
-    *config = (sandbox_config_t){
-        .unsafe_no_sandbox = false, .slots = 1, .uid_base = 61000, .scratch_mb = 64, .tmp_mb = 64};
+    *config = (sandbox_config_t){.unsafe_no_sandbox = false,
+                                 .slots = 1,
+                                 .uid_base = 61000,
+                                 .scratch_mb = 64,
+                                 .tmp_mb = 64,
+                                 .cpus = 1};
 }
 
 /* Forks a child that exits at once: the unsafe mode's only check. */
@@ -936,11 +938,7 @@ static int private_mounts(char *err, size_t errlen)
 static int make_slots(sandbox_t *self, char *err, size_t errlen)
 {
     self->nslots = self->config.slots > 0 ? self->config.slots : 1;
-    self->slots = calloc((size_t)self->nslots, sizeof *self->slots);
-    if (!self->slots) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    self->slots = lcx_calloc((size_t)self->nslots, sizeof *self->slots);
     for (long i = 0; i < self->nslots; i++)
         self->slots[i].netns_fd = self->slots[i].closing_pidfd = -1;
     for (long i = 0; i < self->nslots; i++) {
@@ -951,6 +949,11 @@ static int make_slots(sandbox_t *self, char *err, size_t errlen)
         slot->uid = (uid_t)(self->config.uid_base + i);
         slot->cgroup = cgroup_create(&self->cgroups, name, err, errlen);
         if (!slot->cgroup) return -1;
+        if (self->cgroups.has[CGROUP_CPU] &&
+            cgroup_share_cpu(slot->cgroup, self->config.cpus) != 0) {
+            snprintf(err, errlen, "cannot give slot %ld its CPU share: %s", i, strerror(errno));
+            return -1;
+        }
         slot->netns_fd = nsfd_create(CLONE_NEWNET, NULL, NULL, err, errlen);
         if (slot->netns_fd < 0) return -1;
         keeper_config_t kc = {.cgroup = slot->cgroup,
@@ -990,6 +993,11 @@ static int isolated_init(sandbox_t *self, char *err, size_t errlen)
     }
     if (private_mounts(err, errlen) != 0) return -1;
     if (cgroup_detect(&self->cgroups, err, errlen) != 0) return -1;
+    if (!self->cgroups.has[CGROUP_CPU])
+        lcx_log(LCX_WARN,
+                "no cpu cgroup controller: slots get no CPU share of their own, so a run of many "
+                "processes can slow the runs beside it",
+                "cgroups", self->cgroups.description, NULL);
     cgroup_remove_stale(&self->cgroups);
     rootfs_config_t rc = {.uid_base = self->config.uid_base, .users = self->config.slots};
     self->rootfs = rootfs_new(&rc, err, errlen);
@@ -1005,10 +1013,10 @@ static int isolated_init(sandbox_t *self, char *err, size_t errlen)
 static bool valid_config(const sandbox_config_t *c, char *err, size_t errlen)
 {
     if (c->unsafe_no_sandbox) return true;
-    if (c->slots < 1 || c->slots > 4096 || c->uid_base < 1000 ||
+    if (c->slots < 1 || c->slots > 4096 || c->uid_base < 1000 || c->cpus < 0 ||
         c->uid_base + c->slots > 0x7fffffff) {
-        snprintf(err, errlen, "bad sandbox configuration (slots %ld, uid base %ld)", c->slots,
-                 c->uid_base);
+        snprintf(err, errlen, "bad sandbox configuration (slots %ld, uid base %ld, cpus %ld)",
+                 c->slots, c->uid_base, c->cpus);
         return false;
     }
     return true;
@@ -1021,15 +1029,12 @@ sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen)
         err = ignored;
         errlen = sizeof ignored;
     }
+    err[0] = '\0';
     sandbox_config_t defaults;
     sandbox_config_defaults(&defaults);
     if (!config) config = &defaults;
     if (!valid_config(config, err, errlen)) return NULL;
-    sandbox_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    sandbox_t *self = lcx_calloc(1, sizeof *self);
     self->config = *config;
     self->page_size = sysconf(_SC_PAGESIZE);
     if (self->page_size < 1024) self->page_size = 4096;
@@ -1039,8 +1044,8 @@ sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen)
     int rc;
     if (self->isolated) {
         rc = isolated_init(self, err, errlen);
-        size_t len = strlen(err);
-        if (rc != 0 && len + 1 < errlen) snprintf(err + len, errlen - len, "%s", SANDBOX_HINT);
+        size_t len = rc != 0 ? strnlen(err, errlen) : errlen;
+        if (len + 1 < errlen) snprintf(err + len, errlen - len, "%s", SANDBOX_HINT);
     } else {
         snprintf(self->mode, sizeof self->mode, "%s", SANDBOX_UNSAFE_MODE);
         rc = probe_fork(err, errlen);

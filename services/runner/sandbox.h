@@ -73,16 +73,19 @@ typedef struct {
     long uid_base;          /* slot i runs as uid and gid uid_base + i */
     long scratch_mb;        /* size of a work directory (sandbox_workdir_mount) */
     long tmp_mb;            /* size of a run's /tmp */
-    const char *keeper;     /* path of lcx-keeper (keeper.h), outliving the sandbox; NULL: the
-                               keepers serve from the caller's image */
+    long cpus; /* CPUs one run may use at once: its slot's CPU quota (0: none), where the host
+                  has a cpu cgroup controller (cgroup.h) */
+    const char *keeper; /* path of lcx-keeper (keeper.h), outliving the sandbox; NULL: the
+                           keepers serve from the caller's image */
 } sandbox_config_t;
 
-/* unsafe_no_sandbox false, 1 slot, uid 61000, 64 MiB each. */
+/* unsafe_no_sandbox false, 1 slot, uid 61000, 64 MiB each, 1 CPU. */
 void sandbox_config_defaults(sandbox_config_t *config);
 
-/* NULL with a reason when the machine cannot run programs this way (isolated mode: not root,
- * no namespaces, no cgroups). Isolated mode moves the calling process into a mount namespace
- * of its own, so call it before starting threads. config NULL: the defaults. */
+/* NULL with a reason in err when the machine cannot run programs this way (isolated mode: not
+ * root, no namespaces, no cgroups); err is "" on success. Isolated mode moves the calling process
+ * into a mount namespace of its own, so call it before starting threads. config NULL: the defaults.
+ */
 sandbox_t *sandbox_new(const sandbox_config_t *config, char *err, size_t errlen);
 void sandbox_destroy(sandbox_t **self_p);
 

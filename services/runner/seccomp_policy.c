@@ -2,6 +2,8 @@
 #include "seccomp_policy.h"
 #include "child.h"
 
+#include "alloc.h"
+
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -66,6 +68,8 @@ static const char *const denied[] = {"unshare",
                                      "lookup_dcookie",
                                      "open_by_handle_at",
                                      "name_to_handle_at",
+                                     "inotify_init",
+                                     "inotify_init1",
                                      "fanotify_init",
                                      "iopl",
                                      "ioperm",
@@ -143,8 +147,7 @@ static int read_bpf(int fd, struct sock_fprog *prog)
     if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
         size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
         return -EINVAL;
-    struct sock_filter *code = malloc((size_t)size);
-    if (!code) return -ENOMEM;
+    struct sock_filter *code = lcx_malloc((size_t)size);
     if (pread(fd, code, (size_t)size, 0) != (ssize_t)size) {
         free(code);
         return -EIO;
@@ -182,9 +185,9 @@ static int build(scmp_filter_ctx ctx, struct sock_fprog *prog)
 
 seccomp_policy_t *seccomp_policy_new(char *err, size_t errlen)
 {
-    seccomp_policy_t *self = calloc(1, sizeof *self);
+    seccomp_policy_t *self = lcx_calloc(1, sizeof *self);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    int rc = self && ctx ? build(ctx, &self->prog) : -ENOMEM;
+    int rc = ctx ? build(ctx, &self->prog) : -ENOMEM; /* libseccomp's own allocation */
     if (ctx) seccomp_release(ctx);
     if (rc != 0) {
         snprintf(err, errlen, "seccomp filter: %s", strerror(-rc));
@@ -217,8 +220,8 @@ int seccomp_policy_to_memfd(const seccomp_policy_t *self)
 
 seccomp_policy_t *seccomp_policy_from_fd(int fd, char *err, size_t errlen)
 {
-    seccomp_policy_t *self = calloc(1, sizeof *self);
-    int rc = self ? read_bpf(fd, &self->prog) : -ENOMEM;
+    seccomp_policy_t *self = lcx_calloc(1, sizeof *self);
+    int rc = read_bpf(fd, &self->prog);
     if (rc != 0) {
         snprintf(err, errlen, "seccomp filter from descriptor %d: %s", fd, strerror(-rc));
         free(self);

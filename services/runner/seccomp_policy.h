@@ -6,6 +6,8 @@
  *   namespaces    unshare, setns, clone with any CLONE_NEW* flag
  *   mounts        mount, umount2, pivot_root, chroot and the new mount API
  *   other tasks   ptrace, process_vm_readv/writev
+ *   watching      inotify_init, inotify_init1, fanotify_init: the toolchains' files are the
+ *                 same inodes in every run, so a watch would see the neighbours' opens
  *   kernel        keyctl, add_key, request_key, bpf, perf_event_open, io_uring_*, userfaultfd,
  *                 init/finit/delete_module, kexec_*, reboot, swapon/off, acct, quotactl,
  *                 open_by_handle_at, syslog, clock and host name setters, iopl/ioperm

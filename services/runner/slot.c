@@ -1,6 +1,7 @@
 /* slot: a job thread (see slot.h). Pointers cross the actor pipe: both ends live in this
  * process and each message has exactly one owner at a time. */
 #include "slot.h"
+#include "alloc.h"
 #include "log.h"
 #include "util.h"
 
@@ -82,8 +83,7 @@ static void slot_actor(zsock_t *pipe, void *arg)
 
 slot_t *slot_new(const job_context_t *ctx, slot_relay_fn *relay, void *relay_arg)
 {
-    slot_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    slot_t *self = lcx_calloc(1, sizeof *self);
     self->ctx = *ctx;
     self->relay = relay;
     self->relay_arg = relay_arg;
@@ -204,9 +204,7 @@ static void gather(slot_t *self, int stream, const void *data, size_t len)
         size_t need = p->len + len;
         if (need > p->cap) {
             size_t cap = need > SLOT_FLUSH_BYTES ? need : SLOT_FLUSH_BYTES;
-            char *grown = realloc(p->data, cap);
-            if (!grown) return;
-            p->data = grown;
+            p->data = lcx_realloc(p->data, cap);
             p->cap = cap;
         }
     }

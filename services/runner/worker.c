@@ -2,6 +2,7 @@
  * worker: the runner's loop (see worker.h).
  */
 #include "worker.h"
+#include "alloc.h"
 #include "curve.h"
 #include "log.h"
 #include "slot.h"
@@ -88,14 +89,14 @@ static int connect_dispatcher(worker_t *self)
     lcx_msg_t *ready = lcx_msg_dup(self->ready);
     /* Jobs still running (the dispatcher restarted, or our link came back): the dispatcher
      * takes them as ours instead of running them again elsewhere. */
-    for (int i = 0; ready && i < self->slot_count; i++) {
+    for (int i = 0; i < self->slot_count; i++) {
         const lcx_msg_t *job = slot_job(self->slots[i]);
         char entry[96];
         if (!job) continue;
         snprintf(entry, sizeof entry, "%s/%lld", job->execution_id.ptr, (long long)job->attempt.v);
         lcx_msg_list_append(ready, LCX_F_running, entry);
     }
-    if (!ready || lcx_msg_send(&ready, self->sock, err, sizeof err) != 0)
+    if (lcx_msg_send(&ready, self->sock, err, sizeof err) != 0)
         lcx_log(LCX_WARN, "READY not sent", "error", err, NULL);
     send_heartbeat(self); /* at once: slots still busy from before must count as busy */
     self->dispatcher_seen = lcx_mono_ms();
@@ -161,8 +162,7 @@ static void relay_output(void *arg, const lcx_msg_t *job, const char *stream, co
 worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, lcx_msg_t **ready_p,
                      char *err, size_t errlen)
 {
-    worker_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    worker_t *self = lcx_calloc(1, sizeof *self);
     install_signal_handlers();
     self->settings = settings;
     if (!(self->curve = curve_new(settings->curve_dir, "runner", settings->curve_secret, false, err,
@@ -176,16 +176,16 @@ worker_t *worker_new(const lcx_settings_t *settings, const job_context_t *ctx, l
     self->unacked = zlistx_new();
     zlistx_set_destructor(self->unacked, update_free);
     self->slot_count = (int)self->ready->slots.v;
-    self->slots = calloc((size_t)self->slot_count, sizeof *self->slots);
-    self->held = calloc((size_t)self->slot_count, sizeof *self->held);
-    for (int i = 0; self->slots && self->held && i < self->slot_count; i++) {
+    self->slots = lcx_calloc((size_t)self->slot_count, sizeof *self->slots);
+    self->held = lcx_calloc((size_t)self->slot_count, sizeof *self->held);
+    for (int i = 0; i < self->slot_count; i++) {
         if (!(self->slots[i] = slot_new(ctx, relay_output, self))) {
             snprintf(err, errlen, "cannot start slot %d", i);
             worker_destroy(&self);
             return NULL;
         }
     }
-    if (!self->slots || !self->held || connect_dispatcher(self) != 0) {
+    if (connect_dispatcher(self) != 0) {
         snprintf(err, errlen, "cannot connect to %s", settings->runner_endpoint);
         worker_destroy(&self);
         return NULL;
@@ -341,7 +341,7 @@ static void resend_unacked(worker_t *self)
 {
     for (lcx_msg_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked)) {
         lcx_msg_t *copy = lcx_msg_dup(u);
-        if (copy) send_msg(self, &copy);
+        send_msg(self, &copy);
     }
 }
 

@@ -68,6 +68,11 @@ class SetupError(Exception):
     """The stack could not be started (binaries missing, a service died, never ready)."""
 
 
+class Skip(Exception):
+    """Raised by a test whose subject this host lacks (say which, and why): run.py reports
+    the test as skipped with the message, neither passed nor failed."""
+
+
 # --------------------------------------------------------------------------------------------
 # HTTP
 
@@ -341,6 +346,20 @@ class Stack:
         else:
             raise ValueError("unknown service %r" % service)
         return [binary] + args + extra
+
+    def runner_scratch(self, service="runner", parent=None):
+        """The directory a runner works in: runner-<pid>-<random> in its scratch parent
+        (`parent`, default the one the harness gives it; services/runner/scratch.h), or None
+        while it has none."""
+        p = self.procs.get(service)
+        parent = parent or self.scratch_dirs[service]
+        if p is None:
+            return None
+        prefix = "runner-%d-" % p.pid
+        for name in sorted(os.listdir(parent)):
+            if name.startswith(prefix):
+                return os.path.join(parent, name)
+        return None
 
     def log_path(self, service):
         return os.path.join(self.tmp, service + ".log")

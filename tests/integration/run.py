@@ -7,7 +7,9 @@ Runs the lcx integration tests: every `def test_*(stack)` in tests/integration/t
 Tests share one Stack (started once); a test marked @isolated(...) gets its own Stack,
 started before and closed after it. Each test runs with a timeout. Prints `PASS name` or
 `FAIL name: reason` (with log excerpts of the services), and as the last line
-`integration: N passed, N failed, N skipped` (skipped: tests marked pending a later issue). Exit status 1 when anything failed.
+`integration: N passed, N failed, N skipped` (skipped: tests marked pending a later issue, and
+tests that raise harness.Skip because this host lacks what they test). Exit status 1 when
+anything failed.
 """
 
 import argparse
@@ -51,13 +53,16 @@ def discover(filters):
 
 
 def call_with_timeout(fn, arg, seconds):
-    """Runs fn(arg) in a thread. Returns (error text or None, timed_out)."""
+    """Runs fn(arg) in a thread. Returns (error text or None, timed_out); a test that skips
+    itself gives ("SKIP: why", False)."""
     result = {}
 
     def body():
         try:
             fn(arg)
             result["ok"] = True
+        except harness.Skip as e:
+            result["err"] = "SKIP: %s" % e
         except AssertionError as e:
             result["err"] = str(e) or "assertion failed\n" + traceback.format_exc()
         except harness.SetupError as e:
@@ -123,6 +128,11 @@ def main():
         passed += 1
         print("PASS %s (%.1f s)" % (name, secs), flush=True)
 
+    def skip(name, err):
+        nonlocal skipped
+        skipped += 1
+        print("SKIP %s: %s" % (name, err[len("SKIP: "):]), flush=True)
+
     for name, fn, import_error in shared:
         if fn is None:
             fail(name, "the test module does not import:\n" + import_error)
@@ -151,6 +161,8 @@ def main():
             err += "\n(a service died during the test: %s)" % ", ".join(dead)
         if err is None:
             ok(name, time.monotonic() - t0)
+        elif err.startswith("SKIP: "):
+            skip(name, err)
         else:
             fail(name, err, stack.log_tails(lines=30, since=marks))
         if dead or timed_out:
@@ -177,6 +189,8 @@ def main():
                                                                       DEFAULT_TIMEOUT))
             if err is None:
                 ok(name, time.monotonic() - t0)
+            elif err.startswith("SKIP: "):
+                skip(name, err)
             else:
                 fail(name, err, st.log_tails(lines=30))
         finally:

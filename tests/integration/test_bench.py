@@ -34,6 +34,14 @@ def test_bench_sandbox_prints_both_programs(stack):
                "no %s row in:\n%s" % (program, out))
 
 
+def test_bench_neighbours_prints_the_slowdown(stack):
+    if os.geteuid() != 0:
+        return  # the section skips itself without root
+    out = _bench_run("neighbours", LCX_BENCH_NEIGHBOUR_RUNS="1")
+    expect(re.search(r"^beside 60 setsid spinning processes +1 +[\d.]+ +[\d.]+ +[\d.]+x$", out,
+                     re.M), "no slowdown row in:\n" + out)
+
+
 def test_bench_programs_build(stack):
     """Every bench program (the stack section's load generator and driver too), built as
     bench/run builds them for its sections."""

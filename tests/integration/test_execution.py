@@ -171,6 +171,49 @@ def test_figures_are_honest(stack):
         expect(e[k] is None, "compile error: %s is %r, not null" % (k, e[k]))
 
 
+# Drops toolchain files from the page cache and reads them in again: they are charged to the
+# run's cgroup then, up to its limit, and a cgroup's peak reads as the limit.
+_FILL_PAGE_CACHE = """import os
+def files():
+    for d in ('/usr/lib/jvm', '/usr/lib/x86_64-linux-gnu', '/usr/lib'):
+        for root, dirs, names in os.walk(d):
+            for n in names:
+                yield os.path.join(root, n)
+total = 0
+for path in files():
+    if total >= 96 << 20:
+        break
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        continue
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    while total < 96 << 20:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            break
+        total += len(b)
+    os.close(fd)
+print('read', flush=True)
+"""
+
+
+def test_stopped_run_memory_is_its_own(stack):
+    """A run stopped before its program ended (time limit, output limit) reports the peak of
+    its own processes, measured before the kill: not null, and below the limit even when its
+    cgroup's page cache filled up to it."""
+    limit_mb = 32
+    cases = (("TIMEOUT", "wall_time", _FILL_PAGE_CACHE + "import time\ntime.sleep(60)\n"),
+             ("FAILED", "output_limit",
+              _FILL_PAGE_CACHE + "import sys\nwhile True:\n    sys.stdout.write('x' * 9999)\n"))
+    for status, reason, src in cases:
+        e = stack.run("python", src, {"limits": {"memory_mb": limit_mb, "time_ms": 8000}})
+        expect(e["status"] == status and e["reason"] == reason, describe(e))
+        expect(e["stdout"].startswith("read\n"), "the program did not get going: %s" % describe(e))
+        expect(e["memory_kb"] is not None and 0 < e["memory_kb"] < limit_mb * 1024 * 3 // 4,
+               "%s under %d MiB: memory_kb %r" % (reason, limit_mb, e["memory_kb"]))
+
+
 def test_default_time_limit(stack):
     """No limits given: the default wall limit (5 s) applies."""
     t0 = time.monotonic()

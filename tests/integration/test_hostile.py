@@ -73,15 +73,21 @@ def _runner_groups(stack):
 
 
 def _scratch_leftovers(stack):
-    """What the scratch directory holds beyond one empty ready-* directory per slot."""
+    """What the scratch directory holds beyond the runner's own directory (runner-<pid>-*)
+    with one empty ready-* directory per slot."""
+    own = stack.runner_scratch()
+    if own is None:
+        return ["no runner-%d-* directory" % stack.procs["runner"].pid]
+
     def empty(name):
         try:
-            return not os.listdir(os.path.join(stack.scratch_dir, name))
+            return not os.listdir(os.path.join(own, name))
         except OSError:  # removed meanwhile: the next look decides
             return False
-    entries = sorted(os.listdir(stack.scratch_dir))
+    left = [e for e in sorted(os.listdir(stack.scratch_dir)) if e != os.path.basename(own)]
+    entries = sorted(os.listdir(own))
     ready = [e for e in entries if e.startswith("ready-") and empty(e)]
-    left = [e for e in entries if e not in ready]
+    left += [e for e in entries if e not in ready]
     if len(ready) > stack.runner_slots:
         left += ready
     return left
@@ -606,6 +612,34 @@ def test_kernel_interfaces_denied(stack):
     e = stack.run("c", src)
     expect_verdict(e, "COMPLETED")
     expect(e["stdout"] == "9 of 9 denied\n", describe(e))
+    assert_no_leftovers(stack)
+
+
+def test_file_watches_denied(stack):
+    """inotify and fanotify fail with EPERM: the toolchains' files are the same inodes in every
+    run, so a watch would see what the neighbours open. The run itself goes on and ends well."""
+    src = ("#include <stdio.h>\n#include <errno.h>\n#include <string.h>\n#include <unistd.h>\n"
+           "#include <sys/syscall.h>\n#include <sys/inotify.h>\n#include <sys/fanotify.h>\n"
+           "static void report(const char *name, long rc) {\n"
+           "  printf(\"%s %s\\n\", name, rc >= 0 ? \"ALLOWED\" : strerror(errno));\n}\n"
+           "int main(void) {\n"
+           "  report(\"inotify_init\", syscall(SYS_inotify_init));\n"
+           "  report(\"inotify_init1\", inotify_init1(IN_CLOEXEC));\n"
+           "  report(\"fanotify_init\", fanotify_init(FAN_CLASS_NOTIF, 0));\n"
+           "  puts(\"still running\");\n  return 0;\n}\n")
+    e = stack.run("c", src)
+    expect_verdict(e, "COMPLETED")
+    expect(e["stdout"] == "inotify_init Operation not permitted\n"
+                          "inotify_init1 Operation not permitted\n"
+                          "fanotify_init Operation not permitted\nstill running\n", describe(e))
+    # In python too: the standard way a program would watch files, through libc.
+    py = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+          "fd = libc.inotify_init1(0)\n"
+          "print('watch', fd, os.strerror(ctypes.get_errno()) if fd < 0 else 'ALLOWED')\n"
+          "print('alive')\n")
+    e = stack.run("python", py)
+    expect_verdict(e, "COMPLETED")
+    expect(e["stdout"] == "watch -1 Operation not permitted\nalive\n", describe(e))
     assert_no_leftovers(stack)
 
 

@@ -81,6 +81,7 @@ static int group_setup(void **state)
     fx.ctx = (job_context_t){.sandbox = fx.sandbox,
                              .languages = fx.languages,
                              .settings = &fx.settings,
+                             .scratch_dir = fx.scratch,
                              .cancel_fd = -1,
                              .on_output = on_output,
                              .output_arg = &fx};

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -324,6 +325,119 @@ static void test_cgroup_create_limit_remove(void **state)
     assert_int_not_equal(stat(path, &st), 0); /* removed */
 }
 
+/* The first line of slot `slot`'s cpu control file `name`, "" when unreadable. */
+static void cpu_control(int slot, const char *name, char *out, size_t size)
+{
+    char path[PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/lcx-%d/slot%d/%s", fx.host.base[CGROUP_CPU], (int)getpid(),
+             slot, name);
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    if (!fgets(out, (int)size, f)) out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+/* Where the host has a cpu controller, each slot has an equal share and a quota of one CPU
+ * (the default). */
+static void test_slots_have_a_cpu_share(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    if (!fx.host.has[CGROUP_CPU]) {
+        fprintf(stderr, "skipped: this host's cgroups have no cpu controller (%s)\n",
+                fx.host.description);
+        skip();
+    }
+    assert_non_null(strstr(fx.host.description, "cpu"));
+    char text[64], expected[64];
+    for (int slot = 0; slot < 2; slot++) {
+        if (fx.host.version == CGROUP_V2) {
+            cpu_control(slot, "cpu.weight", text, sizeof text);
+            assert_string_equal(text, "100");
+            snprintf(expected, sizeof expected, "%d %d", CGROUP_CPU_PERIOD_US,
+                     CGROUP_CPU_PERIOD_US);
+            cpu_control(slot, "cpu.max", text, sizeof text);
+            assert_string_equal(text, expected);
+        } else {
+            snprintf(expected, sizeof expected, "%d", CGROUP_CPU_PERIOD_US);
+            cpu_control(slot, "cpu.shares", text, sizeof text);
+            assert_string_equal(text, "1024");
+            cpu_control(slot, "cpu.cfs_period_us", text, sizeof text);
+            assert_string_equal(text, expected);
+            cpu_control(slot, "cpu.cfs_quota_us", text, sizeof text);
+            assert_string_equal(text, expected);
+        }
+    }
+}
+
+/* A child of ours that joins cg and waits to be killed; its pid. */
+static pid_t child_in(cgroup_t *cg)
+{
+    int fds[CGROUP_CONTROLLERS];
+    int n = cgroup_procs_fds(cg, fds);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < n; i++)
+            if (write(fds[i], "0", 1) != 1) _exit(1);
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+/* The wait status of our child pid, within 5 s; -1 when it is still alive. */
+static int status_soon(pid_t pid)
+{
+    for (int i = 0; i < 500; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* kill_all kills the group's processes but the keeper it is told to spare, then that too. */
+static void test_cgroup_kill_all_kills_members(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char err[256];
+    cgroup_t *cg = cgroup_create(&fx.host, "unit-kill", err, sizeof err);
+    if (!cg) fail_msg("cgroup_create: %s", err);
+    pid_t keeper = child_in(cg), other = child_in(cg);
+    assert_true(keeper > 0 && other > 0);
+    for (int i = 0; i < 500 && cgroup_count(cg) < 2; i++)
+        usleep(10000);
+    assert_int_equal(cgroup_count(cg), 2);
+    assert_int_equal(cgroup_kill_all(cg, keeper, 2000), 0);
+    int status = status_soon(other);
+    assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(waitpid(keeper, &status, WNOHANG), 0); /* spared: still alive */
+    assert_int_equal(cgroup_kill_all(cg, 0, 2000), 0);
+    status = status_soon(keeper);
+    assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    cgroup_destroy(&cg);
+}
+
+/* A group whose process count cannot be read (its directories removed behind its back) is not
+ * reported empty: killing what it holds fails. */
+static void test_cgroup_unknown_count_fails_the_kill(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char err[256];
+    cgroup_t *cg = cgroup_create(&fx.host, "unit-gone", err, sizeof err);
+    if (!cg) fail_msg("cgroup_create: %s", err);
+    for (int c = 0; c < CGROUP_CONTROLLERS; c++) {
+        if (!fx.host.has[c]) continue;
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/lcx-%d/unit-gone", fx.host.base[c], (int)getpid());
+        if (rmdir(path) != 0 && errno != ENOENT) fail_msg("rmdir %s: %s", path, strerror(errno));
+    }
+    assert_int_equal(cgroup_count(cg), -1);
+    assert_int_equal(cgroup_kill_all(cg, 0, 100), -1);
+    cgroup_destroy(&cg);
+}
+
 /* --------------------------------------------------------------------------------------------
  * Isolation
  */
@@ -414,6 +528,10 @@ static void test_seccomp_blocks(void **state)
                "print('unshare-user', err(libc.unshare(0x10000000)))\n" /* CLONE_NEWUSER */
                "print('ptrace', err(libc.ptrace(16, 1, 0, 0)))\n"       /* PTRACE_ATTACH */
                "print('mount', err(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))\n"
+               "def fd_err(fd):\n"
+               "    return err(-1) if fd < 0 else 'allowed'\n"
+               "print('inotify', fd_err(libc.inotify_init1(0)))\n"
+               "print('fanotify', fd_err(libc.fanotify_init(0, 0)))\n"
                "for fam in (40, 16, 17):\n" /* VSOCK NETLINK PACKET */
                "    try:\n"
                "        socket.socket(fam, socket.SOCK_DGRAM)\n"
@@ -426,6 +544,8 @@ static void test_seccomp_blocks(void **state)
                       "unshare-user Operation not permitted\n"
                       "ptrace Operation not permitted\n"
                       "mount Operation not permitted\n"
+                      "inotify Operation not permitted\n"
+                      "fanotify Operation not permitted\n"
                       "40 True\n16 True\n17 True\nunix ok\n");
 }
 
@@ -485,6 +605,46 @@ static void test_memory_limit_is_oom(void **state)
     assert_true(r.signaled && r.signal == SIGKILL);
     assert_string_equal(r.out, "");
     assert_true(r.memory_kb > 32 * 1024 && r.memory_kb <= 64 * 1024 + 64);
+    sandbox_result_free(&r);
+}
+
+/* A run stopped before its program ended (here by the wall-clock limit) reports the peak of
+ * its own processes, not the cgroup's, which counts the page cache of every file the run read
+ * and so reads as the limit for a small program under a small limit. */
+static void test_stopped_run_reports_its_processes_peak(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    /* It drops the toolchain files' pages from the page cache and reads them in again: they
+     * are charged to its cgroup then, up to its limit. */
+    char *argv[] = {PY, "-c",
+                    "import os, time\n"
+                    "def files():\n"
+                    "    for d in ('/usr/lib/jvm', '/usr/lib/x86_64-linux-gnu', '/usr/lib'):\n"
+                    "        for root, dirs, names in os.walk(d):\n"
+                    "            for n in names:\n"
+                    "                yield os.path.join(root, n)\n"
+                    "total = 0\n"
+                    "for path in files():\n"
+                    "    if total >= 128 << 20: break\n"
+                    "    try:\n"
+                    "        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)\n"
+                    "    except OSError:\n"
+                    "        continue\n"
+                    "    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n"
+                    "    while total < 128 << 20:\n"
+                    "        b = os.read(fd, 1 << 20)\n"
+                    "        if not b: break\n"
+                    "        total += len(b)\n"
+                    "    os.close(fd)\n"
+                    "print('read', total >= 128 << 20, flush=True)\n"
+                    "time.sleep(60)\n",
+                    NULL};
+    sandbox_result_t r = run_argv(argv, 6000, 32);
+    if (!r.timed_out || strcmp(r.out, "read True\n") != 0)
+        fail_msg("timed out %d, memory limit %d, exit %d/%d, out '%s', err '%.300s'", r.timed_out,
+                 r.memory_limit, r.exit_code, r.signal, r.out, r.err);
+    if (r.memory_kb <= 0 || r.memory_kb >= 32 * 1024)
+        fail_msg("memory_kb %ld for a sleeping python under 32 MiB", r.memory_kb);
     sandbox_result_free(&r);
 }
 
@@ -662,6 +822,25 @@ static void test_killed_spare_is_not_missed(void **state)
         assert_int_equal(slot_processes(slot), 0);
 }
 
+/* stdin must be a regular file: a FIFO (which a compile step could plant) is refused at once,
+ * never waited on. */
+static void test_fifo_stdin_is_refused(void **state)
+{
+    SKIP_UNLESS_ROOT();
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s.fifo", fx.workdir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char *argv[] = {"/bin/cat", NULL};
+    sandbox_spec_t spec = {
+        .argv = argv, .stdin_path = fifo, .workdir = fx.workdir, .wall_ms = 1000, .cancel_fd = -1};
+    sandbox_result_t r;
+    int rc = sandbox_run(fx.sandbox, &spec, &r);
+    int saved = errno;
+    unlink(fifo);
+    assert_int_equal(rc, -1);
+    assert_int_equal(saved, EINVAL);
+}
+
 static void test_missing_program_is_an_error(void **state)
 {
     SKIP_UNLESS_ROOT();
@@ -693,12 +872,14 @@ static void test_keeper_without_its_program(void **state)
 {
     if (geteuid() != 0) skip();
     char err[512];
+    memset(err, 'x', sizeof err); /* not a string: a success must not read it as one */
     sandbox_config_t config;
     sandbox_config_defaults(&config);
     config.uid_base = UID_BASE;
     config.keeper = "/nonexistent/lcx-keeper";
     sandbox_t *sb = sandbox_new(&config, err, sizeof err);
-    if (!sb) fail_msg("sandbox_new: %s", err);
+    if (!sb) fail_msg("sandbox_new: %.*s", (int)sizeof err, err);
+    assert_int_equal(err[0], '\0');
     expect_echo(sb, "served");
     sandbox_destroy(&sb);
 }
@@ -707,11 +888,13 @@ static void test_keeper_without_its_program(void **state)
 static void test_unsafe_mode(void **state)
 {
     char err[256];
+    memset(err, 'x', sizeof err);
     sandbox_config_t config;
     sandbox_config_defaults(&config);
     config.unsafe_no_sandbox = true;
     sandbox_t *sb = sandbox_new(&config, err, sizeof err);
-    if (!sb) fail_msg("sandbox_new: %s", err);
+    if (!sb) fail_msg("sandbox_new: %.*s", (int)sizeof err, err);
+    assert_int_equal(err[0], '\0');
     assert_int_equal(strncmp(sandbox_mode(sb), "UNSAFE", 6), 0);
     assert_int_equal(sandbox_workdir_mount(sb, AT_FDCWD, "/nonexistent"), 0); /* no-op */
     expect_echo(sb, "plain");
@@ -737,6 +920,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cgroup_detect),
         cmocka_unit_test(test_cgroup_create_limit_remove),
+        cmocka_unit_test(test_cgroup_kill_all_kills_members),
+        cmocka_unit_test(test_slots_have_a_cpu_share),
+        cmocka_unit_test(test_cgroup_unknown_count_fails_the_kill),
         cmocka_unit_test(test_seccomp_policy_builds),
         cmocka_unit_test_setup_teardown(test_runs_unprivileged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_secrets_invisible, setup, teardown),
@@ -744,6 +930,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_network, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seccomp_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_limit_is_oom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_run_reports_its_processes_peak, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cpu_covers_children, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_bomb_contained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daemon_does_not_outlive_the_run, setup, teardown),
@@ -752,6 +940,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_live_output_stays_under_the_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_argv0_in_workdir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_program_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_stdin_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_sits_in_each_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_keeper_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_init_starts_the_next_run, setup, teardown),
