@@ -77,14 +77,16 @@ bool curve_endpoint_is_local(const char *endpoint)
     return false;
 }
 
-/* The directory of an ipc:// socket without CURVE: only this user may enter it, so that no other
- * local user can connect (or put a socket of their own there). */
-static int private_socket_dir(const char *path, char *err, size_t errlen)
+/* The directory of an ipc:// socket, created (mode 0700) when missing. Without CURVE (`strict`),
+ * only this user may enter it, so that no other local user can connect (or put a socket of
+ * their own there). */
+static int socket_dir(const char *path, bool strict, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir) {
+        if (!strict) return 0; /* with CURVE, a socket may live anywhere */
         snprintf(err, errlen,
                  "ipc://%s: without CURVE a socket needs a directory of its own "
                  "(the socket_dir setting, e.g. ipc:///run/lcx/NAME)",
@@ -97,6 +99,7 @@ static int private_socket_dir(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the socket directory %s: %s", dir, strerror(errno));
         return -1;
     }
+    if (!strict) return 0;
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "the socket directory %s is not a directory", dir);
         return -1;
@@ -141,7 +144,7 @@ static int check_plain_endpoint(const char *endpoint, char *err, size_t errlen)
                  endpoint);
         return -1;
     }
-    if (strncmp(endpoint, "ipc://", 6) == 0) return private_socket_dir(endpoint + 6, err, errlen);
+    if (strncmp(endpoint, "ipc://", 6) == 0) return 0; /* curve_server checks its directory */
     if (!curve_endpoint_is_local(endpoint)) {
         snprintf(err, errlen,
                  "%s is not a loopback address: traffic between hosts needs CURVE "
@@ -159,10 +162,14 @@ static int check_plain_endpoint(const char *endpoint, char *err, size_t errlen)
 
 int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, char *err, size_t errlen)
 {
-    if (!curve_enabled(self) && check_plain_endpoint(endpoint, err, errlen) != 0) return -1;
-    if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' && socket_in_use(endpoint + 6)) {
-        snprintf(err, errlen, "cannot bind %s: another process listens there", endpoint);
-        return -1;
+    bool plain = !curve_enabled(self);
+    if (plain && check_plain_endpoint(endpoint, err, errlen) != 0) return -1;
+    if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@') {
+        if (socket_dir(endpoint + 6, plain, err, errlen) != 0) return -1;
+        if (socket_in_use(endpoint + 6)) {
+            snprintf(err, errlen, "cannot bind %s: another process listens there", endpoint);
+            return -1;
+        }
     }
     if (!curve_enabled(self)) return 0;
     zcert_apply(self->cert, sock);
