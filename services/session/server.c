@@ -400,7 +400,7 @@ static void on_adopt(server_t *self, const lcx_msg_t *ask)
             store_execution_adoptable(self->store, id, attempt, ask->runner_id.ptr))
             lcx_msg_list_append(answer, LCX_F_running, entry);
         else
-            lcx_log(LCX_INFO, "adoption not confirmed", "entry", entry, "runner_id",
+            lcx_log(LCX_DEBUG, "adoption not confirmed", "entry", entry, "runner_id",
                     ask->runner_id.ptr, NULL);
     }
     to_dispatcher(self, &answer);
