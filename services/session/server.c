@@ -396,12 +396,11 @@ static void on_adopt(server_t *self, const lcx_msg_t *ask)
         const char *entry = ask->running.v[i];
         char id[LCX_UUID_LEN + 1];
         int64_t attempt = 0;
-        if (lcx_running_entry_parse(entry, id, &attempt) &&
-            store_execution_adoptable(self->store, id, attempt, ask->runner_id.ptr))
-            lcx_msg_list_append(answer, LCX_F_running, entry);
-        else
-            lcx_log(LCX_DEBUG, "adoption not confirmed", "entry", entry, "runner_id",
-                    ask->runner_id.ptr, NULL);
+        bool confirmed = lcx_running_entry_parse(entry, id, &attempt) &&
+                         store_execution_adoptable(self->store, id, attempt, ask->runner_id.ptr);
+        if (confirmed) lcx_msg_list_append(answer, LCX_F_running, entry);
+        lcx_log(LCX_DEBUG, confirmed ? "adoption confirmed" : "adoption not confirmed", "entry",
+                entry, "runner_id", ask->runner_id.ptr, NULL);
     }
     to_dispatcher(self, &answer);
 }

@@ -253,3 +253,68 @@ def test_other_users_cannot_connect(stack):
                "uid 65534 connecting to %s: %s %s" % (path, as_nobody.stdout, as_nobody.stderr))
     e = stack.run("python", "print('still fine')")
     expect(e["status"] == "COMPLETED", "a run after the probes: %s" % e)
+
+
+# --------------------------------------------------------------------------------------------
+# The genuine cases the refusals must leave alone
+
+
+@isolated(extra_flags={"runner": ["--runner-id", "steady-name"]})
+@timeout(90)
+def test_runner_restarting_under_its_name_is_let_in(stack):
+    """A runner that dies and starts again under the same name is let in at once: its old
+    connection is seen closed, so the name is free (no wait for the heartbeats to expire)."""
+    until(lambda: runners(stack), 10, "the runner registered")
+    for round_ in range(2):
+        marks = stack.log_marks()
+        stack.kill9("runner")
+        t0 = time.monotonic()
+        stack.start_service("runner")
+        joined = until(lambda: [l for l in lines_since(stack, "dispatcher", marks, "steady-name")
+                                if l["event"] == "runner joined"], 20, "the runner back")
+        took = time.monotonic() - t0
+        refused = lines_since(stack, "dispatcher", marks, "runner refused")
+        expect(not refused, "the restarted runner was refused: %s" % refused)
+        expect(len(joined) == 1 and took < 2.5,
+               "round %d: joined %d times, after %.1f s" % (round_, len(joined), took))
+        assert_all_up_and_running(stack, "restart-%d" % round_)
+
+
+def _restart_dispatcher_under_a_running_job(stack):
+    """kill -9 of the dispatcher while a job runs; the job must be adopted, not run again. The
+    marks of the logs from the kill."""
+    s = stack.create_session("python", "import time\ntime.sleep(3)\nprint('once')\n")
+    eid = stack.start_run(s["session_id"])
+    until(lambda: stack.get("/executions/%s" % eid).body.get("status") == "RUNNING", 15,
+          "the run RUNNING")
+    marks = stack.log_marks()
+    stack.kill9("dispatcher")
+    stack.start_service("dispatcher")
+    e = stack.wait_execution(eid, total=40)
+    expect(e["status"] == "COMPLETED" and e["stdout"] == "once\n" and e["attempts"] == 1,
+           "the job across the restart: %s" % e)
+    adopted = [l for l in lines_since(stack, "dispatcher", marks, eid)
+               if l["event"] == "execution adopted"]
+    expect(len(adopted) == 1, "adoption lines: %s" % adopted)
+    again = [l for l in lines_since(stack, "runner", marks, eid) if l["event"] == "execution started"]
+    expect(not again, "the job ran a second time: %s" % again)
+    return eid, marks
+
+
+@isolated()
+@timeout(90)
+def test_dispatcher_restart_adopts_the_running_job(stack):
+    """After a dispatcher restart the runner's running job is adopted (the store re-submitted it
+    first, so the dispatcher holds it), not run a second time."""
+    _restart_dispatcher_under_a_running_job(stack)
+
+
+@isolated(extra_flags={"session": ["--heartbeat-ms", "2500"]})
+@timeout(90)
+def test_dispatcher_restart_adopts_what_the_store_confirms(stack):
+    """The same when the runner registers before the store re-submits (the store heartbeats
+    slowly here): the dispatcher asks the store (ADOPT), which confirms the job."""
+    eid, marks = _restart_dispatcher_under_a_running_job(stack)
+    confirmed = [l for l in lines_since(stack, "session", marks, eid)
+                 if l["event"] == "adoption confirmed"]
+    expect(len(confirmed) == 1, "the store's confirmations: %s" % confirmed)
