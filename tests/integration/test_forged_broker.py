@@ -259,24 +259,32 @@ def test_other_users_cannot_connect(stack):
 # The genuine cases the refusals must leave alone
 
 
-@isolated(extra_flags={"runner": ["--runner-id", "steady-name"]})
-@timeout(90)
+SLOW = ["--heartbeat-ms", "3000"]  # liveness 3: a silent runner expires after 9 s
+
+
+@isolated(extra_flags={"runner": ["--runner-id", "steady-name"] + SLOW, "dispatcher": SLOW,
+                       "session": SLOW})
+@timeout(120)
 def test_runner_restarting_under_its_name_is_let_in(stack):
-    """A runner that dies and starts again under the same name is let in at once: its old
-    connection is seen closed, so the name is free (no wait for the heartbeats to expire)."""
-    until(lambda: runners(stack), 10, "the runner registered")
+    """A runner that dies and starts again under the same name is let in as soon as it registers:
+    its old connection is seen closed (by the check of the new READY, or by a heartbeat), so the
+    name is free, without waiting for the old registration to expire."""
+    until(lambda: runners(stack), 20, "the runner registered")
     for round_ in range(2):
         marks = stack.log_marks()
         stack.kill9("runner")
         t0 = time.monotonic()
         stack.start_service("runner")
         joined = until(lambda: [l for l in lines_since(stack, "dispatcher", marks, "steady-name")
-                                if l["event"] == "runner joined"], 20, "the runner back")
+                                if l["event"] == "runner joined"], 30, "the runner back")
         took = time.monotonic() - t0
+        lost = [l.get("why") for l in lines_since(stack, "dispatcher", marks, "steady-name")
+                if l["event"] == "runner lost"]
         refused = lines_since(stack, "dispatcher", marks, "runner refused")
         expect(not refused, "the restarted runner was refused: %s" % refused)
-        expect(len(joined) == 1 and took < 2.5,
-               "round %d: joined %d times, after %.1f s" % (round_, len(joined), took))
+        expect(len(joined) == 1 and lost == ["connection closed"] and took < 9,
+               "round %d: joined %d times after %.1f s, the old one lost: %s"
+               % (round_, len(joined), took, lost))
         assert_all_up_and_running(stack, "restart-%d" % round_)
 
 
