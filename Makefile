@@ -103,7 +103,7 @@ $(BUILD)/etc/%: web/%
 # Unit tests link the module under test (service modules without main.c) and cmocka.
 UNIT_MODULES := $(filter-out %/main.o,$(gateway_OBJ) $(session_OBJ) $(dispatcher_OBJ) $(runner_OBJ))
 
-# CURVE keys for the services (see README "Security between hosts"): make keygen KEYS=dir
+# CURVE keys for the services (see README "Security", "Between hosts"): make keygen KEYS=dir
 KEYS ?= keys
 keygen: all
 	@$(BIN)/lcx-keygen $(KEYS)
