@@ -25,6 +25,8 @@ struct broker_t {
     outbox_t *outbox;
     curve_t *curve;
     char store_key[41]; /* with CURVE: the session store's public key (Z85), else "" */
+    adopt_asks_t *asks; /* what registering runners asked the store about (adopt.h) */
+    bool asks_unsent;   /* some runner's ADOPT waits for the store to connect */
     char instance[LCX_UUID_LEN + 1];
     int64_t hold_until; /* re-submitted jobs wait until then: returning runners report theirs */
     int64_t next_heartbeat;
@@ -76,6 +78,7 @@ broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
     }
     self->pool = pool_new(settings->heartbeat_ms * settings->liveness);
     self->jobs = jobs_new();
+    self->asks = adopt_asks_new();
     self->outbox = outbox_new(self->store_sock, STORE_IDENTITY, settings->heartbeat_ms);
     return self;
 }
@@ -86,6 +89,7 @@ void broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     outbox_destroy(&self->outbox);
     jobs_destroy(&self->jobs);
+    adopt_asks_destroy(&self->asks);
     pool_destroy(&self->pool);
     zsock_destroy(&self->store_sock);
     zsock_destroy(&self->runner_sock);
@@ -188,11 +192,20 @@ static void runner_lost(broker_t *self, runner_t *runner, const char *why)
         post_update(self, j->execution_id.ptr, j->attempt.v, "QUEUED", NULL);
     }
     zlist_destroy(&held);
+    zlist_t *asked = zlist_new(); /* its open questions go with it */
+    zlist_autofree(asked);
+    adopt_take_asks(self->asks, runner->serial, asked);
+    zlist_destroy(&asked);
     runner_free(&runner);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* The session store's side                                                                  */
+
+/* The runners' side, below. */
+static void on_adopted(broker_t *self, const lcx_msg_t *msg);
+static void ask_again(broker_t *self);
+static bool vouched_by_resubmit(broker_t *self, const lcx_msg_t *msg);
 
 static void reply_status(broker_t *self, const lcx_msg_t *req)
 {
@@ -225,7 +238,8 @@ static void on_job(broker_t *self, lcx_msg_t **msg_p)
         known->job->corr = 0;
         if (attempt > known->job->attempt.v) lcx_msg_set_int(known->job, LCX_F_attempt, attempt);
     }
-    if (known || outbox_holds(self->outbox, msg->execution_id.ptr)) {
+    if (known || outbox_holds(self->outbox, msg->execution_id.ptr) ||
+        vouched_by_resubmit(self, msg)) {
         reply_accept(self, msg, NULL);
         return;
     }
@@ -272,11 +286,10 @@ static void on_drain(broker_t *self, const lcx_msg_t *msg)
     send_to_runner(self, runner, &drain);
 }
 
-static void on_adopted(broker_t *self, const lcx_msg_t *msg); /* the runners' side */
-
 static void handle_store(broker_t *self, lcx_msg_t **msg_p)
 {
     lcx_msg_t *msg = *msg_p;
+    ask_again(self);
     switch (msg->cmd) {
     case LCX_CMD_HEARTBEAT:
         reply_status(self, msg);
@@ -325,11 +338,41 @@ static void not_adopted(const runner_t *runner, const char *entry, const char *w
             why, NULL);
 }
 
+/* Asks the store about the registration's open questions (ADOPT). A dispatcher that has just
+ * started may hear a runner before the store has connected: then it asks once the store is
+ * heard (ask_again). */
+static void send_ask(broker_t *self, runner_t *runner)
+{
+    lcx_msg_t *ask = lcx_msg_new(LCX_CMD_ADOPT);
+    runner->ask_unsent = false;
+    if (adopt_entries(self->asks, runner->serial, ask) == 0) {
+        lcx_msg_destroy(&ask);
+        return;
+    }
+    lcx_msg_set_str(ask, LCX_F_runner_id, runner->name);
+    ask->corr = runner->serial;
+    ask->routing_id = zframe_new(STORE_IDENTITY, strlen(STORE_IDENTITY));
+    char err[256];
+    if (lcx_msg_send(&ask, self->store_sock, err, sizeof err) == 0) return;
+    runner->ask_unsent = self->asks_unsent = true;
+    lcx_log(LCX_DEBUG, "the store is not connected: its runner's jobs are asked about later",
+            "runner_id", runner->name, "error", err, NULL);
+}
+
+/* The store is heard: the questions that could not go out go now. */
+static void ask_again(broker_t *self)
+{
+    if (!self->asks_unsent) return;
+    self->asks_unsent = false;
+    for (runner_t *r = pool_first(self->pool); r; r = pool_next(self->pool))
+        if (r->ask_unsent) send_ask(self, r);
+}
+
 /* The jobs a (re)registering runner still runs: those queued here become its jobs at once; the
  * store is asked about the ones this dispatcher does not know (ADOPT); the rest are dropped. */
 static void adopt_running(broker_t *self, runner_t *runner, const lcx_msg_t *ready)
 {
-    lcx_msg_t *ask = NULL;
+    bool asked = false;
     for (size_t i = 0; i < ready->running.n; i++) {
         const char *entry = ready->running.v[i];
         char id[LCX_UUID_LEN + 1];
@@ -339,23 +382,13 @@ static void adopt_running(broker_t *self, runner_t *runner, const lcx_msg_t *rea
         if (verdict == ADOPT_TAKE) {
             adopt(self, runner, id, attempt);
         } else if (verdict == ADOPT_ASK) {
-            if (!ask) ask = lcx_msg_new(LCX_CMD_ADOPT);
-            lcx_msg_list_append(ask, LCX_F_running, entry);
-            zlist_append(runner->asked, (void *)entry);
+            adopt_ask(self->asks, runner, id, attempt);
+            asked = true;
         } else {
             not_adopted(runner, entry, adopt_verdict_text(verdict));
         }
     }
-    if (!ask) return;
-    lcx_msg_set_str(ask, LCX_F_runner_id, runner->name);
-    ask->corr = runner->serial;
-    ask->routing_id = zframe_new(STORE_IDENTITY, strlen(STORE_IDENTITY));
-    char err[256];
-    if (lcx_msg_send(&ask, self->store_sock, err, sizeof err) != 0) {
-        lcx_log(LCX_WARN, "cannot ask the store about a runner's jobs; none adopted", "runner_id",
-                runner->name, "error", err, NULL);
-        zlist_purge(runner->asked);
-    }
+    if (asked) send_ask(self, runner);
 }
 
 /* The store's answer to ADOPT: the entries it confirms are adopted, the others dropped. */
@@ -363,8 +396,11 @@ static void on_adopted(broker_t *self, const lcx_msg_t *msg)
 {
     runner_t *runner = pool_find_serial(self->pool, msg->corr);
     if (!runner) return; /* that registration is gone: its jobs were not adopted */
+    zlist_t *asked = zlist_new();
+    zlist_autofree(asked);
+    adopt_take_asks(self->asks, runner->serial, asked);
     char *entry;
-    while ((entry = zlist_pop(runner->asked))) {
+    while ((entry = zlist_pop(asked))) {
         bool confirmed = false;
         for (size_t i = 0; i < msg->running.n && !confirmed; i++)
             confirmed = strcmp(msg->running.v[i], entry) == 0;
@@ -376,6 +412,30 @@ static void on_adopted(broker_t *self, const lcx_msg_t *msg)
             not_adopted(runner, entry, "the store does not confirm it");
         free(entry);
     }
+    zlist_destroy(&asked);
+}
+
+/* A re-submitted JOB (the store vouches that the execution is unfinished) for a job a
+ * registering runner asked about: it becomes that runner's at once, instead of waiting in the
+ * queue to run a second time. False when no open question fits. */
+static bool vouched_by_resubmit(broker_t *self, const lcx_msg_t *msg)
+{
+    int64_t attempt = 0;
+    uint64_t serial =
+        msg->resubmit.v ? adopt_asker(self->asks, msg->execution_id.ptr, &attempt) : 0;
+    runner_t *runner = serial ? pool_find_serial(self->pool, serial) : NULL;
+    if (!serial) return false;
+    adopt_forget(self->asks, msg->execution_id.ptr);
+    if (!runner || attempt < msg->attempt.v) {
+        if (runner) not_adopted(runner, msg->execution_id.ptr, "an older attempt than the store's");
+        return false;
+    }
+    lcx_msg_t *job = lcx_msg_dup(msg);
+    zframe_destroy(&job->routing_id);
+    job->corr = 0;
+    jobs_add(self->jobs, &job);
+    adopt(self, runner, msg->execution_id.ptr, attempt);
+    return true;
 }
 
 /* A READY that registers nobody: logged, and its connection is not heard for a liveness period.

@@ -39,7 +39,6 @@ void runner_free(runner_t **runner_p)
     zframe_destroy(&runner->identity);
     zlist_destroy(&runner->languages);
     zlist_destroy(&runner->versions);
-    zlist_destroy(&runner->asked);
     free(runner->name);
     free(runner->sandbox);
     free(runner);
@@ -97,8 +96,6 @@ runner_t *pool_join(pool_t *self, const lcx_msg_t *ready)
     runner->versions = string_list(&ready->versions);
     runner->sandbox = lcx_strdup(ready->sandbox.ptr ? ready->sandbox.ptr : "unknown");
     runner->serial = ++self->last_serial;
-    runner->asked = zlist_new();
-    zlist_autofree(runner->asked);
     zlist_append(self->runners, runner);
     pool_touch(self, runner);
     return runner;

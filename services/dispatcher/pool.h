@@ -23,7 +23,7 @@ typedef struct {
     char *sandbox;      /* how it isolates programs, as it said in READY */
     int64_t expires;    /* monotonic ms */
     uint64_t serial;    /* this registration's number: the corr of its ADOPT */
-    zlist_t *asked;     /* READY.running entries (char*) the store is asked about (ADOPT) */
+    bool ask_unsent;    /* its ADOPT could not go out yet (the store was not connected) */
 } runner_t;
 
 /* Most slots a READY may offer (PROTOCOL.md 6.3). */

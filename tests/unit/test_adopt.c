@@ -164,6 +164,41 @@ static void adopted_jobs_never_occupy_the_queue(void **state)
     pool_destroy(&pool);
 }
 
+/* The open questions: by id, of one registration each; taken out when the store answers. */
+static void asks_are_kept_per_registration(void **state)
+{
+    (void)state;
+    pool_t *pool = pool_new(3000);
+    lcx_msg_t *ma = ready("conn-a", "runner-a", 2, 0), *mb = ready("conn-b", "runner-b", 2, 0);
+    runner_t *ra = pool_join(pool, ma), *rb = pool_join(pool, mb);
+    adopt_asks_t *asks = adopt_asks_new();
+    adopt_ask(asks, ra, ID_A, 1);
+    adopt_ask(asks, ra, ID_B, 2);
+    adopt_ask(asks, rb, ID_C, 1);
+    int64_t attempt = 0;
+    assert_int_equal(adopt_asker(asks, ID_B, &attempt), ra->serial);
+    assert_int_equal(attempt, 2);
+    assert_int_equal(adopt_asker(asks, "0b6f2c1e-1111-4222-8333-44445555dddd", &attempt), 0);
+    lcx_msg_t *ask = lcx_msg_new(LCX_CMD_ADOPT);
+    assert_int_equal(adopt_entries(asks, ra->serial, ask), 2);
+    assert_int_equal(ask->running.n, 2);
+    assert_true(strcmp(ask->running.v[0], ID_A "/1") == 0 ||
+                strcmp(ask->running.v[1], ID_A "/1") == 0);
+    adopt_forget(asks, ID_A); /* the store's re-submitted JOB settled it */
+    zlist_t *taken = zlist_new();
+    zlist_autofree(taken);
+    adopt_take_asks(asks, ra->serial, taken);
+    assert_int_equal(zlist_size(taken), 1);
+    assert_string_equal(zlist_first(taken), ID_B "/2");
+    assert_int_equal(adopt_asks_size(asks), 1); /* runner-b's is still open */
+    zlist_destroy(&taken);
+    lcx_msg_destroy(&ask);
+    adopt_asks_destroy(&asks);
+    lcx_msg_destroy(&ma);
+    lcx_msg_destroy(&mb);
+    pool_destroy(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +207,7 @@ int main(void)
         cmocka_unit_test(refused_connections_expire),
         cmocka_unit_test(entries_are_settled),
         cmocka_unit_test(adopted_jobs_never_occupy_the_queue),
+        cmocka_unit_test(asks_are_kept_per_registration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
