@@ -37,11 +37,13 @@ BINARIES   := $(SERVICES:%=$(BIN)/lcx-%) $(BIN)/lcx-keeper
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_INC   := -Iservices/gateway -Iservices/session -Iservices/dispatcher -Iservices/runner
+# Test tools the integration tests run (not installed): lcx-forge speaks the protocol as told.
+TOOLS      := $(BUILD)/tools/lcx-forge
 ETC        := $(BUILD)/etc/languages.conf \
               $(patsubst web/%,$(BUILD)/etc/%,$(wildcard web/openapi.json web/docs.html))
 
 .PHONY: all deps dev-deps run test unit integration bench keygen clean format lint
-all: $(BINARIES) $(ETC)
+all: $(BINARIES) $(ETC) $(TOOLS)
 
 deps:
 	$(call install,$(DEB_PKGS))
@@ -85,6 +87,11 @@ $(BIN)/lcx-keeper: $(KEEPER_OBJ) $(BUILD)/liblcx.a
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -Wl,-z,now -o $@ $^ $(shell pkg-config --libs libseccomp jansson 2>/dev/null)
 
+$(BUILD)/tools/lcx-forge: tests/tools/lcx_forge.c $(BUILD)/liblcx.a
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/liblcx.a $(LDLIBS)
+
 $(BUILD)/etc/languages.conf: services/common/languages.conf
 	@mkdir -p $(dir $@)
 	@cp $< $@
@@ -96,7 +103,7 @@ $(BUILD)/etc/%: web/%
 # Unit tests link the module under test (service modules without main.c) and cmocka.
 UNIT_MODULES := $(filter-out %/main.o,$(gateway_OBJ) $(session_OBJ) $(dispatcher_OBJ) $(runner_OBJ))
 
-# CURVE keys for the services (see README "Security between hosts"): make keygen KEYS=dir
+# CURVE keys for the services (see README "Security", "Between hosts"): make keygen KEYS=dir
 KEYS ?= keys
 keygen: all
 	@$(BIN)/lcx-keygen $(KEYS)

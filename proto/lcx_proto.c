@@ -114,6 +114,8 @@ static const schema_t schemas[LCX_CMD_COUNT] = {
     [LCX_CMD_KEY] = {F(key_id) | F(name) | F(role) | F(created_at),
                      KEY_SETTABLE | F(revoked_at) | F(last_used_at), 0},
     [LCX_CMD_KEYS] = {F(items), 0, LCX_CMD_KEY},
+    [LCX_CMD_ADOPT] = {F(runner_id) | F(running), 0, 0},
+    [LCX_CMD_ADOPTED] = {F(runner_id) | F(running), 0, 0},
 };
 
 /* The lowest field in a non-empty mask. */
@@ -377,6 +379,7 @@ lcx_msg_t *lcx_msg_dup(const lcx_msg_t *self)
     lcx_msg_t *copy = lcx_msg_new(self->cmd);
     copy->corr = self->corr;
     if (self->routing_id) copy->routing_id = zframe_dup(self->routing_id);
+    memcpy(copy->user_id, self->user_id, sizeof copy->user_id);
     /* A field copied to the same command always fits: copy_field fails on no other case. */
     for (int f = 0; f < LCX_F_COUNT; f++)
         if (lcx_msg_has(self, (lcx_field_t)f)) copy_field(copy, self, (lcx_field_t)f);
@@ -863,6 +866,8 @@ lcx_msg_t *lcx_msg_recv(zsock_t *sock, char *err, size_t errlen)
     } else {
         zframe_t *body = zmsg_first(frames);
         self = lcx_msg_decode(zframe_data(body), zframe_size(body), err, errlen);
+        const char *user_id = self ? zframe_meta(body, "User-Id") : NULL;
+        if (user_id && strlen(user_id) <= LCX_USER_ID_MAX) strcpy(self->user_id, user_id);
     }
     if (self)
         self->routing_id = routing_id;

@@ -71,7 +71,9 @@
     X(KEY_UPDATE)                                                                                  \
     X(KEY_REVOKE)                                                                                  \
     X(KEY)                                                                                         \
-    X(KEYS)
+    X(KEYS)                                                                                        \
+    X(ADOPT)                                                                                       \
+    X(ADOPTED)
 
 typedef enum {
     LCX_CMD_NONE = 0,
@@ -210,10 +212,16 @@ typedef struct {
 #define LCX_T_LIST_CTYPE lcx_list_t
 #define LCX_T_ITEMS_CTYPE lcx_items_t
 
+/* Room for a ZAP User-Id: with CURVE (zauth), the client's public key in Z85 (40 chars). */
+#define LCX_USER_ID_MAX 64
+
 struct lcx_msg_t {
     lcx_cmd_t cmd;
     uint64_t corr;
     zframe_t *routing_id; /* peer on a ROUTER socket, else NULL */
+    /* The User-Id the ZAP handler gave the connection the message came on (lcx_msg_recv): with
+     * CURVE, the sender's public key (Z85); "" without one (or one longer than the room). */
+    char user_id[LCX_USER_ID_MAX + 1];
 #define LCX_X_MEMBER(name, type) LCX_T_##type##_CTYPE name;
     LCX_FIELDS(LCX_X_MEMBER)
 #undef LCX_X_MEMBER
@@ -248,7 +256,8 @@ bool lcx_msg_has(const lcx_msg_t *self, lcx_field_t field);
 int lcx_msg_encode(const lcx_msg_t *self, char **buf_p, size_t *len_p, char *err, size_t errlen);
 lcx_msg_t *lcx_msg_decode(const void *buf, size_t len, char *err, size_t errlen);
 
-/* Socket I/O. recv reads one message (and the routing id on a ROUTER socket); it returns NULL
+/* Socket I/O. recv reads one message (and the routing id on a ROUTER socket, and the
+ * connection's User-Id, see lcx_msg_t); it returns NULL
  * with err set when the frames are malformed (they are consumed and dropped) or on interrupt
  * (err empty). send encodes, prepends the routing id on a ROUTER socket, sends without
  * blocking and destroys *self_p whatever happens; it returns 0, or -1 (errno from zmq: EAGAIN,

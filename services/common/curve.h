@@ -7,7 +7,8 @@
  * authenticates with its own certificate and pins the server's public key.
  *
  * Without a key directory every call is a no-op, and binding an address other than loopback
- * is refused: traffic between hosts is never in the clear.
+ * is refused: traffic between hosts is never in the clear. On one machine the endpoints are
+ * ipc:// sockets, and curve_server keeps their directory private instead (below).
  */
 #ifndef LCX_CURVE_H
 #define LCX_CURVE_H
@@ -27,10 +28,21 @@ curve_t *curve_new(const char *dir, const char *name, const char *secret, bool s
 void curve_destroy(curve_t **self_p);
 
 bool curve_enabled(const curve_t *self);
-/* Call before zsock_bind: 0, or -1 with a reason (e.g. a public address without CURVE). */
+/*
+ * Call before zsock_bind: 0, or -1 with a reason. Without CURVE: a public address is refused; an
+ * ipc:// socket's directory is made private first (created mode 0700, or one of this user's
+ * tightened to 0700), and refused when another user owns it or it is not a directory; an abstract
+ * ipc://@name (no file, so no permissions) is refused; tcp:// loopback is allowed with a warning
+ * (every local user can connect). With or without CURVE, an ipc:// socket another process
+ * listens on is refused (libzmq would take its path over).
+ */
 int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, char *err, size_t errlen);
 /* Call before zsock_connect, with the server's certificate name. */
 int curve_client(curve_t *self, zsock_t *sock, const char *server, char *err, size_t errlen);
+/* The public key (Z85) of a service in the key directory, e.g. "session", into out (41 bytes):
+ * with CURVE, a server tells that peer's messages by it (lcx_msg_t.user_id). 0, or -1 with a
+ * reason (no key directory, or no such certificate). */
+int curve_public_key(curve_t *self, const char *name, char *out, char *err, size_t errlen);
 
 /* True for tcp://127.x.x.x, tcp://localhost, tcp://[::1], ipc:// and inproc:// endpoints. */
 bool curve_endpoint_is_local(const char *endpoint);

@@ -88,6 +88,45 @@ static int load_defaults_and_env(lcx_settings_t *self, char *err, size_t errlen)
     return 0;
 }
 
+/* Every text made by expand_socket_dir, kept for the life of the process: settings point into
+ * it, and a caller may still hold the settings of an earlier load. */
+static char **expansions;
+static size_t expansion_count;
+
+static const char *keep_expansion(char *text)
+{
+    expansions = lcx_realloc(expansions, (expansion_count + 1) * sizeof *expansions);
+    expansions[expansion_count++] = text;
+    return text;
+}
+
+/* `value` with every "{socket_dir}" replaced by dir (malloc'd). */
+static char *replace_socket_dir(const char *value, const char *dir)
+{
+    static const char mark[] = "{socket_dir}";
+    size_t count = 0;
+    for (const char *at = strstr(value, mark); at; at = strstr(at + 1, mark))
+        count++;
+    char *out = lcx_malloc(strlen(value) + count * strlen(dir) + 1), *w = out;
+    for (const char *at; (at = strstr(value, mark)); value = at + strlen(mark)) {
+        memcpy(w, value, (size_t)(at - value));
+        w = stpcpy(w + (at - value), dir);
+    }
+    strcpy(w, value);
+    return out;
+}
+
+/* The endpoints' defaults name {socket_dir}; a flag or variable may too. */
+static void expand_socket_dir(lcx_settings_t *self)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const setting_t *s = &settings_table[i];
+        const char **slot = (const char **)((char *)self + s->offset);
+        if (s->type != 'S' || slot == &self->socket_dir || !strstr(*slot, "{socket_dir}")) continue;
+        *slot = keep_expansion(replace_socket_dir(*slot, self->socket_dir));
+    }
+}
+
 static int load_flags(lcx_settings_t *self, char service, int argc, char **argv, char *err,
                       size_t errlen)
 {
@@ -122,6 +161,7 @@ lcx_settings_rc_t lcx_settings_load(lcx_settings_t *self, char service, int argc
     }
     if (load_defaults_and_env(self, err, errlen) != 0) return LCX_SETTINGS_ERROR;
     if (load_flags(self, service, argc, argv, err, errlen) != 0) return LCX_SETTINGS_ERROR;
+    expand_socket_dir(self);
     return LCX_SETTINGS_OK;
 }
 

@@ -26,7 +26,9 @@ typedef enum {
  * Fills `self` for the service whose letter is `service` (G, S, D or R). Flags are
  * `--name value` or `--name=value`; `--help` prints usage to `out` and returns
  * LCX_SETTINGS_HELP. Unknown flags, flags of other services and malformed integers give
- * LCX_SETTINGS_ERROR with a message in err. Strings point into argv, environ or constants.
+ * LCX_SETTINGS_ERROR with a message in err. Strings point into argv, environ or constants; a
+ * value that names {socket_dir} (the endpoints' defaults do) has the setting socket_dir put in
+ * its place, in text that lasts as long as the process.
  */
 lcx_settings_rc_t lcx_settings_load(lcx_settings_t *self, char service, int argc, char **argv,
                                     FILE *out, char *err, size_t errlen);

@@ -38,6 +38,23 @@ bool lcx_uuid_valid(const char *text)
     return true;
 }
 
+bool lcx_running_entry_parse(const char *entry, char *id, int64_t *attempt)
+{
+    if (!entry || strlen(entry) < LCX_UUID_LEN + 2 || entry[LCX_UUID_LEN] != '/') return false;
+    const char *digits = entry + LCX_UUID_LEN + 1;
+    int64_t value = 0;
+    for (const char *p = digits; *p; p++) {
+        if (!isdigit((unsigned char)*p) || p - digits >= 10) return false;
+        value = value * 10 + (*p - '0');
+    }
+    if (value < 1 || value > INT32_MAX) return false;
+    memcpy(id, entry, LCX_UUID_LEN);
+    id[LCX_UUID_LEN] = '\0';
+    if (!lcx_uuid_valid(id)) return false;
+    *attempt = value;
+    return true;
+}
+
 static int64_t clock_ms(clockid_t id)
 {
     struct timespec ts;

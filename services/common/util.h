@@ -14,6 +14,10 @@
 void lcx_uuid4(char *out);
 /* True when text is a well-formed UUID (any version, either case). */
 bool lcx_uuid_valid(const char *text);
+/* An entry of READY.running or ADOPT.running, "execution_id/attempt" (PROTOCOL.md 6.3): true
+ * when it is a UUID, a slash and a decimal attempt from 1 to 2^31-1, whose parts it copies to id
+ * (LCX_UUID_LEN + 1 bytes) and *attempt. */
+bool lcx_running_entry_parse(const char *entry, char *id, int64_t *attempt);
 
 /* Wall clock and monotonic clock, in milliseconds. */
 int64_t lcx_now_ms(void);

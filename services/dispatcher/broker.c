@@ -2,6 +2,7 @@
  * broker: the dispatcher's loop (see broker.h).
  */
 #include "broker.h"
+#include "adopt.h"
 #include "alloc.h"
 #include "curve.h"
 #include "jobs.h"
@@ -23,6 +24,9 @@ struct broker_t {
     jobs_t *jobs;
     outbox_t *outbox;
     curve_t *curve;
+    char store_key[41]; /* with CURVE: the session store's public key (Z85), else "" */
+    adopt_asks_t *asks; /* what registering runners asked the store about (adopt.h) */
+    bool asks_unsent;   /* some runner's ADOPT waits for the store to connect */
     char instance[LCX_UUID_LEN + 1];
     int64_t hold_until; /* re-submitted jobs wait until then: returning runners report theirs */
     int64_t next_heartbeat;
@@ -58,6 +62,10 @@ broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
     self->hold_until = lcx_mono_ms() + settings->heartbeat_ms * settings->liveness;
     self->curve =
         curve_new(settings->curve_dir, "dispatcher", settings->curve_secret, true, err, errlen);
+    /* With CURVE, the store's key is what tells its messages from anyone else's. */
+    if (self->curve && curve_enabled(self->curve) &&
+        curve_public_key(self->curve, "session", self->store_key, err, errlen) != 0)
+        curve_destroy(&self->curve);
     /* The store reconnects under the same routing id; the newest connection takes it over. */
     if (self->curve)
         self->store_sock =
@@ -70,6 +78,7 @@ broker_t *broker_new(const lcx_settings_t *settings, char *err, size_t errlen)
     }
     self->pool = pool_new(settings->heartbeat_ms * settings->liveness);
     self->jobs = jobs_new();
+    self->asks = adopt_asks_new();
     self->outbox = outbox_new(self->store_sock, STORE_IDENTITY, settings->heartbeat_ms);
     return self;
 }
@@ -80,6 +89,7 @@ void broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     outbox_destroy(&self->outbox);
     jobs_destroy(&self->jobs);
+    adopt_asks_destroy(&self->asks);
     pool_destroy(&self->pool);
     zsock_destroy(&self->store_sock);
     zsock_destroy(&self->runner_sock);
@@ -182,11 +192,20 @@ static void runner_lost(broker_t *self, runner_t *runner, const char *why)
         post_update(self, j->execution_id.ptr, j->attempt.v, "QUEUED", NULL);
     }
     zlist_destroy(&held);
+    zlist_t *asked = zlist_new(); /* its open questions go with it */
+    zlist_autofree(asked);
+    adopt_take_asks(self->asks, runner->serial, asked);
+    zlist_destroy(&asked);
     runner_free(&runner);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* The session store's side                                                                  */
+
+/* The runners' side, below. */
+static void on_adopted(broker_t *self, const lcx_msg_t *msg);
+static void ask_again(broker_t *self);
+static bool vouched_by_resubmit(broker_t *self, const lcx_msg_t *msg);
 
 static void reply_status(broker_t *self, const lcx_msg_t *req)
 {
@@ -219,7 +238,8 @@ static void on_job(broker_t *self, lcx_msg_t **msg_p)
         known->job->corr = 0;
         if (attempt > known->job->attempt.v) lcx_msg_set_int(known->job, LCX_F_attempt, attempt);
     }
-    if (known || outbox_holds(self->outbox, msg->execution_id.ptr)) {
+    if (known || outbox_holds(self->outbox, msg->execution_id.ptr) ||
+        vouched_by_resubmit(self, msg)) {
         reply_accept(self, msg, NULL);
         return;
     }
@@ -269,6 +289,7 @@ static void on_drain(broker_t *self, const lcx_msg_t *msg)
 static void handle_store(broker_t *self, lcx_msg_t **msg_p)
 {
     lcx_msg_t *msg = *msg_p;
+    ask_again(self);
     switch (msg->cmd) {
     case LCX_CMD_HEARTBEAT:
         reply_status(self, msg);
@@ -285,6 +306,9 @@ static void handle_store(broker_t *self, lcx_msg_t **msg_p)
     case LCX_CMD_DRAIN:
         on_drain(self, msg);
         break;
+    case LCX_CMD_ADOPTED:
+        on_adopted(self, msg);
+        break;
     default:
         lcx_log(LCX_WARN, "unexpected command from session store", "command",
                 lcx_cmd_name(msg->cmd), NULL);
@@ -294,43 +318,170 @@ static void handle_store(broker_t *self, lcx_msg_t **msg_p)
 /* ---------------------------------------------------------------------------------------- */
 /* The runners' side                                                                         */
 
-/* The jobs a (re)registering runner still runs become its jobs here: queued copies of them
- * (re-submitted by the store) are not run a second time. */
+/* Makes a job the runner's (PROTOCOL.md 6.3, Adoption): it runs there, and a queued copy is
+ * not dispatched again. */
+static void adopt(broker_t *self, runner_t *runner, const char *id, int64_t attempt)
+{
+    if (!adopt_take(self->jobs, runner, id, attempt)) {
+        lcx_log(LCX_INFO, "execution not adopted", "execution_id", id, "runner_id", runner->name,
+                "why", "dispatched meanwhile", NULL);
+        return;
+    }
+    runner->assigned++;
+    lcx_log(LCX_INFO, "execution adopted", "execution_id", id, "runner_id", runner->name,
+            LCX_LOG_INT("attempt", attempt), NULL);
+}
+
+static void not_adopted(const runner_t *runner, const char *entry, const char *why)
+{
+    lcx_log(LCX_WARN, "execution not adopted", "entry", entry, "runner_id", runner->name, "why",
+            why, NULL);
+}
+
+/* Asks the store about the registration's open questions (ADOPT). A dispatcher that has just
+ * started may hear a runner before the store has connected: then it asks once the store is
+ * heard (ask_again). */
+static void send_ask(broker_t *self, runner_t *runner)
+{
+    lcx_msg_t *ask = lcx_msg_new(LCX_CMD_ADOPT);
+    runner->ask_unsent = false;
+    if (adopt_entries(self->asks, runner->serial, ask) == 0) {
+        lcx_msg_destroy(&ask);
+        return;
+    }
+    lcx_msg_set_str(ask, LCX_F_runner_id, runner->name);
+    ask->corr = runner->serial;
+    ask->routing_id = zframe_new(STORE_IDENTITY, strlen(STORE_IDENTITY));
+    char err[256];
+    if (lcx_msg_send(&ask, self->store_sock, err, sizeof err) == 0) return;
+    runner->ask_unsent = self->asks_unsent = true;
+    lcx_log(LCX_DEBUG, "the store is not connected: its runner's jobs are asked about later",
+            "runner_id", runner->name, "error", err, NULL);
+}
+
+/* The store is heard: the questions that could not go out go now. */
+static void ask_again(broker_t *self)
+{
+    if (!self->asks_unsent) return;
+    self->asks_unsent = false;
+    for (runner_t *r = pool_first(self->pool); r; r = pool_next(self->pool))
+        if (r->ask_unsent) send_ask(self, r);
+}
+
+/* The jobs a (re)registering runner still runs: those queued here become its jobs at once; the
+ * store is asked about the ones this dispatcher does not know (ADOPT); the rest are dropped. */
 static void adopt_running(broker_t *self, runner_t *runner, const lcx_msg_t *ready)
 {
+    bool asked = false;
     for (size_t i = 0; i < ready->running.n; i++) {
+        const char *entry = ready->running.v[i];
         char id[LCX_UUID_LEN + 1];
-        long long attempt = 0;
-        if (sscanf(ready->running.v[i], "%36[0-9a-f-]/%lld", id, &attempt) != 2) continue;
-        job_t *job = jobs_find(self->jobs, id);
-        if (job && job->runner) continue; /* already running elsewhere: that copy counts */
-        if (!job) {
-            lcx_msg_t *stub = lcx_msg_new(LCX_CMD_JOB); /* details come with the store's JOB */
-            lcx_msg_set_str(stub, LCX_F_execution_id, id);
-            lcx_msg_set_int(stub, LCX_F_attempt, attempt);
-            job = jobs_add(self->jobs, &stub);
-        } else if (job->job->attempt.v < attempt) {
-            lcx_msg_set_int(job->job, LCX_F_attempt, attempt);
+        int64_t attempt = 0;
+        adopt_verdict_t verdict =
+            adopt_verdict(self->jobs, entry, self->settings->max_attempts, id, &attempt);
+        if (verdict == ADOPT_TAKE) {
+            adopt(self, runner, id, attempt);
+        } else if (verdict == ADOPT_ASK) {
+            adopt_ask(self->asks, runner, id, attempt);
+            asked = true;
+        } else {
+            not_adopted(runner, entry, adopt_verdict_text(verdict));
         }
-        if (!job) continue;
-        jobs_assign(self->jobs, job, runner);
-        runner->assigned++;
-        lcx_log(LCX_INFO, "execution adopted", "execution_id", id, "runner_id", runner->name, NULL);
     }
+    if (asked) send_ask(self, runner);
+}
+
+/* The store's answer to ADOPT: the entries it confirms are adopted, the others dropped. */
+static void on_adopted(broker_t *self, const lcx_msg_t *msg)
+{
+    runner_t *runner = pool_find_serial(self->pool, msg->corr);
+    if (!runner) return; /* that registration is gone: its jobs were not adopted */
+    zlist_t *asked = zlist_new();
+    zlist_autofree(asked);
+    adopt_take_asks(self->asks, runner->serial, asked);
+    char *entry;
+    while ((entry = zlist_pop(asked))) {
+        bool confirmed = false;
+        for (size_t i = 0; i < msg->running.n && !confirmed; i++)
+            confirmed = strcmp(msg->running.v[i], entry) == 0;
+        char id[LCX_UUID_LEN + 1];
+        int64_t attempt = 0;
+        if (confirmed && lcx_running_entry_parse(entry, id, &attempt))
+            adopt(self, runner, id, attempt);
+        else
+            not_adopted(runner, entry, "the store does not confirm it");
+        free(entry);
+    }
+    zlist_destroy(&asked);
+}
+
+/* A re-submitted JOB (the store vouches that the execution is unfinished) for a job a
+ * registering runner asked about: it becomes that runner's at once, instead of waiting in the
+ * queue to run a second time. False when no open question fits. */
+static bool vouched_by_resubmit(broker_t *self, const lcx_msg_t *msg)
+{
+    int64_t attempt = 0;
+    uint64_t serial =
+        msg->resubmit.v ? adopt_asker(self->asks, msg->execution_id.ptr, &attempt) : 0;
+    runner_t *runner = serial ? pool_find_serial(self->pool, serial) : NULL;
+    if (!serial) return false;
+    adopt_forget(self->asks, msg->execution_id.ptr);
+    if (!runner || attempt < msg->attempt.v) {
+        if (runner) not_adopted(runner, msg->execution_id.ptr, "an older attempt than the store's");
+        return false;
+    }
+    lcx_msg_t *job = lcx_msg_dup(msg);
+    zframe_destroy(&job->routing_id);
+    job->corr = 0;
+    jobs_add(self->jobs, &job);
+    adopt(self, runner, msg->execution_id.ptr, attempt);
+    return true;
+}
+
+/* A READY that registers nobody: logged, and its connection is not heard for a liveness period.
+ * No DISCONNECT: a runner would only connect again at once and send the same READY. */
+static void refuse_ready(broker_t *self, const lcx_msg_t *msg, const char *why)
+{
+    lcx_log(LCX_WARN, "runner refused", "runner_id", msg->runner_id.ptr, "why", why,
+            LCX_LOG_INT("slots", msg->slots.v), NULL);
+    int64_t liveness_ms = self->settings->heartbeat_ms * self->settings->liveness;
+    pool_refuse(self->pool, msg->routing_id, lcx_mono_ms() + liveness_ms);
+}
+
+/* False once a send to the runner's connection fails with EHOSTUNREACH (it has closed). */
+static bool still_connected(broker_t *self, runner_t *runner)
+{
+    lcx_msg_t *beat = lcx_msg_new(LCX_CMD_HEARTBEAT);
+    beat->routing_id = zframe_dup(runner->identity);
+    char err[128];
+    return lcx_msg_send(&beat, self->runner_sock, err, sizeof err) == 0 ||
+           zmq_errno() != EHOSTUNREACH;
 }
 
 static void on_ready(broker_t *self, const lcx_msg_t *msg)
 {
-    if (msg->slots.v < 1 || msg->slots.v > 1024) {
-        lcx_log(LCX_WARN, "runner refused: bad slot count", "runner_id", msg->runner_id.ptr, NULL);
+    const char *problem = pool_ready_problem(msg);
+    if (problem) {
+        refuse_ready(self, msg, problem);
         return;
     }
     runner_t *old = pool_find(self->pool, msg->routing_id);
     if (old) runner_lost(self, pool_remove(self->pool, old), "registered again");
+    /* One live registration per name: a runner that restarts is let in once its old
+     * connection is seen closed (or has expired); an impostor never takes a live one's place. */
+    runner_t *twin = pool_find_name(self->pool, msg->runner_id.ptr);
+    if (twin && !still_connected(self, twin)) {
+        runner_lost(self, pool_remove(self->pool, twin), "connection closed");
+        twin = NULL;
+    }
+    if (twin) {
+        refuse_ready(self, msg, "runner_id in use by a live runner");
+        return;
+    }
     runner_t *runner = pool_join(self->pool, msg);
-    adopt_running(self, runner, msg);
     lcx_log(LCX_INFO, "runner joined", "runner_id", runner->name,
             LCX_LOG_INT("slots", runner->slots), NULL);
+    adopt_running(self, runner, msg);
 }
 
 /* Forwards a runner's UPDATE to the store and, when final, frees the slot. */
@@ -416,6 +567,7 @@ static void handle_runner(broker_t *self, lcx_msg_t **msg_p)
         return;
     }
     runner_t *runner = pool_find(self->pool, msg->routing_id);
+    if (!runner && pool_refused(self->pool, msg->routing_id, lcx_mono_ms())) return;
     if (!runner) {
         on_stranger(self, msg);
         return;
@@ -472,9 +624,30 @@ static void timers(broker_t *self)
         runner_lost(self, dead, "heartbeats stopped");
     if (now >= self->next_heartbeat) {
         heartbeat_runners(self);
+        pool_forget_refused(self->pool, now);
         self->next_heartbeat = now + self->settings->heartbeat_ms;
     }
     outbox_flush(self->outbox, now);
+}
+
+/* Only the session store speaks on the store socket (PROTOCOL.md 2): its routing id and, with
+ * CURVE, its key. NULL, or why a message is not the store's. */
+static const char *not_the_store(const broker_t *self, const lcx_msg_t *msg)
+{
+    if (!msg->routing_id || !zframe_streq(msg->routing_id, STORE_IDENTITY))
+        return "not the store's routing id";
+    if (self->store_key[0] && strcmp(msg->user_id, self->store_key) != 0)
+        return "not the session store's CURVE key";
+    return NULL;
+}
+
+static void drop_stranger(const lcx_msg_t *msg, const char *why)
+{
+    char *peer = msg->routing_id ? zframe_strhex(msg->routing_id) : NULL;
+    lcx_log(LCX_WARN, "message from a stranger on the store socket dropped", "command",
+            lcx_cmd_name(msg->cmd), "why", why, "peer", peer, "execution_id", msg->execution_id.ptr,
+            NULL);
+    free(peer);
 }
 
 static void receive(broker_t *self, zsock_t *sock)
@@ -488,7 +661,10 @@ static void receive(broker_t *self, zsock_t *sock)
                     sock == self->store_sock ? "session" : "runner", "error", err, NULL);
             continue;
         }
-        if (sock == self->store_sock)
+        const char *stranger = sock == self->store_sock ? not_the_store(self, msg) : NULL;
+        if (stranger)
+            drop_stranger(msg, stranger);
+        else if (sock == self->store_sock)
             handle_store(self, &msg);
         else
             handle_runner(self, &msg);

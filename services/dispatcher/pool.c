@@ -6,16 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Most connections remembered as refused at once: beyond, a refused one is a stranger at once. */
+#define REFUSED_MAX 4096
+
 struct pool_t {
     zlist_t *runners; /* of runner_t */
     int64_t liveness_ms;
+    uint64_t last_serial;
+    zhashx_t *refused; /* routing id in hex -> int64_t *until (monotonic ms) */
 };
+
+static void free_until(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
 
 pool_t *pool_new(int64_t liveness_ms)
 {
     pool_t *self = lcx_calloc(1, sizeof *self);
     self->runners = zlist_new();
     self->liveness_ms = liveness_ms;
+    self->refused = zhashx_new();
+    zhashx_set_destructor(self->refused, free_until);
     return self;
 }
 
@@ -40,6 +53,7 @@ void pool_destroy(pool_t **self_p)
     while ((runner = zlist_pop(self->runners)))
         runner_free(&runner);
     zlist_destroy(&self->runners);
+    zhashx_destroy(&self->refused);
     free(self);
     *self_p = NULL;
 }
@@ -60,6 +74,13 @@ static zlist_t *string_list(const lcx_list_t *from)
     return list;
 }
 
+const char *pool_ready_problem(const lcx_msg_t *ready)
+{
+    if (ready->slots.v < 1 || ready->slots.v > POOL_MAX_SLOTS) return "bad slot count";
+    if ((int64_t)ready->running.n > ready->slots.v) return "more running jobs than slots";
+    return NULL;
+}
+
 runner_t *pool_join(pool_t *self, const lcx_msg_t *ready)
 {
     runner_t *runner = pool_find(self, ready->routing_id);
@@ -74,6 +95,7 @@ runner_t *pool_join(pool_t *self, const lcx_msg_t *ready)
     runner->languages = string_list(&ready->languages);
     runner->versions = string_list(&ready->versions);
     runner->sandbox = lcx_strdup(ready->sandbox.ptr ? ready->sandbox.ptr : "unknown");
+    runner->serial = ++self->last_serial;
     zlist_append(self->runners, runner);
     pool_touch(self, runner);
     return runner;
@@ -164,6 +186,48 @@ runner_t *pool_find_name(pool_t *self, const char *name)
     for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners))
         if (strcmp(r->name, name) == 0) return r;
     return NULL;
+}
+
+runner_t *pool_find_serial(pool_t *self, uint64_t serial)
+{
+    for (runner_t *r = zlist_first(self->runners); r; r = zlist_next(self->runners))
+        if (r->serial == serial) return r;
+    return NULL;
+}
+
+void pool_refuse(pool_t *self, zframe_t *identity, int64_t until)
+{
+    if (zhashx_size(self->refused) >= REFUSED_MAX) return;
+    int64_t *value = lcx_malloc(sizeof *value);
+    *value = until;
+    char *key = zframe_strhex(identity);
+    zhashx_update(self->refused, key, value);
+    free(key);
+}
+
+bool pool_refused(pool_t *self, zframe_t *identity, int64_t now)
+{
+    char *key = zframe_strhex(identity);
+    const int64_t *until = zhashx_lookup(self->refused, key);
+    bool refused = until && now < *until;
+    if (until && !refused) zhashx_delete(self->refused, key);
+    free(key);
+    return refused;
+}
+
+void pool_forget_refused(pool_t *self, int64_t now)
+{
+    zlistx_t *keys = zhashx_keys(self->refused);
+    for (const char *key = zlistx_first(keys); key; key = zlistx_next(keys)) {
+        const int64_t *until = zhashx_lookup(self->refused, key);
+        if (until && now >= *until) zhashx_delete(self->refused, key);
+    }
+    zlistx_destroy(&keys);
+}
+
+size_t pool_refused_count(pool_t *self)
+{
+    return zhashx_size(self->refused);
 }
 
 void pool_describe(pool_t *self, lcx_msg_t *status)

@@ -416,6 +416,26 @@ static void on_update(server_t *self, const lcx_msg_t *update)
     to_dispatcher(self, &ack);
 }
 
+/* The dispatcher asks which jobs a registering runner really runs (PROTOCOL.md 6.2, ADOPT): the
+ * answer lists those the store confirms. */
+static void on_adopt(server_t *self, const lcx_msg_t *ask)
+{
+    lcx_msg_t *answer = lcx_msg_reply(ask, LCX_CMD_ADOPTED);
+    lcx_msg_set_str(answer, LCX_F_runner_id, ask->runner_id.ptr);
+    lcx_msg_list_touch(answer, LCX_F_running);
+    for (size_t i = 0; i < ask->running.n; i++) {
+        const char *entry = ask->running.v[i];
+        char id[LCX_UUID_LEN + 1];
+        int64_t attempt = 0;
+        bool confirmed = lcx_running_entry_parse(entry, id, &attempt) &&
+                         store_execution_adoptable(self->store, id, attempt, ask->runner_id.ptr);
+        if (confirmed) lcx_msg_list_append(answer, LCX_F_running, entry);
+        lcx_log(LCX_DEBUG, confirmed ? "adoption confirmed" : "adoption not confirmed", "entry",
+                entry, "runner_id", ask->runner_id.ptr, NULL);
+    }
+    to_dispatcher(self, &answer);
+}
+
 static void handle_dispatcher(server_t *self, lcx_msg_t **msg_p)
 {
     lcx_msg_t *msg = *msg_p;
@@ -434,6 +454,9 @@ static void handle_dispatcher(server_t *self, lcx_msg_t **msg_p)
     case LCX_CMD_OUTPUT:
         if (events_output(self->events, msg))
             zlist_append(self->touched, (void *)msg->execution_id.ptr);
+        break;
+    case LCX_CMD_ADOPT:
+        on_adopt(self, msg);
         break;
     default:
         lcx_log(LCX_WARN, "unexpected command from dispatcher", "command", lcx_cmd_name(msg->cmd),

@@ -135,6 +135,7 @@ static const char *const schema_v4 =
                         " WHERE session_id = ?1")                                                  \
     X(EXEC_DELETE, "DELETE FROM executions WHERE id = ?1")                                         \
     X(EXEC_STATE, "SELECT status, attempts FROM executions WHERE id = ?1")                         \
+    X(EXEC_HOLDER, "SELECT status, attempts, runner_id FROM executions WHERE id = ?1")             \
     X(EXEC_REQUEUE, "UPDATE executions SET status = 'QUEUED', attempts = ?2, runner_id = ?3,"      \
                     " started_at = NULL WHERE id = ?1")                                            \
     X(EXEC_START, "UPDATE executions SET status = 'RUNNING', attempts = ?2, runner_id = ?3,"       \
@@ -1002,6 +1003,25 @@ store_rc_t store_execution_keep_output(store_t *self, const char *execution_id,
     bind_buf(st, 3, &output->stderr);
     self->sync_due = true;
     return step_done(self, st, "execution output");
+}
+
+bool store_execution_adoptable(store_t *self, const char *execution_id, int64_t attempt,
+                               const char *runner_id)
+{
+    sqlite3_stmt *st = stmt(self, ST_EXEC_HOLDER);
+    bind_text(st, 1, execution_id);
+    bool ok = false;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int64_t attempts = sqlite3_column_int64(st, 1);
+        const char *holder = (const char *)sqlite3_column_text(st, 2);
+        ok = !store_status_terminal(col_text(st, 0)) && attempt >= attempts &&
+             (attempt > attempts || !holder || strcmp(holder, runner_id) == 0);
+    } else if (rc != SQLITE_DONE) {
+        fail(self, "execution holder");
+    }
+    sqlite3_reset(st);
+    return ok;
 }
 
 /* Order of states within one attempt: an update applies only if it moves forward. */

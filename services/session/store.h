@@ -144,6 +144,12 @@ typedef struct {
  */
 store_rc_t store_execution_apply(store_t *self, const lcx_msg_t *update, store_applied_t *out);
 
+/* Whether runner_id may be running `attempt` of the execution, as a registering runner says it
+ * is (the dispatcher's ADOPT, PROTOCOL.md 6.2): the execution is QUEUED or RUNNING, the attempt
+ * is not older than its attempts, and at its attempts no other runner reported RUNNING. */
+bool store_execution_adoptable(store_t *self, const char *execution_id, int64_t attempt,
+                               const char *runner_id);
+
 /* Calls fn with a JOB message for every QUEUED or RUNNING execution (reconciliation). */
 typedef void(store_job_fn)(void *arg, lcx_msg_t **job_p);
 store_rc_t store_active_jobs(store_t *self, store_job_fn *fn, void *arg);

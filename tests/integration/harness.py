@@ -1,6 +1,8 @@
 """
-Integration test harness for lcx: starts the four real services on free loopback ports, talks
-HTTP to the gateway, and stops, kills or restarts single services.
+Integration test harness for lcx: starts the four real services, talks HTTP to the gateway (on a
+free loopback port), and stops, kills or restarts single services. The services talk over
+ipc:// sockets in the stack's private socket directory (stack.socket_dir, mode 0700), as the
+embedded default does in /run/lcx.
 
 Python 3 standard library only.
 
@@ -249,7 +251,9 @@ def free_ports(n):
 
 
 class Stack:
-    """The four services as separate processes on free ports, with a private temp dir.
+    """The four services as separate processes, with a private temp dir: the gateway on a free
+    port, the services' own endpoints ipc:// sockets in self.socket_dir (self.session_endpoint,
+    self.dispatcher_endpoint, self.runner_endpoint).
 
     extra_flags: {"session": ["--flag", "value", ...], ...} appended to a service's command line.
     extra_env:   {"runner": {"LCX_X": "1"}, ...} added to a service's environment.
@@ -306,7 +310,13 @@ class Stack:
             self.extra_env.setdefault("session", {})["LCX_ADMIN_KEY_FILE"] = key_file
             self.extra_env.setdefault("gateway", {}).setdefault("LCX_AUTH", "keys")
         p = free_ports(4)
+        # The ports are only free ports now (test_hostile aims at one from the sandbox): the
+        # services' endpoints are ipc:// sockets in a directory only root may enter.
         self.session_port, self.dispatcher_port, self.runner_port, self.http_port = p
+        self.socket_dir = os.path.join(self.tmp, "run")
+        self.session_endpoint = "ipc://%s/session" % self.socket_dir
+        self.dispatcher_endpoint = "ipc://%s/dispatcher" % self.socket_dir
+        self.runner_endpoint = "ipc://%s/runner" % self.socket_dir
         self.procs = {}
         self.logs = {}
         self.closed = False
@@ -315,6 +325,7 @@ class Stack:
     # -- command lines
 
     def endpoint(self, port):
+        """A tcp:// loopback endpoint (for tests that start a service of their own on a port)."""
         return "tcp://127.0.0.1:%d" % port
 
     def binary(self, service):
@@ -324,16 +335,16 @@ class Stack:
         binary = self.binary(service)
         extra = list(self.extra_flags.get(service, []))
         if service == "session":
-            args = ["--session-endpoint", self.endpoint(self.session_port),
-                    "--dispatcher-endpoint", self.endpoint(self.dispatcher_port),
+            args = ["--session-endpoint", self.session_endpoint,
+                    "--dispatcher-endpoint", self.dispatcher_endpoint,
                     "--data-dir", self.data_dir]
             for k, v in self.limits.items():
                 args += ["--" + k.replace("_", "-"), v]
         elif service == "dispatcher":
-            args = ["--dispatcher-endpoint", self.endpoint(self.dispatcher_port),
-                    "--runner-endpoint", self.endpoint(self.runner_port)]
+            args = ["--dispatcher-endpoint", self.dispatcher_endpoint,
+                    "--runner-endpoint", self.runner_endpoint]
         elif service in self.runners:
-            args = ["--runner-endpoint", self.endpoint(self.runner_port),
+            args = ["--runner-endpoint", self.runner_endpoint,
                     "--scratch-dir", self.scratch_dirs[service],
                     "--runner-slots", str(self.runner_slots)]
             if len(self.runners) > 1:
@@ -341,7 +352,7 @@ class Stack:
             if service != "runner":  # flags for every runner, then this one's own
                 extra = list(self.extra_flags.get("runner", [])) + extra
         elif service == "gateway":
-            args = ["--session-endpoint", self.endpoint(self.session_port),
+            args = ["--session-endpoint", self.session_endpoint,
                     "--http-host", "127.0.0.1", "--http-port", str(self.http_port)]
         else:
             raise ValueError("unknown service %r" % service)

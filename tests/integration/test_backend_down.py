@@ -262,7 +262,7 @@ def test_two_gateways_share_one_store(stack):
     from harness import BIN_DIR, free_ports, http_request
     port = free_ports(1)[0]
     second = subprocess.Popen([os.path.join(BIN_DIR, "lcx-gateway"), "--session-endpoint",
-                               "tcp://127.0.0.1:%d" % stack.session_port, "--http-port",
+                               stack.session_endpoint, "--http-port",
                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -16,8 +16,9 @@ from harness import BIN_DIR, ROOT, children_of, expect, free_ports, http_request
 
 
 class Supervised:
-    """One lcx-stack process on free loopback ports with a private data and scratch directory;
-    its stderr is collected in self.lines."""
+    """One lcx-stack process with a private data, scratch and socket directory (the default
+    endpoints, ipc:// sockets in LCX_SOCKET_DIR) and its gateway on a free port; its stderr is
+    collected in self.lines."""
 
     def __init__(self, runners=1, http_port=None):
         self.tmp = tempfile.mkdtemp(prefix="lcx-stack-")
@@ -25,9 +26,7 @@ class Supervised:
         self.http_port = http_port or ports[3]
         env = {k: v for k, v in os.environ.items() if not k.startswith("LCX_")}
         env.update({
-            "LCX_SESSION_ENDPOINT": "tcp://127.0.0.1:%d" % ports[0],
-            "LCX_DISPATCHER_ENDPOINT": "tcp://127.0.0.1:%d" % ports[1],
-            "LCX_RUNNER_ENDPOINT": "tcp://127.0.0.1:%d" % ports[2],
+            "LCX_SOCKET_DIR": os.path.join(self.tmp, "run"),
             "LCX_HTTP_PORT": str(self.http_port),
             "LCX_DATA_DIR": os.path.join(self.tmp, "data"),
             "LCX_SCRATCH_DIR": os.path.join(self.tmp, "scratch"),

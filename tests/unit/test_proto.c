@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -100,6 +101,8 @@ static const spec_t SPEC[] = {
     {LCX_CMD_KEY, FB(key_id) | FB(name) | FB(role) | FB(created_at),
      QUOTAS | FB(expires_at) | FB(webhook_url) | FB(revoked_at) | FB(last_used_at)},
     {LCX_CMD_KEYS, FB(items), 0},
+    {LCX_CMD_ADOPT, FB(runner_id) | FB(running), 0},
+    {LCX_CMD_ADOPTED, FB(runner_id) | FB(running), 0},
 };
 #define NSPEC (sizeof SPEC / sizeof SPEC[0])
 
@@ -2097,6 +2100,109 @@ static void test_bug_set_str_null_ignores_type(void **state)
     assert_true(still);
 }
 
+/* ADOPT and ADOPTED (PROTOCOL.md 6.2): both need runner_id and running; an ADOPTED that
+ * confirms nothing still carries running, as [] (present, empty). */
+static void test_adopt_commands(void **state)
+{
+    (void)state;
+    char err[256], *buf = NULL;
+    size_t len = 0;
+    lcx_msg_t *ask = lcx_msg_new(LCX_CMD_ADOPT);
+    lcx_msg_set_str(ask, LCX_F_runner_id, "runner-1");
+    assert_int_equal(lcx_msg_encode(ask, &buf, &len, err, sizeof err), -1);
+    assert_non_null(strstr(err, "running"));
+    lcx_msg_list_append(ask, LCX_F_running, "0b6f2c1e-0000-4000-8000-000000000001/1");
+    ask->corr = 42;
+    assert_int_equal(lcx_msg_encode(ask, &buf, &len, err, sizeof err), 0);
+    lcx_msg_t *back = lcx_msg_decode(buf, len, err, sizeof err);
+    free(buf);
+    assert_non_null(back);
+    assert_int_equal(back->cmd, LCX_CMD_ADOPT);
+    assert_int_equal(back->corr, 42);
+    assert_int_equal(back->running.n, 1);
+    assert_string_equal(back->running.v[0], "0b6f2c1e-0000-4000-8000-000000000001/1");
+
+    lcx_msg_t *answer = lcx_msg_reply(back, LCX_CMD_ADOPTED);
+    lcx_msg_set_str(answer, LCX_F_runner_id, back->runner_id.ptr);
+    assert_int_equal(lcx_msg_encode(answer, &buf, &len, err, sizeof err), -1); /* no running */
+    lcx_msg_list_touch(answer, LCX_F_running);
+    assert_int_equal(lcx_msg_encode(answer, &buf, &len, err, sizeof err), 0);
+    lcx_msg_t *none = lcx_msg_decode(buf, len, err, sizeof err);
+    free(buf);
+    assert_non_null(none);
+    assert_int_equal(none->corr, 42);
+    assert_true(none->running.set);
+    assert_int_equal(none->running.n, 0);
+    /* The runner's name is required in the answer too. */
+    static const char no_name[] = "\x94\x01\xa7"
+                                  "ADOPTED"
+                                  "\x00\x81\xa7running\x90";
+    lcx_msg_t *bad = lcx_msg_decode(no_name, sizeof no_name - 1, err, sizeof err);
+    assert_null(bad);
+    assert_non_null(strstr(err, "runner_id"));
+    lcx_msg_destroy(&none);
+    lcx_msg_destroy(&answer);
+    lcx_msg_destroy(&back);
+    lcx_msg_destroy(&ask);
+}
+
+/* lcx_msg_recv keeps the connection's ZAP User-Id: empty without a mechanism, the client's
+ * public key (Z85) over CURVE with zauth; dup copies it. */
+static void test_socket_user_id(void **state)
+{
+    (void)state;
+    char err[256];
+    pair_t p;
+    pair_open(&p, "inproc://test-proto-user-id", "plain");
+    lcx_msg_t *m = lcx_msg_new(LCX_CMD_HEARTBEAT);
+    assert_int_equal(lcx_msg_send(&m, p.dealer, err, sizeof err), 0);
+    lcx_msg_t *got = lcx_msg_recv(p.router, err, sizeof err);
+    assert_non_null(got);
+    assert_string_equal(got->user_id, "");
+    lcx_msg_destroy(&got);
+    pair_close(&p);
+
+    if (!zsys_has_curve()) skip();
+    /* As services/common/curve.c does: zauth admits the keys of a directory of certificates
+     * (with CURVE_ALLOW_ANY it would name no User-Id). */
+    char dir[] = "/tmp/lcx-test-user-id-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    zcert_t *server = zcert_new(), *client = zcert_new();
+    snprintf(path, sizeof path, "%s/client.cert", dir);
+    assert_int_equal(zcert_save_public(client, path), 0);
+    zactor_t *auth = zactor_new(zauth, NULL);
+    assert_non_null(auth);
+    assert_int_equal(zstr_sendx(auth, "CURVE", dir, NULL), 0);
+    assert_int_equal(zsock_wait(auth), 0);
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    zcert_apply(server, router);
+    zsock_set_curve_server(router, 1);
+    zsock_set_zap_domain(router, "test");
+    int port = zsock_bind(router, "tcp://127.0.0.1:*");
+    assert_true(port > 0);
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    zcert_apply(client, dealer);
+    zsock_set_curve_serverkey(dealer, zcert_public_txt(server));
+    assert_int_equal(zsock_connect(dealer, "tcp://127.0.0.1:%d", port), 0);
+    zsock_set_rcvtimeo(router, 5000);
+    m = lcx_msg_new(LCX_CMD_HEARTBEAT);
+    assert_int_equal(lcx_msg_send(&m, dealer, err, sizeof err), 0);
+    got = lcx_msg_recv(router, err, sizeof err);
+    assert_non_null(got);
+    assert_string_equal(got->user_id, zcert_public_txt(client));
+    lcx_msg_t *copy = lcx_msg_dup(got);
+    assert_string_equal(copy->user_id, zcert_public_txt(client));
+    lcx_msg_destroy(&copy);
+    lcx_msg_destroy(&got);
+    zsock_destroy(&dealer);
+    zsock_destroy(&router);
+    zcert_destroy(&client);
+    zcert_destroy(&server);
+    zactor_destroy(&auth);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2135,6 +2241,8 @@ int main(void)
         cmocka_unit_test(test_socket_round_trip),
         cmocka_unit_test(test_socket_rejects_bad_frames),
         cmocka_unit_test(test_socket_routes_by_id),
+        cmocka_unit_test(test_adopt_commands),
+        cmocka_unit_test(test_socket_user_id),
         cmocka_unit_test(test_bug_encode_ignores_list_limit),
         cmocka_unit_test(test_bug_str_field_accepts_nul),
         cmocka_unit_test(test_bug_send_keeps_stale_err),

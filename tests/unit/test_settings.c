@@ -29,6 +29,35 @@ static void defaults_apply(void **state)
     assert_int_equal(s.max_time_ms, 30000);
 }
 
+/* The endpoints default to ipc:// sockets in socket_dir; a value naming {socket_dir} gets it. */
+static void endpoints_live_in_socket_dir(void **state)
+{
+    unsetenv("LCX_SOCKET_DIR");
+    unsetenv("LCX_RUNNER_ENDPOINT");
+    lcx_settings_t s;
+    char err[256];
+    char *plain[] = {"lcx-dispatcher"};
+    assert_int_equal(load(&s, 'D', 1, plain, err), LCX_SETTINGS_OK);
+    assert_string_equal(s.socket_dir, "/run/lcx");
+    assert_string_equal(s.dispatcher_endpoint, "ipc:///run/lcx/dispatcher");
+    assert_string_equal(s.runner_endpoint, "ipc:///run/lcx/runner");
+    lcx_settings_t earlier = s;
+
+    setenv("LCX_SOCKET_DIR", "/tmp/lcx-x", 1);
+    setenv("LCX_RUNNER_ENDPOINT", "ipc://{socket_dir}/r-{socket_dir}", 1);
+    char *moved[] = {"lcx-session", "--dispatcher-endpoint", "tcp://10.0.0.5:5551"};
+    assert_int_equal(load(&s, 'S', 3, moved, err), LCX_SETTINGS_OK);
+    assert_string_equal(s.session_endpoint, "ipc:///tmp/lcx-x/session");
+    assert_string_equal(s.dispatcher_endpoint, "tcp://10.0.0.5:5551");
+    assert_string_equal(s.runner_endpoint, "ipc:///tmp/lcx-x/r-/tmp/lcx-x");
+    char *flag[] = {"lcx-gateway", "--socket-dir", "/srv/s"};
+    assert_int_equal(load(&s, 'G', 3, flag, err), LCX_SETTINGS_OK);
+    assert_string_equal(s.session_endpoint, "ipc:///srv/s/session");
+    assert_string_equal(earlier.dispatcher_endpoint, "ipc:///run/lcx/dispatcher"); /* still */
+    unsetenv("LCX_SOCKET_DIR");
+    unsetenv("LCX_RUNNER_ENDPOINT");
+}
+
 static void environment_overrides_default(void **state)
 {
     setenv("LCX_HTTP_PORT", "9999", 1);
@@ -106,6 +135,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_apply),
+        cmocka_unit_test(endpoints_live_in_socket_dir),
         cmocka_unit_test(environment_overrides_default),
         cmocka_unit_test(flag_overrides_environment),
         cmocka_unit_test(bad_integer_is_an_error),

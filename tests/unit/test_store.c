@@ -203,6 +203,36 @@ static void final_update_on_queued_counts_as_started(void **state)
     assert_false(applied.started);
 }
 
+/* Which of a registering runner's jobs the store confirms (ADOPT): unfinished, an attempt not
+ * older than the recorded one, and no other runner reported RUNNING at that attempt. */
+static void adoption_is_confirmed_only_for_unfinished_jobs(void **state)
+{
+    fixture_t *f = *state;
+    char id[64];
+    assert_int_equal(run(f, NULL, id), STORE_OK);
+    assert_false(store_execution_adoptable(f->store, "0b6f2c1e-1111-4222-8333-444455556666", 1,
+                                           "r1"));                 /* no such execution */
+    assert_true(store_execution_adoptable(f->store, id, 1, "r1")); /* QUEUED, nobody holds it */
+    assert_true(store_execution_adoptable(f->store, id, 2, "r1")); /* the store lags behind */
+    lcx_msg_t *u = lcx_msg_new(LCX_CMD_UPDATE);
+    lcx_msg_set_str(u, LCX_F_execution_id, id);
+    lcx_msg_set_int(u, LCX_F_attempt, 1);
+    lcx_msg_set_str(u, LCX_F_status, "RUNNING");
+    lcx_msg_set_str(u, LCX_F_runner_id, "r1");
+    store_applied_t applied;
+    assert_int_equal(store_execution_apply(f->store, u, &applied), STORE_OK);
+    lcx_msg_destroy(&u);
+    assert_true(store_execution_adoptable(f->store, id, 1, "r1"));
+    assert_false(store_execution_adoptable(f->store, id, 1, "impostor")); /* r1 runs it */
+    assert_true(store_execution_adoptable(f->store, id, 2, "r2"));
+    bool changed;
+    assert_int_equal(update(f, id, 2, "QUEUED", &changed), STORE_OK); /* r1 was lost */
+    assert_false(store_execution_adoptable(f->store, id, 1, "r1"));   /* a stale attempt */
+    assert_true(store_execution_adoptable(f->store, id, 2, "r2"));
+    assert_int_equal(update(f, id, 2, "COMPLETED", &changed), STORE_OK);
+    assert_false(store_execution_adoptable(f->store, id, 2, "r2")); /* finished */
+}
+
 static void close_cancels_active_and_blocks_runs(void **state)
 {
     fixture_t *f = *state;
@@ -527,6 +557,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(idempotency_key_replays, setup, teardown),
         cmocka_unit_test_setup_teardown(updates_are_idempotent_and_monotonic, setup, teardown),
         cmocka_unit_test_setup_teardown(final_update_on_queued_counts_as_started, setup, teardown),
+        cmocka_unit_test_setup_teardown(adoption_is_confirmed_only_for_unfinished_jobs, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(close_cancels_active_and_blocks_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(list_is_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(run_limits_apply, setup, teardown),

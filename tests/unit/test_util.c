@@ -32,6 +32,32 @@ static void utf8_partial_tail_holds_back_only_a_started_character(void **state)
     assert_int_equal(tail("a\xFF"), 0);
 }
 
+/* "execution_id/attempt" entries of READY.running and ADOPT: only the well-formed parse. */
+static void running_entries_parse_strictly(void **state)
+{
+    (void)state;
+    char id[LCX_UUID_LEN + 1];
+    int64_t attempt = 0;
+    assert_true(lcx_running_entry_parse("0b6f2c1e-1111-4222-8333-444455556666/2", id, &attempt));
+    assert_string_equal(id, "0b6f2c1e-1111-4222-8333-444455556666");
+    assert_int_equal(attempt, 2);
+    static const char *const bad[] = {"",
+                                      "0b6f2c1e-1111-4222-8333-444455556666",
+                                      "0b6f2c1e-1111-4222-8333-444455556666/",
+                                      "0b6f2c1e-1111-4222-8333-444455556666/0",
+                                      "0b6f2c1e-1111-4222-8333-444455556666/-1",
+                                      "0b6f2c1e-1111-4222-8333-444455556666/+1",
+                                      "0b6f2c1e-1111-4222-8333-444455556666/1x",
+                                      "0b6f2c1e-1111-4222-8333-444455556666/ 1",
+                                      "0b6f2c1e-1111-4222-8333-444455556666/99999999999",
+                                      "0b6f2c1e-1111-4222-8333-44445555666/12",
+                                      "zb6f2c1e-1111-4222-8333-444455556666/1",
+                                      "0b6f2c1e-1111-4222-8333-444455556666x1",
+                                      "../../etc/passwd-0000-0000-000000000/1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (lcx_running_entry_parse(bad[i], id, &attempt)) fail_msg("accepted '%s'", bad[i]);
+}
+
 static void uuid4_is_valid_and_version_4(void **state)
 {
     (void)state;
@@ -74,6 +100,7 @@ int main(void)
         cmocka_unit_test(utf8_partial_tail_holds_back_only_a_started_character),
         cmocka_unit_test(uuid4_is_valid_and_version_4),
         cmocka_unit_test(times_parse_back_to_what_format_gives),
+        cmocka_unit_test(running_entries_parse_strictly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
