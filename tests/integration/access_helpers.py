@@ -132,7 +132,7 @@ class ExtraGateway:
              if not k.startswith("LCX_") or k.startswith("LCX_TEST_")}
         e["LCX_LOG_LEVEL"] = "debug"
         e.update(env or {})
-        cmd = [stack.binary("gateway"), "--session-endpoint", stack.endpoint(stack.session_port),
+        cmd = [stack.binary("gateway"), "--session-endpoint", stack.session_endpoint,
                "--http-host", host, "--http-port", str(self.port),
                "--data-dir", stack.data_dir] + list(flags)
         log = open(self.log_path, "ab")
