@@ -941,6 +941,7 @@ static int make_slots(sandbox_t *self, char *err, size_t errlen)
     self->slots = lcx_calloc((size_t)self->nslots, sizeof *self->slots);
     for (long i = 0; i < self->nslots; i++)
         self->slots[i].netns_fd = self->slots[i].closing_pidfd = -1;
+    bool cpu_share = self->cgroups.has[CGROUP_CPU]; /* else isolated_init has warned */
     for (long i = 0; i < self->nslots; i++) {
         slot_t *slot = &self->slots[i];
         char name[32];
@@ -949,10 +950,10 @@ static int make_slots(sandbox_t *self, char *err, size_t errlen)
         slot->uid = (uid_t)(self->config.uid_base + i);
         slot->cgroup = cgroup_create(&self->cgroups, name, err, errlen);
         if (!slot->cgroup) return -1;
-        if (self->cgroups.has[CGROUP_CPU] &&
-            cgroup_share_cpu(slot->cgroup, self->config.cpus) != 0) {
-            snprintf(err, errlen, "cannot give slot %ld its CPU share: %s", i, strerror(errno));
-            return -1;
+        if (cpu_share && cgroup_share_cpu(slot->cgroup, self->config.cpus) != 0) {
+            lcx_log(LCX_WARN, "sandbox cannot give the slots a CPU share; they go on without",
+                    "cgroup", name, "error", strerror(errno), NULL);
+            cpu_share = false; /* one warning: the next slots would fail alike */
         }
         slot->netns_fd = nsfd_create(CLONE_NEWNET, NULL, NULL, err, errlen);
         if (slot->netns_fd < 0) return -1;
