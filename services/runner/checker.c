@@ -186,7 +186,7 @@ static bool match_lines(const char *e, size_t elen, const char *g, size_t glen,
     while (epos < eend || gpos < gend) {
         size_t en, gn;
         size_t enl = line_at(e, elen, epos, &en), gnl = line_at(g, glen, gpos, &gn);
-        if (en != gn || memcmp(e + (epos < elen ? epos : 0), g + (gpos < glen ? gpos : 0), en)) {
+        if (en != gn || (en > 0 && memcmp(e + epos, g + gpos, en) != 0)) {
             diff_fill(diff, line, line, e, elen, epos < elen ? epos : NO_LINE, g, glen,
                       gpos < glen ? gpos : NO_LINE, false);
             return false;
