@@ -213,6 +213,13 @@ class Cluster:
             dst = os.path.join(hk, "secret", key_name + ".cert_secret")
             shutil.copy2(os.path.join(keys, "secret", key_name + ".cert_secret"), dst)
             os.chmod(dst, 0o600)
+        # A gateway on another address than loopback requires API keys: the store registers
+        # a bootstrap admin key, which the test's client sends.
+        self.admin_key = harness.new_api_key()
+        self.admin_key_file = os.path.join(self.host_dir("session"), "admin.key")
+        with open(self.admin_key_file, "w") as f:
+            f.write(self.admin_key + "\n")
+        os.chmod(self.admin_key_file, 0o600)
 
     # -- services
 
@@ -236,7 +243,10 @@ class Cluster:
             args = ["--session-endpoint", self.endpoint("session", SESSION_PORT),
                     "--dispatcher-endpoint", self.endpoint("dispatcher", STORE_PORT),
                     "--data-dir", data, "--run-cooldown-ms", "0",
-                    "--runs-per-minute", "100000", "--runs-per-session", "100000"] + live
+                    "--runs-per-minute", "100000", "--runs-per-session", "100000",
+                    "--admin-key-file", self.admin_key_file,
+                    # the load is the point here, not the key's quotas
+                    "--key-runs-per-minute", "0", "--key-concurrent-runs", "0"] + live
         elif service == "dispatcher":
             args = ["--dispatcher-endpoint", self.endpoint("dispatcher", STORE_PORT),
                     "--runner-endpoint", self.endpoint("dispatcher", RUNNER_PORT)] + live
@@ -250,7 +260,8 @@ class Cluster:
                     "--runner-id", service, "--sandbox-uid", str(61000 + 100 * n)] + live
         elif service == "gateway":
             args = ["--session-endpoint", self.endpoint("session", SESSION_PORT),
-                    "--http-host", self.addr["gateway"], "--http-port", str(HTTP_PORT)]
+                    "--http-host", self.addr["gateway"], "--http-port", str(HTTP_PORT),
+                    "--data-dir", os.path.join(self.host_dir(service), "data")]
         else:
             raise ValueError(service)
         args += ["--curve-dir", keys]
@@ -404,6 +415,7 @@ class Client:
             self.problems.append("[%s] %s" % (time.strftime("%H:%M:%S"), text))
 
     def once(self, method, path, body=None, headers=None, timeout=10.0):
+        headers = dict(headers or {}, Authorization="Bearer " + self.cluster.admin_key)
         r = http_request(HTTP_PORT, method, path, json=body, headers=headers, timeout=timeout,
                          host=self.host)
         with self.lock:
