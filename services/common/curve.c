@@ -14,8 +14,103 @@
 struct curve_t {
     char dir[1024];
     zcert_t *cert;  /* this service's certificate, with its secret key */
-    zactor_t *auth; /* zauth: checks clients against DIR/public */
+    zactor_t *auth; /* the ZAP handler: checks clients against DIR/public */
 };
+
+/* ---------------------------------------------------------------------------------------- */
+/* The ZAP handler (ZeroMQ RFC 27), in an actor of its own: libzmq asks it about every client
+ * that connects to a CURVE server socket. A client's public key must be one of DIR/public; a
+ * socket whose ZAP domain is "lcx:NAME" admits only the key of DIR/public/NAME.cert. czmq's
+ * zauth does the first but knows no domains, so it could not keep the dispatcher's store socket
+ * to the session store alone (PROTOCOL.md 13). The User-Id of an admitted client is its key. */
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+
+/* True when the client's key (Z85) may use `domain`. */
+static bool zap_allows(const char *dir, zcertstore_t *known, const char *domain, const char *key)
+{
+    if (!zcertstore_lookup(known, key)) return false;
+    if (strncmp(domain, "lcx:", 4) != 0) return true;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/public/%s.cert", dir, domain + 4);
+    zcert_t *only = zcert_load(path);
+    bool same = only && strcmp(zcert_public_txt(only), key) == 0;
+    zcert_destroy(&only);
+    return same;
+}
+
+/* Answers one ZAP request: version, request id, domain, address, identity, mechanism, then the
+ * mechanism's credentials (CURVE: the client's 32-byte public key). */
+static void zap_answer(zsock_t *handler, const char *dir, zcertstore_t *known)
+{
+    zmsg_t *request = zmsg_recv(handler);
+    if (!request) return;
+    zframe_t *version = zmsg_pop(request), *request_id = zmsg_pop(request);
+    char *domain = zmsg_popstr(request), *address = zmsg_popstr(request);
+    char *identity = zmsg_popstr(request), *mechanism = zmsg_popstr(request);
+    zframe_t *credential = zmsg_pop(request);
+    char key[41] = "";
+    bool ok = mechanism && strcmp(mechanism, "NULL") == 0; /* as zauth: plain sockets pass */
+    if (mechanism && strcmp(mechanism, "CURVE") == 0 && credential &&
+        zframe_size(credential) == 32) {
+        zmq_z85_encode(key, zframe_data(credential), 32);
+        ok = zap_allows(dir, known, domain ? domain : "", key);
+    }
+    if (!ok && mechanism && strcmp(mechanism, "CURVE") == 0)
+        lcx_log(LCX_WARN, "CURVE client refused", "domain", domain, "key", key, "address", address,
+                NULL);
+    zmsg_t *reply = zmsg_new();
+    zmsg_addstr(reply, "1.0");
+    zmsg_append(reply, &request_id);
+    zmsg_addstr(reply, ok ? "200" : "400");
+    zmsg_addstr(reply, ok ? "OK" : "no such key for this socket");
+    zmsg_addstr(reply, ok ? key : "");
+    zmsg_addmem(reply, NULL, 0); /* no metadata */
+    zmsg_send(&reply, handler);
+    zframe_destroy(&version);
+    zframe_destroy(&request_id);
+    zframe_destroy(&credential);
+    zstr_free(&domain);
+    zstr_free(&address);
+    zstr_free(&identity);
+    zstr_free(&mechanism);
+    zmsg_destroy(&request);
+}
+
+/* The actor: args is the key directory. After zactor's own handshake it signals 0 once it
+ * serves ZAP, 1 when it cannot. */
+static void zap_actor(zsock_t *pipe, void *args)
+{
+    const char *dir = args;
+    zsock_signal(pipe, 0); /* zactor_new waits for this one */
+    zsock_t *handler = zsock_new(ZMQ_REP);
+    if (!handler || zsock_bind(handler, ZAP_ENDPOINT) != 0) {
+        zsock_destroy(&handler);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/public", dir);
+    zcertstore_t *known = zcertstore_new(path); /* re-read on each lookup when it changed */
+    zpoller_t *poller = zpoller_new(pipe, handler, NULL);
+    zsock_signal(pipe, 0);
+    while (true) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == handler) {
+            zap_answer(handler, dir, known);
+            continue;
+        }
+        char *command = which == pipe ? zstr_recv(pipe) : NULL;
+        bool stop = !command || strcmp(command, "$TERM") == 0;
+        zstr_free(&command);
+        if (stop) break;
+    }
+    zpoller_destroy(&poller);
+    zcertstore_destroy(&known);
+    zsock_destroy(&handler);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 curve_t *curve_new(const char *dir, const char *name, const char *secret, bool serves, char *err,
                    size_t errlen)
@@ -41,10 +136,8 @@ curve_t *curve_new(const char *dir, const char *name, const char *secret, bool s
         return NULL;
     }
     if (serves) {
-        self->auth = zactor_new(zauth, NULL);
-        snprintf(path, sizeof path, "%s/public", dir);
-        if (!self->auth || zstr_sendx(self->auth, "CURVE", path, NULL) != 0 ||
-            zsock_wait(self->auth) != 0) {
+        self->auth = zactor_new(zap_actor, self->dir);
+        if (!self->auth || zsock_wait(self->auth) != 0) {
             snprintf(err, errlen, "cannot start the CURVE authenticator");
             curve_destroy(&self);
             return NULL;
@@ -160,7 +253,8 @@ static int check_plain_endpoint(const char *endpoint, char *err, size_t errlen)
     return 0;
 }
 
-int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, char *err, size_t errlen)
+int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, const char *only, char *err,
+                 size_t errlen)
 {
     bool plain = !curve_enabled(self);
     if (plain && check_plain_endpoint(endpoint, err, errlen) != 0) return -1;
@@ -174,7 +268,9 @@ int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, char *err, 
     if (!curve_enabled(self)) return 0;
     zcert_apply(self->cert, sock);
     zsock_set_curve_server(sock, 1);
-    zsock_set_zap_domain(sock, "lcx");
+    char domain[128];
+    snprintf(domain, sizeof domain, only ? "lcx:%s" : "lcx", only);
+    zsock_set_zap_domain(sock, domain);
     return 0;
 }
 

@@ -3,8 +3,9 @@
  *
  * Keys come from `lcx-keygen DIR`: DIR/public/<name>.cert holds each service's public key,
  * DIR/secret/<name>.cert_secret its secret one (mode 0600). A server socket accepts only
- * clients whose public key is in DIR/public/ (checked by a zauth actor); a client socket
- * authenticates with its own certificate and pins the server's public key.
+ * clients whose public key is in DIR/public/, or only one of them (checked by a ZAP handler in
+ * an actor of its own); a client socket authenticates with its own certificate and pins the
+ * server's public key.
  *
  * Without a key directory every call is a no-op, and binding an address other than loopback
  * is refused: traffic between hosts is never in the clear. On one machine the endpoints are
@@ -34,9 +35,12 @@ bool curve_enabled(const curve_t *self);
  * tightened to 0700), and refused when another user owns it or it is not a directory; an abstract
  * ipc://@name (no file, so no permissions) is refused; tcp:// loopback is allowed with a warning
  * (every local user can connect). With or without CURVE, an ipc:// socket another process
- * listens on is refused (libzmq would take its path over).
+ * listens on is refused (libzmq would take its path over). With CURVE, `only` names the one
+ * service whose key the socket admits ("session": the dispatcher's store socket), or is NULL
+ * for any key of DIR/public.
  */
-int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, char *err, size_t errlen);
+int curve_server(curve_t *self, zsock_t *sock, const char *endpoint, const char *only, char *err,
+                 size_t errlen);
 /* Call before zsock_connect, with the server's certificate name. */
 int curve_client(curve_t *self, zsock_t *sock, const char *server, char *err, size_t errlen);
 /* The public key (Z85) of a service in the key directory, e.g. "session", into out (41 bytes):

@@ -32,12 +32,13 @@ struct broker_t {
     int64_t next_heartbeat;
 };
 
+/* The store's socket (handover) admits only the session store's key; the runners' any known. */
 static zsock_t *bind_router(curve_t *curve, const char *endpoint, bool handover, char *err,
                             size_t errlen)
 {
     zsock_t *sock = zsock_new(ZMQ_ROUTER);
     if (!sock) return NULL;
-    if (curve_server(curve, sock, endpoint, err, errlen) != 0) {
+    if (curve_server(curve, sock, endpoint, handover ? "session" : NULL, err, errlen) != 0) {
         zsock_destroy(&sock);
         return NULL;
     }

@@ -115,8 +115,8 @@ server_t *server_new(const lcx_settings_t *settings, store_t *store, char *err, 
         return NULL;
     }
     self->frontend = zsock_new(ZMQ_ROUTER);
-    if (self->frontend &&
-        curve_server(self->curve, self->frontend, settings->session_endpoint, err, errlen) != 0) {
+    if (self->frontend && curve_server(self->curve, self->frontend, settings->session_endpoint,
+                                       NULL, err, errlen) != 0) {
         server_destroy(&self);
         return NULL;
     }

@@ -15,6 +15,7 @@ socket directory. A user other than root cannot even connect to the embedded end
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -30,11 +31,13 @@ class Forger:
     """One lcx-forge process on `endpoint`: send() writes a message (a dict with "cmd"), close()
     ends its input and returns the messages it received (dicts)."""
 
-    def __init__(self, endpoint, routing_id=None, listen_ms=500):
+    def __init__(self, endpoint, routing_id=None, listen_ms=500, curve=None):
         expect(os.access(FORGE, os.X_OK), "%s is missing (run make all)" % FORGE)
         cmd = [FORGE, endpoint, "--listen-ms", str(listen_ms)]
         if routing_id:
             cmd += ["--routing-id", routing_id]
+        if curve:  # (its secret certificate, the server's public one)
+            cmd += ["--curve"] + list(curve)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.lines = []
@@ -61,9 +64,9 @@ class Forger:
         return self.received()
 
 
-def forge(endpoint, messages, routing_id=None, listen_ms=500):
+def forge(endpoint, messages, routing_id=None, listen_ms=500, curve=None):
     """Sends `messages` from one fresh connection; the messages received."""
-    f = Forger(endpoint, routing_id, listen_ms)
+    f = Forger(endpoint, routing_id, listen_ms, curve)
     for m in messages:
         f.send(m)
     return f.close()
@@ -326,3 +329,53 @@ def test_dispatcher_restart_adopts_what_the_store_confirms(stack):
     confirmed = [l for l in lines_since(stack, "session", marks, eid)
                  if l["event"] == "adoption confirmed"]
     expect(len(confirmed) == 1, "the store's confirmations: %s" % confirmed)
+
+
+KEYS = "keys"  # below the stack's temp dir
+
+
+def _curve_stack():
+    """A stack with CURVE on every link (keys from lcx-keygen in its own temp dir)."""
+    from harness import BIN_DIR, Stack
+    import tempfile
+    keys = os.path.join(tempfile.mkdtemp(prefix="lcx-forge-keys-"), KEYS)
+    out = subprocess.run([os.path.join(BIN_DIR, "lcx-keygen"), keys], capture_output=True,
+                         text=True, timeout=30)
+    expect(out.returncode == 0, "lcx-keygen: %s %s" % (out.stdout, out.stderr))
+    flags = {s: ["--curve-dir", keys] for s in ("session", "dispatcher", "runner", "gateway")}
+    return Stack(extra_flags=flags, name="forged-curve"), keys
+
+
+@timeout(120)
+def test_curve_store_socket_admits_only_the_stores_key(stack):
+    """With CURVE, the dispatcher's store socket admits only the session store's key: another
+    service's key (a runner's, a gateway's) cannot connect there, not even as "lcx-session",
+    which would otherwise take the store's link over."""
+    curved, keys = _curve_stack()
+    try:
+        curved.start()
+        server = os.path.join(keys, "public", "dispatcher.cert")
+        marks = curved.log_marks()
+        for who in ("runner", "gateway"):
+            secret = os.path.join(keys, "secret", who + ".cert_secret")
+            got = forge(curved.dispatcher_endpoint,
+                        [{"cmd": "HEARTBEAT"},
+                         {"cmd": "CANCEL", "execution_id": str(uuid.uuid4())}],
+                        routing_id="lcx-session", listen_ms=1500, curve=(secret, server))
+            expect(not got, "a %s key on the store socket was answered: %s" % (who, got))
+        refused = lines_since(curved, "dispatcher", marks, "CURVE client refused")
+        expect(len(refused) >= 2, "no refusal of the other keys logged: %s" % refused)
+        # The store's link is still the store's: runs complete, and the store hears its
+        # dispatcher.
+        for i in range(2):
+            assert_all_up_and_running(curved, "curve-%d" % i)
+        h = curved.get("/health").body
+        expect(h["components"]["dispatcher"]["status"] == "ok", "after the attempts: %s" % h)
+        # A runner's key still serves its purpose on the runners' socket.
+        got = forge(curved.runner_endpoint, [ready("curve-forger", 1, languages=())],
+                    listen_ms=1500, curve=(os.path.join(keys, "secret", "runner.cert_secret"),
+                                           server))
+        expect([m["cmd"] for m in got][:1] == ["HEARTBEAT"], "a keyed runner: %s" % got)
+    finally:
+        curved.close()
+        shutil.rmtree(os.path.dirname(keys), ignore_errors=True)

@@ -3,7 +3,10 @@
  * (tests/integration/test_forged_broker.py). It connects one DEALER to an endpoint, sends the
  * messages it reads on stdin and prints the messages it receives.
  *
- *   lcx-forge ENDPOINT [--routing-id ID] [--listen-ms N]
+ *   lcx-forge ENDPOINT [--routing-id ID] [--listen-ms N] [--curve SECRET_CERT SERVER_CERT]
+ *
+ * --curve: connect with CURVE, as the owner of SECRET_CERT (a .cert_secret of lcx-keygen) to the
+ * server whose public certificate is SERVER_CERT.
  *
  * stdin: one JSON object a line, either a message, {"cmd": "READY", "runner_id": "x",
  * "slots": 2, "running": ["<id>/1"]} (each field by its protocol name: a string for STR and BIN,
@@ -191,26 +194,40 @@ static int handle_line(zsock_t *sock)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = NULL, *routing_id = NULL;
+    const char *endpoint = NULL, *routing_id = NULL, *secret = NULL, *server = NULL;
     long listen_ms = 500;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--routing-id") == 0 && i + 1 < argc)
             routing_id = argv[++i];
         else if (strcmp(argv[i], "--listen-ms") == 0 && i + 1 < argc)
             listen_ms = atol(argv[++i]);
+        else if (strcmp(argv[i], "--curve") == 0 && i + 2 < argc)
+            secret = argv[++i], server = argv[++i];
         else if (!endpoint && argv[i][0] != '-')
             endpoint = argv[i];
         else
             endpoint = NULL, i = argc;
     }
     if (!endpoint) {
-        fprintf(stderr, "usage: lcx-forge ENDPOINT [--routing-id ID] [--listen-ms N]\n");
+        fprintf(stderr, "usage: lcx-forge ENDPOINT [--routing-id ID] [--listen-ms N] "
+                        "[--curve SECRET_CERT SERVER_CERT]\n");
         return 2;
     }
     zsys_handler_set(NULL);
     setvbuf(stdin, NULL, _IONBF, 0); /* poll() sees what stdio has not read yet */
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (routing_id) zsock_set_identity(sock, routing_id);
+    if (secret) {
+        zcert_t *mine = zcert_load(secret), *theirs = zcert_load(server);
+        if (!mine || !theirs) {
+            fprintf(stderr, "lcx-forge: cannot read %s or %s\n", secret, server);
+            return 2;
+        }
+        zcert_apply(mine, sock);
+        zsock_set_curve_serverkey(sock, zcert_public_txt(theirs));
+        zcert_destroy(&mine);
+        zcert_destroy(&theirs);
+    }
     zsock_set_linger(sock, 1000);
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         fprintf(stderr, "lcx-forge: cannot connect to %s\n", endpoint);
