@@ -4,6 +4,7 @@
 #include "keyring.h"
 #include "alloc.h"
 #include "log.h"
+#include "sql.h"
 #include "util.h"
 
 #include <czmq.h>
@@ -92,13 +93,9 @@ keyring_t *keyring_new(store_t *store, const keyring_defaults_t *defaults, char 
     self->defaults = *defaults;
     self->cache = zhashx_new();
     zhashx_set_destructor(self->cache, free_entry);
-    for (int i = 0; i < KS_COUNT; i++) {
-        if (sqlite3_prepare_v3(self->db, keyring_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &self->st[i], NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(self->db));
-            keyring_destroy(&self);
-            return NULL;
-        }
+    if (sql_prepare_all(self->db, keyring_sql, self->st, KS_COUNT, err, errlen) != 0) {
+        keyring_destroy(&self);
+        return NULL;
     }
     return self;
 }
@@ -106,8 +103,7 @@ keyring_t *keyring_new(store_t *store, const keyring_defaults_t *defaults, char 
 void keyring_destroy(keyring_t **self_p)
 {
     if (!self_p || !*self_p) return;
-    for (int i = 0; i < KS_COUNT; i++)
-        sqlite3_finalize((*self_p)->st[i]);
+    sql_finalize_all((*self_p)->st, KS_COUNT);
     zhashx_destroy(&(*self_p)->cache);
     free(*self_p);
     *self_p = NULL;
@@ -118,40 +114,17 @@ void keyring_destroy(keyring_t **self_p)
 
 static sqlite3_stmt *stmt(keyring_t *self, int which)
 {
-    sqlite3_stmt *st = self->st[which];
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return st;
-}
-
-static void bind_text(sqlite3_stmt *st, int index, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(st, index, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, index);
-}
-
-static void bind_opt_int(sqlite3_stmt *st, int index, const lcx_int_t *value)
-{
-    if (value->set)
-        sqlite3_bind_int64(st, index, value->v);
-    else
-        sqlite3_bind_null(st, index);
+    return sql_reset(self->st[which]);
 }
 
 static store_rc_t fail(keyring_t *self, const char *what)
 {
-    lcx_log(LCX_ERROR, "database error", "operation", what, "error", sqlite3_errmsg(self->db),
-            NULL);
-    return STORE_ERROR;
+    return sql_fail(self->db, what);
 }
 
 static store_rc_t step_done(keyring_t *self, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_OK : fail(self, what);
+    return sql_step_done(self->db, st, what);
 }
 
 static long quota_col(sqlite3_stmt *st, int col, long fallback)
@@ -201,7 +174,7 @@ store_rc_t keyring_find(keyring_t *self, const char *key_id, keyring_key_t *out)
 static store_rc_t find_in_db(keyring_t *self, const char *key_id, keyring_key_t *out)
 {
     sqlite3_stmt *st = stmt(self, KS_FIND);
-    bind_text(st, 1, key_id);
+    sql_bind_text(st, 1, key_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *out = (keyring_key_t){0};
@@ -223,7 +196,7 @@ store_rc_t keyring_touch(keyring_t *self, keyring_key_t *key, int64_t now)
 {
     if (now - key->last_used_at < TOUCH_EVERY_MS) return STORE_OK;
     sqlite3_stmt *st = stmt(self, KS_TOUCH);
-    bind_text(st, 1, key->id);
+    sql_bind_text(st, 1, key->id);
     sqlite3_bind_int64(st, 2, now);
     key->last_used_at = now;
     key_entry_t *entry = zhashx_lookup(self->cache, key->id);
@@ -234,22 +207,16 @@ store_rc_t keyring_touch(keyring_t *self, keyring_key_t *key, int64_t now)
 /* ---------------------------------------------------------------------------------------- */
 /* The KEY_* commands                                                                        */
 
-static void col_to_int(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) != SQLITE_NULL)
-        lcx_msg_set_int(msg, field, sqlite3_column_int64(st, col));
-}
-
 /* A KEY record from a row of KEY_COLUMNS. */
 static void row_to_key(const keyring_t *self, sqlite3_stmt *st, lcx_msg_t *out)
 {
     lcx_msg_set_str(out, LCX_F_key_id, (const char *)sqlite3_column_text(st, 0));
     lcx_msg_set_str(out, LCX_F_name, (const char *)sqlite3_column_text(st, 1));
     lcx_msg_set_str(out, LCX_F_role, (const char *)sqlite3_column_text(st, 2));
-    col_to_int(out, LCX_F_created_at, st, 3);
-    col_to_int(out, LCX_F_expires_at, st, 4);
-    col_to_int(out, LCX_F_revoked_at, st, 5);
-    col_to_int(out, LCX_F_last_used_at, st, 6);
+    sql_col_to_int(out, LCX_F_created_at, st, 3);
+    sql_col_to_int(out, LCX_F_expires_at, st, 4);
+    sql_col_to_int(out, LCX_F_revoked_at, st, 5);
+    sql_col_to_int(out, LCX_F_last_used_at, st, 6);
     if (sqlite3_column_type(st, 7) != SQLITE_NULL)
         lcx_msg_set_str(out, LCX_F_webhook_url, (const char *)sqlite3_column_text(st, 7));
     keyring_defaults_t q = quotas_of(self, st, 8);
@@ -262,7 +229,7 @@ static void row_to_key(const keyring_t *self, sqlite3_stmt *st, lcx_msg_t *out)
 static store_rc_t select_key(keyring_t *self, const char *key_id, lcx_msg_t *out)
 {
     sqlite3_stmt *st = stmt(self, KS_SELECT);
-    bind_text(st, 1, key_id);
+    sql_bind_text(st, 1, key_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) row_to_key(self, st, out);
     sqlite3_reset(st);
@@ -294,15 +261,15 @@ store_rc_t keyring_create(keyring_t *self, const lcx_msg_t *req, lcx_msg_t *out,
     }
     zhashx_delete(self->cache, req->key_id.ptr);
     sqlite3_stmt *st = stmt(self, KS_INSERT);
-    bind_text(st, 1, req->key_id.ptr);
-    bind_text(st, 2, req->name.ptr);
-    bind_text(st, 3, req->role.ptr);
+    sql_bind_text(st, 1, req->key_id.ptr);
+    sql_bind_text(st, 2, req->name.ptr);
+    sql_bind_text(st, 3, req->role.ptr);
     sqlite3_bind_blob(st, 4, req->secret_hash.ptr, APIKEY_HASH_LEN, SQLITE_STATIC);
     const lcx_int_t *q[] = {&req->runs_per_minute, &req->concurrent_runs, &req->max_time_ms,
                             &req->max_memory_mb};
     for (int i = 0; i < 4; i++)
         if (q[i]->set && q[i]->v >= 0) sqlite3_bind_int64(st, 5 + i, q[i]->v);
-    bind_text(st, 9, req->webhook_url.len ? req->webhook_url.ptr : NULL);
+    sql_bind_text(st, 9, req->webhook_url.len ? req->webhook_url.ptr : NULL);
     sqlite3_bind_int64(st, 10, lcx_now_ms());
     if (req->expires_at.v > 0) sqlite3_bind_int64(st, 11, req->expires_at.v);
     int rc = sqlite3_step(st);
@@ -331,14 +298,14 @@ store_rc_t keyring_update(keyring_t *self, const lcx_msg_t *req, lcx_msg_t *out,
     if ((*why = unfit(req))) return STORE_INVALID;
     zhashx_delete(self->cache, req->key_id.ptr);
     sqlite3_stmt *st = stmt(self, KS_UPDATE);
-    bind_text(st, 1, req->key_id.ptr);
-    bind_text(st, 2, req->name.ptr);
-    bind_opt_int(st, 3, &req->runs_per_minute);
-    bind_opt_int(st, 4, &req->concurrent_runs);
-    bind_opt_int(st, 5, &req->max_time_ms);
-    bind_opt_int(st, 6, &req->max_memory_mb);
-    bind_opt_int(st, 7, &req->expires_at);
-    bind_text(st, 8, req->webhook_url.ptr);
+    sql_bind_text(st, 1, req->key_id.ptr);
+    sql_bind_text(st, 2, req->name.ptr);
+    sql_bind_opt_int(st, 3, &req->runs_per_minute);
+    sql_bind_opt_int(st, 4, &req->concurrent_runs);
+    sql_bind_opt_int(st, 5, &req->max_time_ms);
+    sql_bind_opt_int(st, 6, &req->max_memory_mb);
+    sql_bind_opt_int(st, 7, &req->expires_at);
+    sql_bind_text(st, 8, req->webhook_url.ptr);
     store_rc_t rc = step_done(self, st, "key update");
     if (rc != STORE_OK) return rc;
     return sqlite3_changes(self->db) ? select_key(self, req->key_id.ptr, out) : STORE_NOT_FOUND;
@@ -348,7 +315,7 @@ store_rc_t keyring_revoke(keyring_t *self, const char *key_id, lcx_msg_t *out)
 {
     zhashx_delete(self->cache, key_id);
     sqlite3_stmt *st = stmt(self, KS_REVOKE);
-    bind_text(st, 1, key_id);
+    sql_bind_text(st, 1, key_id);
     sqlite3_bind_int64(st, 2, lcx_now_ms());
     store_rc_t rc = step_done(self, st, "key revoke");
     if (rc != STORE_OK) return rc;
@@ -393,10 +360,10 @@ int keyring_bootstrap(keyring_t *self, const apikey_t *key, char *err, size_t er
     int64_t now = lcx_now_ms();
     keyring_forget(self);
     sqlite3_stmt *retire = stmt(self, KS_RETIRE_BOOTSTRAP);
-    bind_text(retire, 1, key->id);
+    sql_bind_text(retire, 1, key->id);
     sqlite3_bind_int64(retire, 2, now);
     sqlite3_stmt *upsert = stmt(self, KS_UPSERT_BOOTSTRAP);
-    bind_text(upsert, 1, key->id);
+    sql_bind_text(upsert, 1, key->id);
     sqlite3_bind_blob(upsert, 2, key->hash, APIKEY_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(upsert, 3, now);
     bool ok = sqlite3_exec(self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&

@@ -5,6 +5,7 @@
 #include "alloc.h"
 #include "checkpointer.h"
 #include "log.h"
+#include "sql.h"
 #include "util.h"
 
 #include <errno.h>
@@ -246,14 +247,7 @@ static int migrate(store_t *self, char *err, size_t errlen)
 
 static int prepare_all(store_t *self, char *err, size_t errlen)
 {
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(self->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &self->st[i], NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(self->db));
-            return -1;
-        }
-    }
-    return 0;
+    return sql_prepare_all(self->db, statement_sql, self->st, ST_COUNT, err, errlen);
 }
 
 /* SQLite calls this after each commit with the number of frames in the WAL. */
@@ -308,8 +302,7 @@ void store_destroy(store_t **self_p)
     if (!self_p || !*self_p) return;
     store_t *self = *self_p;
     checkpointer_destroy(&self->checkpointer); /* before the last connection checkpoints */
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(self->st[i]);
+    sql_finalize_all(self->st, ST_COUNT);
     sqlite3_close(self->db);
     zhashx_destroy(&self->owners);
     zhashx_destroy(&self->exec_sessions);
@@ -323,60 +316,17 @@ void store_destroy(store_t **self_p)
 /* Resets a statement for reuse and returns it. */
 static sqlite3_stmt *stmt(store_t *self, int which)
 {
-    sqlite3_stmt *st = self->st[which];
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return st;
-}
-
-static void bind_text(sqlite3_stmt *st, int index, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(st, index, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, index);
-}
-
-static void bind_buf(sqlite3_stmt *st, int index, const lcx_buf_t *buf)
-{
-    if (buf->ptr)
-        sqlite3_bind_blob(st, index, buf->ptr, (int)buf->len, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, index);
-}
-
-static void bind_opt_int(sqlite3_stmt *st, int index, const lcx_int_t *value)
-{
-    if (value->set)
-        sqlite3_bind_int64(st, index, value->v);
-    else
-        sqlite3_bind_null(st, index);
+    return sql_reset(self->st[which]);
 }
 
 static store_rc_t fail(store_t *self, const char *what)
 {
-    lcx_log(LCX_ERROR, "database error", "operation", what, "error", sqlite3_errmsg(self->db),
-            NULL);
-    return STORE_ERROR;
+    return sql_fail(self->db, what);
 }
 
-/* Steps a statement that returns no rows. */
 static store_rc_t step_done(store_t *self, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_OK : fail(self, what);
-}
-
-static const char *col_text(sqlite3_stmt *st, int col)
-{
-    return (const char *)sqlite3_column_text(st, col);
-}
-
-static void col_to_int(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) != SQLITE_NULL)
-        lcx_msg_set_int(msg, field, sqlite3_column_int64(st, col));
+    return sql_step_done(self->db, st, what);
 }
 
 static void col_to_bool(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
@@ -387,7 +337,8 @@ static void col_to_bool(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int
 
 static void col_to_text(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
 {
-    if (sqlite3_column_type(st, col) != SQLITE_NULL) lcx_msg_set_str(msg, field, col_text(st, col));
+    if (sqlite3_column_type(st, col) != SQLITE_NULL)
+        lcx_msg_set_str(msg, field, sql_col_text(st, col));
 }
 
 static void col_to_bytes(lcx_msg_t *msg, lcx_field_t field, sqlite3_stmt *st, int col)
@@ -463,10 +414,10 @@ static store_rc_t add_event(store_t *self, const char *execution_id, const char 
                             int64_t attempt, const char *runner_id, int64_t at)
 {
     sqlite3_stmt *st = stmt(self, ST_EVENT_INSERT);
-    bind_text(st, 1, execution_id);
-    bind_text(st, 2, status);
+    sql_bind_text(st, 1, execution_id);
+    sql_bind_text(st, 2, status);
     sqlite3_bind_int64(st, 3, attempt);
-    bind_text(st, 4, runner_id);
+    sql_bind_text(st, 4, runner_id);
     sqlite3_bind_int64(st, 5, at);
     return step_done(self, st, "event insert");
 }
@@ -484,9 +435,9 @@ static store_rc_t session_row(store_t *self, sqlite3_stmt *st, lcx_msg_t *out, c
         col_to_text(out, LCX_F_status, st, 1);
         col_to_text(out, LCX_F_language, st, 2);
         col_to_text(out, LCX_F_source_code, st, 3);
-        col_to_int(out, LCX_F_version, st, 4);
-        col_to_int(out, LCX_F_created_at, st, 5);
-        col_to_int(out, LCX_F_updated_at, st, 6);
+        sql_col_to_int(out, LCX_F_version, st, 4);
+        sql_col_to_int(out, LCX_F_created_at, st, 5);
+        sql_col_to_int(out, LCX_F_updated_at, st, 6);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
@@ -496,7 +447,7 @@ static store_rc_t session_row(store_t *self, sqlite3_stmt *st, lcx_msg_t *out, c
 store_rc_t store_session_get(store_t *self, const char *session_id, lcx_msg_t *out)
 {
     sqlite3_stmt *st = stmt(self, ST_SESSION_SELECT);
-    bind_text(st, 1, session_id);
+    sql_bind_text(st, 1, session_id);
     return session_row(self, st, out, "session select");
 }
 
@@ -511,11 +462,11 @@ store_rc_t store_session_create(store_t *self, const char *language, const char 
     char id[LCX_UUID_LEN + 1];
     lcx_uuid4(id);
     sqlite3_stmt *st = stmt(self, ST_SESSION_INSERT);
-    bind_text(st, 1, id);
-    bind_text(st, 2, language);
-    bind_text(st, 3, source);
+    sql_bind_text(st, 1, id);
+    sql_bind_text(st, 2, language);
+    sql_bind_text(st, 3, source);
     sqlite3_bind_int64(st, 4, lcx_now_ms());
-    bind_text(st, 5, owner);
+    sql_bind_text(st, 5, owner);
     self->sync_due = true;
     store_rc_t rc = session_row(self, st, out, "session insert");
     return rc == STORE_NOT_FOUND ? fail(self, "session insert") : rc;
@@ -526,12 +477,12 @@ static store_rc_t owner_from_db(store_t *self, const char *session_id, const cha
                                 store_owner_t *out)
 {
     sqlite3_stmt *st = stmt(self, ST_SESSION_OWNER);
-    bind_text(st, 1, session_id);
-    bind_text(st, 2, execution_id);
+    sql_bind_text(st, 1, session_id);
+    sql_bind_text(st, 2, execution_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        snprintf(out->session_id, sizeof out->session_id, "%s", col_text(st, 0));
-        snprintf(out->owner, sizeof out->owner, "%s", col_text(st, 1));
+        snprintf(out->session_id, sizeof out->session_id, "%s", sql_col_text(st, 0));
+        snprintf(out->owner, sizeof out->owner, "%s", sql_col_text(st, 1));
         out->active = sqlite3_column_int(st, 2) != 0;
     }
     sqlite3_reset(st);
@@ -572,9 +523,9 @@ store_rc_t store_session_update(store_t *self, const char *session_id, const cha
                                 const char *source, lcx_msg_t *out)
 {
     sqlite3_stmt *st = stmt(self, ST_SESSION_UPDATE);
-    bind_text(st, 1, session_id);
-    bind_text(st, 2, language);
-    bind_text(st, 3, source);
+    sql_bind_text(st, 1, session_id);
+    sql_bind_text(st, 2, language);
+    sql_bind_text(st, 3, source);
     sqlite3_bind_int64(st, 4, lcx_now_ms());
     self->sync_due = true;
     store_rc_t rc = session_row(self, st, out, "session update");
@@ -589,9 +540,9 @@ static store_rc_t active_execution_of(store_t *self, const char *session_id, cha
 {
     id[0] = '\0';
     sqlite3_stmt *st = stmt(self, ST_EXEC_ACTIVE_OF);
-    bind_text(st, 1, session_id);
+    sql_bind_text(st, 1, session_id);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) snprintf(id, LCX_UUID_LEN + 1, "%s", col_text(st, 0));
+    if (rc == SQLITE_ROW) snprintf(id, LCX_UUID_LEN + 1, "%s", sql_col_text(st, 0));
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : fail(self, "active execution");
 }
@@ -603,7 +554,7 @@ store_rc_t store_session_close(store_t *self, const char *session_id, lcx_msg_t 
     store_rc_t rc = store_session_get(self, session_id, out);
     if (rc != STORE_OK) return rc;
     sqlite3_stmt *st = stmt(self, ST_SESSION_CLOSE);
-    bind_text(st, 1, session_id);
+    sql_bind_text(st, 1, session_id);
     sqlite3_bind_int64(st, 2, lcx_now_ms());
     self->sync_due = true;
     zhashx_delete(self->owners, session_id); /* no longer active */
@@ -631,20 +582,20 @@ static void row_to_execution(sqlite3_stmt *st, lcx_msg_t *out, bool with_output)
     col_to_text(out, LCX_F_session_id, st, 1);
     col_to_text(out, LCX_F_language, st, 2);
     col_to_text(out, LCX_F_status, st, 3);
-    col_to_int(out, LCX_F_attempts, st, 4);
-    col_to_int(out, LCX_F_queued_at, st, 5);
+    sql_col_to_int(out, LCX_F_attempts, st, 4);
+    sql_col_to_int(out, LCX_F_queued_at, st, 5);
     col_to_text(out, LCX_F_reason, st, 6);
-    col_to_int(out, LCX_F_exit_code, st, 7);
-    col_to_int(out, LCX_F_signal, st, 8);
-    col_to_int(out, LCX_F_execution_time_ms, st, 9);
-    col_to_int(out, LCX_F_cpu_time_ms, st, 10);
-    col_to_int(out, LCX_F_memory_kb, st, 11);
+    sql_col_to_int(out, LCX_F_exit_code, st, 7);
+    sql_col_to_int(out, LCX_F_signal, st, 8);
+    sql_col_to_int(out, LCX_F_execution_time_ms, st, 9);
+    sql_col_to_int(out, LCX_F_cpu_time_ms, st, 10);
+    sql_col_to_int(out, LCX_F_memory_kb, st, 11);
     col_to_bool(out, LCX_F_stdout_truncated, st, 12);
     col_to_bool(out, LCX_F_stderr_truncated, st, 13);
-    col_to_int(out, LCX_F_started_at, st, 14);
-    col_to_int(out, LCX_F_finished_at, st, 15);
+    sql_col_to_int(out, LCX_F_started_at, st, 14);
+    sql_col_to_int(out, LCX_F_finished_at, st, 15);
     col_to_text(out, LCX_F_sandbox, st, 16);
-    col_to_int(out, LCX_F_source_version, st, 17);
+    sql_col_to_int(out, LCX_F_source_version, st, 17);
     if (!with_output) return;
     col_to_bytes(out, LCX_F_stdout, st, 18);
     col_to_bytes(out, LCX_F_stderr, st, 19);
@@ -654,7 +605,7 @@ static void row_to_execution(sqlite3_stmt *st, lcx_msg_t *out, bool with_output)
 store_rc_t store_execution_get(store_t *self, const char *execution_id, lcx_msg_t *out)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_SELECT);
-    bind_text(st, 1, execution_id);
+    sql_bind_text(st, 1, execution_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) return STORE_NOT_FOUND;
     if (rc != SQLITE_ROW) return fail(self, "execution select");
@@ -668,8 +619,8 @@ static store_rc_t execution_of_session(store_t *self, const char *execution_id,
                                        const char *session_id)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_OF_SESSION);
-    bind_text(st, 1, execution_id);
-    bind_text(st, 2, session_id);
+    sql_bind_text(st, 1, execution_id);
+    sql_bind_text(st, 2, session_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) return STORE_OK;
@@ -686,9 +637,9 @@ store_rc_t store_execution_list(store_t *self, const char *session_id, long limi
     if (found != STORE_OK) return found;
     lcx_msg_list_touch(out, LCX_F_items);
     sqlite3_stmt *st = stmt(self, before ? ST_EXEC_LIST_BEFORE : ST_EXEC_LIST);
-    bind_text(st, 1, session_id);
+    sql_bind_text(st, 1, session_id);
     sqlite3_bind_int64(st, 2, limit);
-    if (before) bind_text(st, 3, before);
+    if (before) sql_bind_text(st, 3, before);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         lcx_msg_t *item = lcx_msg_new(LCX_CMD_EXECUTION);
@@ -715,7 +666,7 @@ static store_rc_t step_int(store_t *self, sqlite3_stmt *st, const char *what, in
 static store_rc_t nth_recent(store_t *self, int which, const char *of, long n, int64_t *queued_at)
 {
     sqlite3_stmt *st = stmt(self, which);
-    bind_text(st, 1, of);
+    sql_bind_text(st, 1, of);
     sqlite3_bind_int64(st, 2, n - 1);
     int rc = sqlite3_step(st);
     *queued_at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -726,7 +677,7 @@ static store_rc_t nth_recent(store_t *self, int which, const char *of, long n, i
 static store_rc_t last_queued_at(store_t *self, const char *session_id, int64_t *last)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_LAST_QUEUED);
-    bind_text(st, 1, session_id);
+    sql_bind_text(st, 1, session_id);
     return step_int(self, st, "last run", last);
 }
 
@@ -780,7 +731,7 @@ static store_rc_t check_quotas(store_t *self, const store_run_limits_t *limits,
     store_rc_t rc;
     if (limits->owner_concurrent > 0) {
         sqlite3_stmt *st = stmt(self, ST_OWNER_ACTIVE);
-        bind_text(st, 1, limits->owner);
+        sql_bind_text(st, 1, limits->owner);
         if ((rc = step_int(self, st, "active runs", &value)) != STORE_OK) return rc;
         if (value >= limits->owner_concurrent)
             return refuse(why, key ? "key_concurrent_runs" : "anon_concurrent_runs",
@@ -824,10 +775,10 @@ static void row_to_job(sqlite3_stmt *st, lcx_msg_t *job)
     col_to_text(job, LCX_F_language, st, 2);
     col_to_text(job, LCX_F_source_code, st, 3);
     col_to_bytes(job, LCX_F_stdin, st, 4);
-    json_to_args(col_text(st, 5), job);
-    col_to_int(job, LCX_F_time_ms, st, 6);
-    col_to_int(job, LCX_F_memory_mb, st, 7);
-    col_to_int(job, LCX_F_attempt, st, 8);
+    json_to_args(sql_col_text(st, 5), job);
+    sql_col_to_int(job, LCX_F_time_ms, st, 6);
+    sql_col_to_int(job, LCX_F_memory_mb, st, 7);
+    sql_col_to_int(job, LCX_F_attempt, st, 8);
 }
 
 /* With an idempotency key already used on this session: that execution, *replayed. */
@@ -837,11 +788,11 @@ static store_rc_t find_replay(store_t *self, const lcx_msg_t *run, lcx_msg_t *ex
     *replayed = false;
     if (!run->idempotency_key.ptr) return STORE_NOT_FOUND;
     sqlite3_stmt *st = stmt(self, ST_EXEC_BY_KEY);
-    bind_text(st, 1, run->session_id.ptr);
-    bind_text(st, 2, run->idempotency_key.ptr);
+    sql_bind_text(st, 1, run->session_id.ptr);
+    sql_bind_text(st, 2, run->idempotency_key.ptr);
     int rc = sqlite3_step(st);
     char id[LCX_UUID_LEN + 1] = "";
-    if (rc == SQLITE_ROW) snprintf(id, sizeof id, "%s", col_text(st, 0));
+    if (rc == SQLITE_ROW) snprintf(id, sizeof id, "%s", sql_col_text(st, 0));
     sqlite3_reset(st);
     if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(self, "by key");
     *replayed = true;
@@ -854,18 +805,18 @@ static store_rc_t insert_execution(store_t *self, const lcx_msg_t *run, const lc
     char *args = args_to_json(&run->args);
     int64_t now = lcx_now_ms();
     sqlite3_stmt *st = stmt(self, ST_EXEC_INSERT);
-    bind_text(st, 1, id);
-    bind_text(st, 2, session->session_id.ptr);
-    bind_text(st, 3, session->language.ptr);
-    bind_text(st, 4, session->source_code.ptr);
-    bind_buf(st, 5, &run->stdin);
-    bind_text(st, 6, args);
+    sql_bind_text(st, 1, id);
+    sql_bind_text(st, 2, session->session_id.ptr);
+    sql_bind_text(st, 3, session->language.ptr);
+    sql_bind_text(st, 4, session->source_code.ptr);
+    sql_bind_buf(st, 5, &run->stdin);
+    sql_bind_text(st, 6, args);
     sqlite3_bind_int64(st, 7, run->time_ms.set ? run->time_ms.v : time_ms);
     sqlite3_bind_int64(st, 8, run->memory_mb.set ? run->memory_mb.v : memory_mb);
-    bind_text(st, 9, run->idempotency_key.ptr);
+    sql_bind_text(st, 9, run->idempotency_key.ptr);
     sqlite3_bind_int64(st, 10, now);
     sqlite3_bind_int64(st, 11, session->version.v);
-    bind_text(st, 12, owner);
+    sql_bind_text(st, 12, owner);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(args);
@@ -918,7 +869,7 @@ store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time
     if ((rc = store_execution_get(self, id, exec_out)) != STORE_OK) return rc;
     /* The JOB is built from the stored row, the same way reconciliation builds it. */
     sqlite3_stmt *st = stmt(self, ST_EXEC_JOB);
-    bind_text(st, 1, id);
+    sql_bind_text(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) return fail(self, "job select");
     row_to_job(st, job_out);
     sqlite3_reset(st);
@@ -928,7 +879,7 @@ store_rc_t store_execution_create(store_t *self, const lcx_msg_t *run, long time
 store_rc_t store_execution_discard(store_t *self, const char *execution_id)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_DELETE);
-    bind_text(st, 1, execution_id);
+    sql_bind_text(st, 1, execution_id);
     return step_done(self, st, "execution delete");
 }
 
@@ -937,10 +888,10 @@ static store_rc_t execution_state(store_t *self, const char *execution_id, char 
                                   size_t size, int64_t *attempts)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_STATE);
-    bind_text(st, 1, execution_id);
+    sql_bind_text(st, 1, execution_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        snprintf(status, size, "%s", col_text(st, 0));
+        snprintf(status, size, "%s", sql_col_text(st, 0));
         *attempts = sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
@@ -956,24 +907,24 @@ static store_rc_t finish(store_t *self, const char *execution_id, const char *st
     if (!u) u = &empty;
     int64_t now = lcx_now_ms();
     sqlite3_stmt *st = stmt(self, ST_EXEC_FINISH);
-    bind_text(st, 1, execution_id);
-    bind_text(st, 2, status);
+    sql_bind_text(st, 1, execution_id);
+    sql_bind_text(st, 2, status);
     sqlite3_bind_int64(st, 3, attempt);
-    bind_text(st, 4, u->reason.ptr);
-    bind_buf(st, 5, &u->stdout);
-    bind_buf(st, 6, &u->stderr);
-    bind_buf(st, 7, &u->compile_output);
-    bind_opt_int(st, 8, &u->exit_code);
-    bind_opt_int(st, 9, &u->signal);
-    bind_opt_int(st, 10, &u->execution_time_ms);
-    bind_opt_int(st, 11, &u->cpu_time_ms);
-    bind_opt_int(st, 12, &u->memory_kb);
-    bind_opt_int(st, 13, &u->stdout_truncated);
-    bind_opt_int(st, 14, &u->stderr_truncated);
-    bind_opt_int(st, 15, &u->started_at);
+    sql_bind_text(st, 4, u->reason.ptr);
+    sql_bind_buf(st, 5, &u->stdout);
+    sql_bind_buf(st, 6, &u->stderr);
+    sql_bind_buf(st, 7, &u->compile_output);
+    sql_bind_opt_int(st, 8, &u->exit_code);
+    sql_bind_opt_int(st, 9, &u->signal);
+    sql_bind_opt_int(st, 10, &u->execution_time_ms);
+    sql_bind_opt_int(st, 11, &u->cpu_time_ms);
+    sql_bind_opt_int(st, 12, &u->memory_kb);
+    sql_bind_opt_int(st, 13, &u->stdout_truncated);
+    sql_bind_opt_int(st, 14, &u->stderr_truncated);
+    sql_bind_opt_int(st, 15, &u->started_at);
     sqlite3_bind_int64(st, 16, u->finished_at.set ? u->finished_at.v : now);
-    bind_text(st, 17, u->runner_id.ptr);
-    bind_text(st, 18, u->sandbox.ptr);
+    sql_bind_text(st, 17, u->runner_id.ptr);
+    sql_bind_text(st, 18, u->sandbox.ptr);
     store_rc_t rc = step_done(self, st, "execution finish");
     return rc == STORE_OK ? add_event(self, execution_id, status, attempt, u->runner_id.ptr, now)
                           : rc;
@@ -998,9 +949,9 @@ store_rc_t store_execution_keep_output(store_t *self, const char *execution_id,
                                        const lcx_msg_t *output)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_KEEP_OUTPUT);
-    bind_text(st, 1, execution_id);
-    bind_buf(st, 2, &output->stdout);
-    bind_buf(st, 3, &output->stderr);
+    sql_bind_text(st, 1, execution_id);
+    sql_bind_buf(st, 2, &output->stdout);
+    sql_bind_buf(st, 3, &output->stderr);
     self->sync_due = true;
     return step_done(self, st, "execution output");
 }
@@ -1009,13 +960,13 @@ bool store_execution_adoptable(store_t *self, const char *execution_id, int64_t 
                                const char *runner_id)
 {
     sqlite3_stmt *st = stmt(self, ST_EXEC_HOLDER);
-    bind_text(st, 1, execution_id);
+    sql_bind_text(st, 1, execution_id);
     bool ok = false;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         int64_t attempts = sqlite3_column_int64(st, 1);
         const char *holder = (const char *)sqlite3_column_text(st, 2);
-        ok = !store_status_terminal(col_text(st, 0)) && attempt >= attempts &&
+        ok = !store_status_terminal(sql_col_text(st, 0)) && attempt >= attempts &&
              (attempt > attempts || !holder || strcmp(holder, runner_id) == 0);
     } else if (rc != SQLITE_DONE) {
         fail(self, "execution holder");
@@ -1047,9 +998,9 @@ static store_rc_t move_to(store_t *self, const lcx_msg_t *u, int rank)
     const char *id = u->execution_id.ptr;
     if (rank == 2) return finish(self, id, u->status.ptr, u->attempt.v, u);
     sqlite3_stmt *st = stmt(self, rank == 0 ? ST_EXEC_REQUEUE : ST_EXEC_START);
-    bind_text(st, 1, id);
+    sql_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, u->attempt.v);
-    bind_text(st, 3, u->runner_id.ptr);
+    sql_bind_text(st, 3, u->runner_id.ptr);
     if (rank == 1) sqlite3_bind_int64(st, 4, u->started_at.set ? u->started_at.v : now);
     store_rc_t rc = step_done(self, st, "execution move");
     return rc == STORE_OK ? add_event(self, id, u->status.ptr, u->attempt.v, u->runner_id.ptr, now)
@@ -1125,7 +1076,7 @@ static int metric_rows(store_t *self, FILE *out, const char *name, const char *l
         const char *label = labels;
         for (int c = 0; c < columns - 1; c++) {
             size_t n = strcspn(label, ",");
-            fprintf(out, "%s%.*s=\"%s\"", c ? "," : "", (int)n, label, col_text(st, c));
+            fprintf(out, "%s%.*s=\"%s\"", c ? "," : "", (int)n, label, sql_col_text(st, c));
             label += n + (label[n] == ',');
         }
         fprintf(out, "} %lld\n", (long long)sqlite3_column_int64(st, columns - 1));
