@@ -226,6 +226,21 @@ def _parse_response(buf, final):
 # Processes
 
 
+def sse_events(text):
+    """The events of a Server-Sent Events body: a dict of fields (id, event, data) per event
+    (comments and blocks without data left out)."""
+    events = []
+    for block in text.split("\n\n"):
+        fields = {}
+        for line in block.split("\n"):
+            if line and not line.startswith(":"):
+                k, _, v = line.partition(":")
+                fields[k] = v[1:] if v.startswith(" ") else v
+        if "data" in fields:
+            events.append(fields)
+    return events
+
+
 def new_api_key():
     """A fresh API key from lcx-keygen api-key."""
     out = subprocess.run([os.path.join(BIN_DIR, "lcx-keygen"), "api-key"], check=True,

@@ -11,7 +11,7 @@ import harness
 from access_helpers import (NO_AUTH, ExtraGateway, bearer, error_text, key_secret,
                             local_non_loopback_ipv4, log_records, make_key, metric_samples,
                             new_session, parse_rfc3339, rfc3339, start_run, wait_done)
-from harness import (Checker, check_time, error_shape_problem, expect, expect_error,
+from harness import (Checker, sse_events, check_time, error_shape_problem, expect, expect_error,
                      expect_status, isolated, short, timeout)
 
 # --------------------------------------------------------------------------------------------
@@ -682,19 +682,6 @@ def test_session_token_stops_working(stack):
     c.done()
 
 
-def _sse_events(text):
-    events = []
-    for block in text.split("\n\n"):
-        fields = {}
-        for line in block.split("\n"):
-            if line and not line.startswith(":"):
-                k, _, v = line.partition(":")
-                fields[k] = v[1:] if v.startswith(" ") else v
-        if "data" in fields:
-            events.append(fields)
-    return events
-
-
 @isolated(keys=True)
 @timeout(60)
 def test_event_stream_takes_the_token_as_access_token(stack):
@@ -708,7 +695,7 @@ def test_event_stream_takes_the_token_as_access_token(stack):
     # Live: the stream follows the run to its result.
     r = stack.get("/executions/%s/events?access_token=%s" % (eid, tok), headers=NO_AUTH,
                   timeout=30)
-    events = _sse_events(r.body) if isinstance(r.body, str) else []
+    events = sse_events(r.body) if isinstance(r.body, str) else []
     c.check(r.status == 200 and r.headers.get("content-type", "").startswith("text/event-stream"),
             "live stream with ?access_token=: %r %s" % (r, r.headers))
     c.check(events and events[-1].get("event") == "result" and
