@@ -863,13 +863,6 @@ static void respond_forbidden(api_t *api, http_request_t *req, const char *messa
     http_respond_error(req, 403, message, NULL);
 }
 
-static bool loopback_peer(http_request_t *req)
-{
-    const char *peer = http_peer(req);
-    return strncmp(peer, "127.", 4) == 0 || strcmp(peer, "::1") == 0 ||
-           strncmp(peer, "::ffff:127.", 11) == 0;
-}
-
 /* A browser's request from a page of another origin (its Origin is not this gateway's). */
 static bool foreign_origin(http_request_t *req)
 {
@@ -919,7 +912,7 @@ static bool admit(api_t *api, http_request_t *req, const route_t *route, call_t 
         return false;
     }
     if (!keys) {
-        if (!http_operator_route(req) || loopback_peer(req)) return true;
+        if (!http_operator_route(req) || auth_loopback(http_peer(req))) return true;
         respond_forbidden(api, req,
                           "without keys (LCX_AUTH=none) the operator's routes answer loopback "
                           "clients only");

@@ -18,22 +18,22 @@ struct auth_t {
     uint8_t secret[TOKEN_SECRET_LEN];
 };
 
-static bool loopback(const char *host)
+bool auth_loopback(const char *address)
 {
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-           strcmp(host, "localhost") == 0;
+    return strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 ||
+           strncmp(address, "::ffff:127.", 11) == 0 || strcmp(address, "localhost") == 0;
 }
 
 /* The mode: 0, or -1 with a reason. */
 static int resolve_mode(const lcx_settings_t *s, bool *keys, char *err, size_t errlen)
 {
     if (!s->auth[0]) {
-        *keys = !loopback(s->http_host);
+        *keys = !auth_loopback(s->http_host);
         return 0;
     }
     if (strcmp(s->auth, "keys") == 0 || strcmp(s->auth, "none") == 0) {
         *keys = strcmp(s->auth, "keys") == 0;
-        if (!*keys && !loopback(s->http_host))
+        if (!*keys && !auth_loopback(s->http_host))
             lcx_log(LCX_WARN,
                     "LCX_AUTH=none on an address other than loopback: anyone who "
                     "reaches it may use the API without a key",

@@ -36,6 +36,8 @@ typedef struct auth_t auth_t;
 auth_t *auth_new(const lcx_settings_t *settings, char *err, size_t errlen);
 void auth_destroy(auth_t **self_p);
 
+/* True when address (a listen host or a client's address) is this machine's loopback. */
+bool auth_loopback(const char *address);
 /* True with LCX_AUTH=keys. */
 bool auth_keys(const auth_t *self);
 
