@@ -322,39 +322,6 @@ store_rc_t keyring_revoke(keyring_t *self, const char *key_id, lcx_msg_t *out)
     return sqlite3_changes(self->db) ? select_key(self, key_id, out) : STORE_NOT_FOUND;
 }
 
-static lcx_msg_t *error_of(const lcx_msg_t *req, const char *code, const char *message)
-{
-    lcx_msg_t *msg = lcx_msg_reply(req, LCX_CMD_ERROR);
-    lcx_msg_set_str(msg, LCX_F_error, code);
-    lcx_msg_set_str(msg, LCX_F_message, message);
-    return msg;
-}
-
-lcx_msg_t *keyring_answer(keyring_t *self, const lcx_msg_t *req)
-{
-    lcx_msg_t *out = lcx_msg_reply(req, req->cmd == LCX_CMD_KEY_LIST ? LCX_CMD_KEYS : LCX_CMD_KEY);
-    const char *why = NULL;
-    store_rc_t rc = STORE_ERROR;
-    if (req->cmd == LCX_CMD_KEY_CREATE)
-        rc = keyring_create(self, req, out, &why);
-    else if (req->cmd == LCX_CMD_KEY_LIST)
-        rc = keyring_list(self, out);
-    else if (req->cmd == LCX_CMD_KEY_UPDATE)
-        rc = keyring_update(self, req, out, &why);
-    else if (req->cmd == LCX_CMD_KEY_REVOKE)
-        rc = keyring_revoke(self, req->key_id.ptr, out);
-    if (rc == STORE_OK) return out;
-    lcx_msg_destroy(&out);
-    if (rc == STORE_NOT_FOUND) return error_of(req, "not_found", "no API key has this id");
-    if (rc == STORE_CONFLICT) return error_of(req, "conflict", "an API key has this id already");
-    if (rc == STORE_INVALID) {
-        lcx_msg_t *msg = error_of(req, "invalid", "the request is not valid");
-        lcx_msg_list_append(msg, LCX_F_details, why);
-        return msg;
-    }
-    return error_of(req, "internal", "the session store could not complete this");
-}
-
 int keyring_bootstrap(keyring_t *self, const apikey_t *key, char *err, size_t errlen)
 {
     int64_t now = lcx_now_ms();

@@ -56,8 +56,6 @@ store_rc_t keyring_create(keyring_t *self, const lcx_msg_t *req, lcx_msg_t *out,
 store_rc_t keyring_list(keyring_t *self, lcx_msg_t *out);
 store_rc_t keyring_update(keyring_t *self, const lcx_msg_t *req, lcx_msg_t *out, const char **why);
 store_rc_t keyring_revoke(keyring_t *self, const char *key_id, lcx_msg_t *out);
-/* The reply to a KEY_* request, through the functions above: KEY, KEYS or ERROR. */
-lcx_msg_t *keyring_answer(keyring_t *self, const lcx_msg_t *req);
 
 /* Registers key as the admin key named "bootstrap" (the operator's admin_key_file), replacing
  * an earlier bootstrap key of another id. Runs its own transaction. 0, or -1 with a reason. */

@@ -838,6 +838,36 @@ static void on_metrics(server_t *self, const lcx_msg_t *req)
     reply(self, &msg);
 }
 
+/* The KEY_* commands (keyring.h): a KEY or KEYS, or the ERROR that says why not. */
+static void on_key(server_t *self, const lcx_msg_t *req)
+{
+    lcx_msg_t *out = lcx_msg_reply(req, req->cmd == LCX_CMD_KEY_LIST ? LCX_CMD_KEYS : LCX_CMD_KEY);
+    const char *why = NULL;
+    store_rc_t rc = STORE_ERROR;
+    if (req->cmd == LCX_CMD_KEY_CREATE)
+        rc = keyring_create(self->keys, req, out, &why);
+    else if (req->cmd == LCX_CMD_KEY_LIST)
+        rc = keyring_list(self->keys, out);
+    else if (req->cmd == LCX_CMD_KEY_UPDATE)
+        rc = keyring_update(self->keys, req, out, &why);
+    else if (req->cmd == LCX_CMD_KEY_REVOKE)
+        rc = keyring_revoke(self->keys, req->key_id.ptr, out);
+    if (rc == STORE_OK) {
+        reply(self, &out);
+        return;
+    }
+    lcx_msg_destroy(&out);
+    if (rc == STORE_CONFLICT) {
+        reply_error(self, req, "conflict", "an API key has this id already");
+    } else if (rc == STORE_INVALID) {
+        lcx_msg_t *msg = error_reply(req, "invalid", "the request is not valid");
+        lcx_msg_list_append(msg, LCX_F_details, why);
+        reply(self, &msg);
+    } else {
+        reply_store_error(self, req, rc, "no API key has this id");
+    }
+}
+
 /* Who sent req (access.h), in self->caller. False after refusing it. */
 static bool authorize(server_t *self, const lcx_msg_t *req)
 {
@@ -895,11 +925,9 @@ static void handle_frontend(server_t *self, const lcx_msg_t *req)
     case LCX_CMD_KEY_CREATE:
     case LCX_CMD_KEY_LIST:
     case LCX_CMD_KEY_UPDATE:
-    case LCX_CMD_KEY_REVOKE: {
-        lcx_msg_t *answer = keyring_answer(self->keys, req);
-        reply(self, &answer);
+    case LCX_CMD_KEY_REVOKE:
+        on_key(self, req);
         break;
-    }
     default:
         reply_error(self, req, "invalid", "this command is not served by the session store");
         break;
